@@ -1,0 +1,11 @@
+"""ISO/IEC 27017 checks, one module per theme (installed as ``cloudaudit.checks``).
+
+Importing this package registers every check with :mod:`cloudaudit.engine`.
+"""
+
+from importlib import import_module
+
+THEMES = ("residency",)
+
+for _theme in THEMES:
+    import_module(f"{__name__}.{_theme}")

@@ -1,0 +1,166 @@
+"""Findings: one row per (check, subject), in a thin wrapper with the views auditors need."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from . import catalog
+from .engine import FINDING_COLUMNS, SEVERITIES, STATUSES, registry
+from .policy import Policy
+
+# worst first, for the per-control roll-up
+_STATUS_RANK = {"ERROR": 4, "FAIL": 3, "WARN": 2, "SUPPRESSED": 1, "PASS": 0}
+KEY_COLUMNS = ("check_id", "provider", "account_id", "region", "resource_id")
+
+
+def finding_key(df: pd.DataFrame) -> pd.Series:
+    """The stable identity of a finding across runs: check + provider + account + region + resource."""
+    parts = [df[c].astype("string").fillna("") for c in KEY_COLUMNS]
+    key = parts[0]
+    for p in parts[1:]:
+        key = key + "|" + p
+    return key
+
+
+@dataclass
+class Findings:
+    """The result of an audit.
+
+    ``df`` is a plain DataFrame with the columns of :data:`cloudaudit.engine.FINDING_COLUMNS`
+    (status and severity categorical, ``collected_at`` timezone-aware).
+    """
+
+    df: pd.DataFrame
+    expired_acceptances: list[dict[str, Any]] = field(default_factory=list)
+    policy: Policy | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        df = self.df.reindex(columns=list(FINDING_COLUMNS)).reset_index(drop=True)
+        df["status"] = pd.Categorical(df["status"], categories=list(STATUSES))
+        df["severity"] = pd.Categorical(df["severity"], categories=list(SEVERITIES), ordered=True)
+        for col in FINDING_COLUMNS:
+            if col not in ("status", "severity", "collected_at"):
+                df[col] = df[col].astype("string")
+        df["collected_at"] = pd.to_datetime(df["collected_at"], utc=True)
+        self.df = df
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    @property
+    def run_id(self) -> str | None:
+        return None if self.df.empty else str(self.df["run_id"].iloc[0])
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        """FAIL and WARN rows."""
+        return self.df[self.df["status"].isin(["FAIL", "WARN"])]
+
+    def summary(self) -> pd.DataFrame:
+        """Counts by provider and status (columns PASS, FAIL, WARN, ERROR, SUPPRESSED)."""
+        if self.df.empty:
+            return pd.DataFrame(columns=list(STATUSES))
+        table = pd.crosstab(self.df["provider"].fillna("-"), self.df["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        table.loc["total"] = table.sum()
+        return table
+
+    def coverage(self) -> dict[str, Any]:
+        """Share of check × account × region results actually evaluated (not ERROR)."""
+        total = len(self.df)
+        errors = int((self.df["status"] == "ERROR").sum())
+        reasons = (self.df[self.df["status"] == "ERROR"]["reason"].value_counts().head(20).to_dict())
+        return {"evaluated": total - errors, "total": total,
+                "ratio": 1.0 if total == 0 else (total - errors) / total, "errors": reasons}
+
+    def by_control(self) -> pd.DataFrame:
+        """Statement-of-Applicability view: every catalog control, its checks and worst status.
+
+        Controls without a check are listed with status MANUAL.
+        """
+        controls = catalog.controls()
+        checks = registry()
+        mapping = pd.DataFrame([{"control": ctl, "check_id": c.id} for c in checks.values() for ctl in c.controls],
+                               columns=["control", "check_id"])
+        status = self.df["status"].astype(object)
+        flags = pd.DataFrame({
+            "check_id": self.df["check_id"].astype(object),
+            "worst": status.map(_STATUS_RANK).astype(float),
+            "failed": status.isin(["FAIL", "WARN"]).astype(int),
+            "passed": (status == "PASS").astype(int),
+            "errors": (status == "ERROR").astype(int)})
+        per_check = flags.groupby("check_id").agg(
+            worst=("worst", "max"), failed=("failed", "sum"), passed=("passed", "sum"),
+            errors=("errors", "sum")).reset_index()
+        merged = mapping.merge(per_check, on="check_id", how="left")
+        rollup = merged.groupby("control").agg(
+            checks=("check_id", lambda s: ", ".join(sorted(s))), worst=("worst", "max"),
+            failed=("failed", "sum"), passed=("passed", "sum"), errors=("errors", "sum")).reset_index()
+        out = controls.merge(rollup, on="control", how="left")
+        inverse = {v: k for k, v in _STATUS_RANK.items()}
+        status = out["worst"].map(inverse)
+        has_checks = out["checks"].notna()
+        status = status.where(status.notna(), "NOT RUN").where(has_checks, "MANUAL")
+        out["status"] = status
+        out["checks"] = out["checks"].fillna("")
+        for col in ("failed", "passed", "errors"):
+            out[col] = out[col].fillna(0).astype(int)
+        return out.drop(columns=["worst"])
+
+    def diff(self, previous: "Findings") -> pd.DataFrame:
+        """Compare with an earlier run: one row per finding key with change new / resolved / persisting.
+
+        Only FAIL/WARN/ERROR rows count as open findings; ``status_before`` and ``status_after``
+        show status changes, ``severity_before`` / ``severity_after`` severity changes.
+        """
+        def open_rows(f: Findings) -> pd.DataFrame:
+            d = f.df[f.df["status"].isin(["FAIL", "WARN", "ERROR"])]
+            return d.assign(key=finding_key(d))[["key", *KEY_COLUMNS, "status", "severity", "title", "reason"]]
+
+        before, after = open_rows(previous), open_rows(self)
+        merged = before.merge(after, on="key", how="outer", suffixes=("_before", "_after"), indicator=True)
+        change = merged["_merge"].map({"left_only": "resolved", "right_only": "new", "both": "persisting"})
+        out = pd.DataFrame({"key": merged["key"], "change": change.astype(str)})
+        for col in KEY_COLUMNS + ("title", "reason"):
+            out[col] = merged[f"{col}_after"].combine_first(merged[f"{col}_before"])
+        for col in ("status", "severity"):
+            out[f"{col}_before"] = merged[f"{col}_before"].astype(object)
+            out[f"{col}_after"] = merged[f"{col}_after"].astype(object)
+        return out.sort_values(["change", "check_id", "key"]).reset_index(drop=True)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Findings as JSON-ready dicts (controls and policy items as lists, evidence parsed)."""
+        import json
+
+        df = self.df.astype(object).where(self.df.notna(), None)
+        records = df.to_dict(orient="records")
+        for r in records:
+            r["controls"] = [c for c in (r["controls"] or "").split(", ") if c]
+            r["policy_items"] = [c for c in (r["policy_items"] or "").split(", ") if c]
+            r["evidence"] = json.loads(r["evidence"]) if r["evidence"] else {}
+            r["collected_at"] = r["collected_at"].isoformat() if r["collected_at"] is not None else None
+        return records
+
+    def to_html(self, lang: str = "en", **options: Any) -> str:
+        """The full self-contained HTML report (see cloudaudit.reports)."""
+        from .reports import render_html
+
+        return render_html(self, lang=lang, **options)
+
+    def _repr_html_(self) -> str:
+        try:
+            from .reports import render_compact
+
+            return render_compact(self)
+        except (ImportError, AttributeError):
+            summary = self.summary()
+            return f"<p><b>cloudaudit Findings</b> ({html.escape(str(self.run_id))})</p>" + summary.to_html()
+
+    def __repr__(self) -> str:
+        counts = self.df["status"].value_counts()
+        parts = ", ".join(f"{s}={int(counts.get(s, 0))}" for s in STATUSES if counts.get(s, 0))
+        return f"Findings(run_id={self.run_id!r}, {parts or 'empty'})"

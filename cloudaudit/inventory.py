@@ -1,0 +1,327 @@
+"""The provider-neutral inventory: named, typed pandas tables.
+
+Every table shares the key columns ``provider`` and ``account_id`` (AWS account, Azure
+subscription or tenant, GCP project or organization node) and, where it applies, ``region``,
+so that any two tables join on the same keys.  The schema below is the single source of
+truth: adapters build tables with :func:`make_table`, which validates and coerces them, and
+``docs/inventory.md`` documents the same columns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from .errors import SchemaError
+
+# dtype names: "string", "boolean" (nullable: <NA> = unknown), "Int64", "datetime" (UTC), "list" (list of str)
+Column = tuple[str, str]  # (dtype, meaning)
+
+_KEYS: dict[str, Column] = {
+    "provider": ("string", "aws, azure or gcp"),
+    "account_id": ("string", "AWS account id, Azure subscription id (or tenant id), GCP project id (or organizations/N)"),
+}
+_REGION: dict[str, Column] = {
+    "region": ("string", "location code as the provider names it, lower-case (zone, region, multi-region or 'global')"),
+}
+
+SCHEMA: dict[str, dict[str, Column]] = {
+    "tenants": {
+        **_KEYS,
+        "org_id": ("string", "organization / Entra tenant / GCP organization the account belongs to"),
+        "name": ("string", "display name"),
+        "parent_path": ("string", "OU / management-group / folder path from the root, '/'-separated"),
+        "is_management": ("boolean", "the organization's management account (AWS) or root node"),
+        "state": ("string", "ACTIVE, SUSPENDED, Enabled, Disabled, DELETE_REQUESTED ..."),
+    },
+    "regions": {
+        **_KEYS,
+        **_REGION,
+        "enabled": ("boolean", "the region can hold resources for this account"),
+        "opt_in": ("string", "opt-in status where the provider has one (not-required, opted-in, not-opted-in)"),
+    },
+    "resources": {
+        **_KEYS,
+        **_REGION,
+        "resource_id": ("string", "provider-unique id (ARN, ARM id, full resource name)"),
+        "name": ("string", "display name"),
+        "kind": ("string", "normalized kind: bucket, volume, snapshot, image, database, db_snapshot, key, vm, "
+                 "table, file_share, log_store, queue, topic, secret, security_group, network ..."),
+        "native_type": ("string", "the provider's type (AWS::S3::Bucket, Microsoft.Storage/storageAccounts, storage.googleapis.com/Bucket)"),
+        "data_bearing": ("boolean", "holds customer data (subject to residency and classification)"),
+        "encryption": ("string", "at-rest encryption: none, provider, customer or unknown"),
+        "key_id": ("string", "customer-managed key used, if any"),
+        "public_read": ("boolean", "anonymous users can read or list it (<NA>: not known)"),
+        "public_write": ("boolean", "anonymous users can write it (<NA>: not known)"),
+        "network_open": ("boolean", "its data endpoint accepts connections from any network"),
+        "https_only": ("boolean", "plain HTTP access is refused"),
+        "min_tls": ("string", "lowest TLS version accepted: 1.0, 1.1, 1.2, 1.3"),
+        "rotation_days": ("Int64", "keys: automatic rotation period in days; <NA> when rotation is off"),
+        "key_manager": ("string", "keys: customer or provider"),
+        "data_access_logging": ("boolean", "data-plane reads/writes are logged"),
+        "attached": ("boolean", "in use: attached to a running resource or network interface"),
+        "created": ("datetime", "creation time"),
+    },
+    "tags": {
+        **_KEYS,
+        "resource_id": ("string", "resource (or account / principal) the tag or label is on"),
+        "key": ("string", "tag key / label key"),
+        "value": ("string", "tag value / label value"),
+    },
+    "replicas": {
+        **_KEYS,
+        "resource_id": ("string", "the source resource"),
+        "source_region": ("string", "where the source lives"),
+        "target_region": ("string", "where the copy lives (location code of the same provider)"),
+        "kind": ("string", "replication, geo_pair, read_replica, global_table, backup, snapshot_copy, multi_region_key"),
+        "target_account": ("string", "account holding the copy, when another one"),
+    },
+    "principals": {
+        **_KEYS,
+        "principal_id": ("string", "ARN / object id / member string"),
+        "name": ("string", "user name, UPN or e-mail"),
+        "kind": ("string", "root, user, role, group, service_account, service_principal, guest"),
+        "human": ("boolean", "an interactive person (not a workload)"),
+        "top_level": ("boolean", "AWS root, Entra Global Administrator, Google super admin"),
+        "console_access": ("boolean", "can sign in interactively with a password"),
+        "mfa": ("string", "none, virtual, hardware, phishing_resistant, unknown"),
+        "enabled": ("boolean", "account enabled"),
+        "external": ("boolean", "from outside the organization (guest, foreign domain or account)"),
+        "created": ("datetime", "creation time"),
+        "last_active": ("datetime", "last interactive sign-in or credential use; <NA> = never / unknown"),
+    },
+    "credentials": {
+        **_KEYS,
+        "principal_id": ("string", "owner of the credential"),
+        "credential_id": ("string", "key id / secret id"),
+        "kind": ("string", "access_key, service_account_key, client_secret, certificate, storage_account_key"),
+        "active": ("boolean", "usable now"),
+        "created": ("datetime", "creation time"),
+        "last_rotated": ("datetime", "last rotation (created when never rotated)"),
+        "last_used": ("datetime", "last use; <NA> = never / unknown"),
+        "expires": ("datetime", "expiry; <NA> = never expires"),
+    },
+    "grants": {
+        **_KEYS,
+        "principal_id": ("string", "who holds the grant"),
+        "principal_kind": ("string", "same vocabulary as principals.kind"),
+        "scope": ("string", "where it applies: account, OU, management group, subscription, folder, project, resource"),
+        "role": ("string", "role / policy name"),
+        "privilege": ("string", "admin, write or read"),
+        "standing": ("boolean", "permanently active (False = just-in-time / eligible / time-bound)"),
+        "via": ("string", "direct, group or inherited"),
+        "external": ("boolean", "holder is outside the organization"),
+        "public": ("boolean", "holder is anonymous / all authenticated users"),
+    },
+    "trusts": {
+        **_KEYS,
+        "role_id": ("string", "role that can be assumed / delegated"),
+        "trusted": ("string", "principal allowed to assume it"),
+        "trusted_account": ("string", "account / tenant of that principal"),
+        "external": ("boolean", "trusted principal is outside the organization"),
+        "wildcard": ("boolean", "anyone may assume it"),
+        "external_id": ("boolean", "an ExternalId (confused-deputy) condition is required"),
+        "mfa_required": ("boolean", "an MFA condition is required"),
+        "privilege": ("string", "admin, write or read: what the role grants"),
+    },
+    "network_rules": {
+        **_KEYS,
+        **_REGION,
+        "resource_id": ("string", "security group / NSG / firewall rule set"),
+        "rule_id": ("string", "rule id or name"),
+        "direction": ("string", "ingress or egress"),
+        "source": ("string", "CIDR, tag or '*'"),
+        "protocol": ("string", "tcp, udp, icmp or all"),
+        "port_from": ("Int64", "first port (<NA> = all)"),
+        "port_to": ("Int64", "last port (<NA> = all)"),
+        "action": ("string", "allow or deny"),
+        "attached": ("boolean", "the rule set is attached to something"),
+    },
+    "guardrails": {
+        **_KEYS,
+        "scope": ("string", "organization root, OU, management group, folder, subscription, project, account"),
+        "kind": ("string", "region_restriction, public_access_block, snapshot_public_block, mfa_required, "
+                 "domain_restriction, password_policy, key_creation_block ..."),
+        "effective": ("boolean", "enforced (deny), not only audited"),
+        "values": ("list", "the allowed values (regions, domains ...) where the guardrail has any"),
+        "detail": ("string", "JSON with the provider's own fields"),
+    },
+    "audit_logs": {
+        **_KEYS,
+        **_REGION,
+        "log_id": ("string", "trail / diagnostic setting / sink id"),
+        "scope": ("string", "organization, account or region"),
+        "enabled": ("boolean", "logging is on"),
+        "multi_region": ("boolean", "covers every region of the account / org"),
+        "management_events": ("boolean", "records control-plane (management) events"),
+        "data_events": ("boolean", "records data-plane access"),
+        "integrity": ("boolean", "tamper evidence / immutability (digest validation, locked retention)"),
+        "retention_days": ("Int64", "retention; <NA> = unknown, 0 = forever"),
+        "destination_region": ("string", "where the logs are stored"),
+    },
+    "coverage": {
+        **_KEYS,
+        **_REGION,
+        "table": ("string", "inventory table the source fills, '*' for all tables of the account"),
+        "source": ("string", "API operation or query, e.g. iam:GetCredentialReport"),
+        "status": ("string", "ok, denied, error or unsupported"),
+        "message": ("string", "error code and message when not ok"),
+    },
+}
+
+TABLES: tuple[str, ...] = tuple(SCHEMA)
+COVERAGE_STATUSES = ("ok", "denied", "error", "unsupported")
+
+
+def _coerce(series: pd.Series, dtype: str, table: str, column: str) -> pd.Series:
+    try:
+        if dtype == "string":
+            return series.astype("string")
+        if dtype == "boolean":
+            return series.astype("boolean")
+        if dtype == "Int64":
+            return pd.to_numeric(series, errors="raise").astype("Int64")
+        if dtype == "datetime":
+            return pd.to_datetime(series, utc=True, errors="raise", format="mixed").astype("datetime64[ns, UTC]")
+        if dtype == "list":
+            return series.map(_as_list, na_action=None).astype(object)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"inventory table {table!r}, column {column!r}: cannot read as {dtype}: {exc}") from None
+    raise AssertionError(dtype)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def make_table(name: str, rows: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None) -> pd.DataFrame:
+    """Build a validated inventory table from row dicts or a DataFrame.
+
+    Missing optional columns are filled with <NA>; an unknown column or a value that does not
+    fit its column's type raises :class:`SchemaError` naming the table and the column.
+    """
+    if name not in SCHEMA:
+        raise SchemaError(f"unknown inventory table {name!r} (known: {', '.join(TABLES)})")
+    columns = SCHEMA[name]
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows or []))
+    unknown = [c for c in frame.columns if c not in columns]
+    if unknown:
+        raise SchemaError(f"inventory table {name!r} has unknown column {unknown[0]!r}")
+    out = {}
+    for column, (dtype, _) in columns.items():
+        series = frame[column] if column in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+        out[column] = _coerce(series, dtype, name, column)
+    table = pd.DataFrame(out, columns=list(columns)).reset_index(drop=True)
+    for key in ("provider", "account_id"):
+        if table[key].isna().any():
+            raise SchemaError(f"inventory table {name!r}, column {key!r}: empty key value")
+    if name == "coverage":
+        bad = ~table["status"].isin(COVERAGE_STATUSES)
+        if bad.any():
+            raise SchemaError(f"inventory table 'coverage', column 'status': invalid value {table['status'][bad].iloc[0]!r}")
+    return table
+
+
+@dataclass
+class Inventory:
+    """A set of inventory tables (one DataFrame per name in :data:`TABLES`).
+
+    Tables not given are empty with the right columns, so checks never meet a missing table.
+    """
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in TABLES:
+            self.tables[name] = make_table(name, self.tables.get(name))
+        extra = set(self.tables) - set(TABLES)
+        if extra:
+            raise SchemaError(f"unknown inventory table {sorted(extra)[0]!r}")
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in SCHEMA:
+            raise KeyError(f"unknown inventory table {name!r}")
+        return self.tables[name]
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name != "tables" and name in SCHEMA:
+            return self.tables[name]
+        raise AttributeError(name)
+
+    @classmethod
+    def concat(cls, parts: Iterable["Inventory"]) -> "Inventory":
+        """Stack several inventories (e.g. one per provider) into one."""
+        parts = list(parts)
+        tables = {
+            name: pd.concat([p.tables[name] for p in parts], ignore_index=True) if parts else None
+            for name in TABLES
+        }
+        return cls(tables)
+
+    @property
+    def providers(self) -> list[str]:
+        """Providers present in the inventory."""
+        names = pd.concat([self.tables["tenants"]["provider"], self.tables["coverage"]["provider"]])
+        return sorted(names.dropna().unique().tolist())
+
+    def counts(self) -> pd.DataFrame:
+        """Row count per table and provider."""
+        rows = []
+        for name, table in self.tables.items():
+            for provider, n in table.groupby("provider", observed=True).size().items():
+                rows.append({"table": name, "provider": provider, "rows": int(n)})
+        return pd.DataFrame(rows, columns=["table", "provider", "rows"])
+
+    def save(self, directory: str | Path, partition: bool = False) -> Path:
+        """Write every table as Parquet (``<dir>/<table>.parquet``).
+
+        With ``partition=True`` each table is a dataset partitioned by provider and account,
+        so a large organization can be read back one account at a time.
+        """
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for name, table in self.tables.items():
+            if partition:
+                table.to_parquet(path / name, partition_cols=["provider", "account_id"], index=False)
+            else:
+                table.to_parquet(path / f"{name}.parquet", index=False)
+        (path / "inventory.json").write_text(json.dumps({"tables": list(TABLES), "partitioned": partition}))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path, filters: list[tuple[str, str, Any]] | None = None) -> "Inventory":
+        """Read an inventory written by :meth:`save` (``filters`` as in pandas.read_parquet)."""
+        path = Path(directory)
+        if not (path / "inventory.json").is_file():
+            raise SchemaError(f"{path}: not an inventory directory (no inventory.json)")
+        tables = {}
+        for name in TABLES:
+            target = path / f"{name}.parquet"
+            if not target.exists():
+                target = path / name
+            if target.exists():
+                frame = pd.read_parquet(target, filters=filters)
+                for key in ("provider", "account_id"):
+                    if key in frame:
+                        frame[key] = frame[key].astype("string")
+                tables[name] = frame[[c for c in SCHEMA[name] if c in frame.columns]]
+        return cls(tables)
+
+    def _repr_html_(self) -> str:
+        counts = self.counts()
+        if counts.empty:
+            return "<p>cloudaudit Inventory: empty</p>"
+        pivot = counts.pivot_table(index="table", columns="provider", values="rows", fill_value=0)
+        return "<p><b>cloudaudit Inventory</b></p>" + pivot.to_html()
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{n}={len(t)}" for n, t in self.tables.items() if len(t))
+        return f"Inventory({sizes or 'empty'})"

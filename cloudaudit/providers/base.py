@@ -1,0 +1,153 @@
+"""What every provider adapter hands to the rest of cloudaudit.
+
+An adapter has two halves:
+
+* ``collect(options, *, executor, progress) -> Collection``: the only part that talks to a
+  cloud. It makes read-only SDK calls and keeps every raw payload (JSON-able data) as a
+  :class:`Record`, plus one :class:`CoverageRow` for every (source, account, region) tried.
+* ``normalize(collection) -> Inventory``: a pure function from those records to inventory
+  tables. Because it reads nothing but the records, an evidence bundle replays offline into
+  the same inventory.
+
+Providers know SDKs and nothing of checks or reports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Protocol
+
+from ..errors import ProviderError
+
+
+@dataclass(frozen=True)
+class Record:
+    """One raw API payload, exactly as the SDK returned it (made JSON-able)."""
+
+    provider: str
+    account_id: str
+    region: str          # "global" for non-regional sources
+    source: str          # e.g. "iam:GetAccountAuthorizationDetails"
+    data: Any
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    """Whether one source could be read for one account and region."""
+
+    provider: str
+    account_id: str
+    region: str | None
+    table: str           # inventory table fed by the source, "*" for all of the account's tables
+    source: str
+    status: str          # ok, denied, error, unsupported
+    message: str = ""
+
+
+@dataclass
+class Collection:
+    """Raw records and coverage gathered by one provider's ``collect``.
+
+    Thread-safe for ``add`` / ``cover`` so collectors may fan out over a pool.
+    """
+
+    provider: str
+    records: list[Record] = field(default_factory=list)
+    coverage: list[CoverageRow] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)   # caller identity, org id, endpoints ...
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    finished: datetime | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, account_id: str, region: str, source: str, data: Any) -> None:
+        with self._lock:
+            self.records.append(Record(self.provider, account_id, region, source, data))
+
+    def cover(self, account_id: str, region: str | None, table: str, source: str,
+              status: str = "ok", message: str = "") -> None:
+        with self._lock:
+            self.coverage.append(CoverageRow(self.provider, account_id, region, table, source, status, message))
+
+    def find(self, source: str, account_id: str | None = None, region: str | None = None) -> list[Record]:
+        """Records of one source, optionally for one account / region."""
+        return [r for r in self.records
+                if r.source == source
+                and (account_id is None or r.account_id == account_id)
+                and (region is None or r.region == region)]
+
+
+class Progress(Protocol):
+    def __call__(self, done: int, total: int, label: str) -> None: ...
+
+
+def no_progress(done: int, total: int, label: str) -> None:
+    """Progress callback that ignores updates."""
+
+
+class ProviderModule(Protocol):
+    NAME: str
+
+    def collect(self, options: dict[str, Any], *, executor: Any = None,
+                progress: Progress = no_progress) -> Collection: ...
+
+    def normalize(self, collection: Collection) -> Any: ...
+
+
+PROVIDERS: dict[str, str] = {
+    "aws": "cloudaudit.providers.aws",
+    "azure": "cloudaudit.providers.azure",
+    "gcp": "cloudaudit.providers.gcp",
+}
+_EXTRAS = {"aws": "aws", "azure": "azure", "gcp": "gcp"}
+
+
+def load_provider(name: str) -> ProviderModule:
+    """Import a provider adapter on first use (SDKs are never imported with cloudaudit)."""
+    if name not in PROVIDERS:
+        raise ProviderError(f"unknown provider {name!r} (choose from: {', '.join(PROVIDERS)})")
+    try:
+        return importlib.import_module(PROVIDERS[name])  # type: ignore[return-value]
+    except ImportError as exc:
+        raise ProviderError(
+            f"provider {name!r} needs its SDK: pip install 'cloudaudit[{_EXTRAS[name]}]' ({exc.name} is missing)"
+        ) from None
+
+
+def classify_error(exc: BaseException) -> tuple[str, str]:
+    """Map an SDK exception to a coverage status and message, by duck typing (no SDK import)."""
+    text = f"{type(exc).__name__}: {exc}"
+    code = ""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):  # botocore ClientError
+        code = str(response.get("Error", {}).get("Code", ""))
+    status_code = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+    denied_codes = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
+                    "Forbidden", "AuthorizationFailed", "PermissionDenied", "InvalidClientTokenId"}
+    if code in denied_codes or status_code in (401, 403) or "AccessDenied" in text or "Forbidden" in text:
+        return "denied", text[:500]
+    unsupported = {"NotImplemented", "UnsupportedOperation", "OptInRequired", "SubscriptionRequiredException"}
+    if code in unsupported or status_code == 501:
+        return "unsupported", text[:500]
+    return "error", text[:500]
+
+
+def guarded(collection: Collection, account_id: str, region: str | None, tables: Iterable[str],
+            source: str, call: Callable[[], Any]) -> Any:
+    """Run one SDK call; record coverage for each table it feeds; never raise.
+
+    Returns the call's result, or None when it failed (the failure is in coverage).
+    """
+    tables = list(tables)
+    try:
+        result = call()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a coverage row
+        status, message = classify_error(exc)
+        for table in tables:
+            collection.cover(account_id, region, table, source, status, message)
+        return None
+    for table in tables:
+        collection.cover(account_id, region, table, source, "ok")
+    return result
