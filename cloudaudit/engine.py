@@ -67,6 +67,14 @@ class Check:
 
 
 _REGISTRY: dict[str, Check] = {}
+
+
+def _need_known(need: str) -> bool:
+    """A need is a table name, or ``table.column`` when the check depends on one column only."""
+    from .inventory import SCHEMA
+
+    table, _, column = need.partition(".")
+    return table in SCHEMA and (not column or column in SCHEMA[table])
 _ID = re.compile(r"^[A-Z]{2,5}-\d{3}$")
 
 
@@ -84,9 +92,9 @@ def check(id: str, *, title: Mapping[str, str], controls: Sequence[str], severit
         raise RegistryError(f"check {id}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
     if not _ID.match(id):
         raise RegistryError(f"check id {id!r} is not of the form ABC-001")
-    unknown = [t for t in needs if t not in TABLES]
+    unknown = [t for t in needs if not _need_known(t)]
     if unknown:
-        raise RegistryError(f"check {id}: needs unknown table {unknown[0]!r}")
+        raise RegistryError(f"check {id}: needs unknown table or column {unknown[0]!r}")
     bad = [p for p in providers if p not in PROVIDER_NAMES]
     if bad:
         raise RegistryError(f"check {id}: unknown provider {bad[0]!r}")
@@ -158,27 +166,30 @@ def _scopes(inventory: Inventory) -> pd.DataFrame:
 
 
 def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.DataFrame:
-    """Rows (provider, account_id, region, reason) where a needed table could not be read."""
+    """Rows (provider, account_id, region, reason) where something the check needs could not be read.
+
+    A need ``t`` is served by coverage rows for ``t`` (or ``*``); a need ``t.col`` also by rows
+    for ``t.col``, so an adapter can report one column as unsupported (e.g. ``principals.mfa``
+    without a licence) without failing every check that reads the table.
+    """
     cov = inventory.coverage
     cov = cov[cov["provider"].isin(c.providers)]
-    needs = list(c.needs)
-    relevant = cov[cov["table"].isin(needs + ["*"])]
+    serving = pd.DataFrame([(need, t) for need in c.needs
+                            for t in {need, need.partition(".")[0], "*"}], columns=["need", "table"])
+    relevant = cov.merge(serving, on="table")
     failed = relevant[relevant["status"] != "ok"]
-    reason = ("source " + failed["source"].fillna("?") + " for table " + failed["table"] + " was "
+    reason = ("source " + failed["source"].fillna("?") + " for " + failed["table"] + " was "
               + failed["status"] + ": " + failed["message"].fillna(""))
     gaps = failed[["provider", "account_id", "region"]].assign(reason=reason)
-    # A table never collected for an account in scope is a gap as well.
+    # Something never collected for an account in scope is a gap as well.
     in_scope = scopes[scopes["provider"].isin(c.providers)]
-    if len(in_scope) and needs:
-        wanted = in_scope.merge(pd.DataFrame({"table": needs}), how="cross")
-        seen = relevant[["provider", "account_id", "table"]].drop_duplicates()
-        star = seen[seen["table"] == "*"][["provider", "account_id"]].drop_duplicates()
-        merged = wanted.merge(seen, on=["provider", "account_id", "table"], how="left", indicator=True)
-        missing = merged[merged["_merge"] == "left_only"].drop(columns="_merge")
-        missing = missing.merge(star, on=["provider", "account_id"], how="left", indicator=True)
-        missing = missing[missing["_merge"] == "left_only"]
+    if len(in_scope) and c.needs:
+        wanted = in_scope.merge(pd.DataFrame({"need": list(c.needs)}), how="cross")
+        seen = relevant[["provider", "account_id", "need"]].drop_duplicates()
+        merged = wanted.merge(seen, on=["provider", "account_id", "need"], how="left", indicator=True)
+        missing = merged[merged["_merge"] == "left_only"]
         gaps = pd.concat([gaps, missing[["provider", "account_id"]].assign(
-            region=pd.NA, reason="table " + missing["table"] + " was not collected")], ignore_index=True)
+            region=pd.NA, reason=missing["need"] + " was not collected")], ignore_index=True)
     if gaps.empty:
         return gaps
     gaps["region"] = gaps["region"].astype("string")
