@@ -1,0 +1,1 @@
+"""authentication checks (being written)."""

@@ -1,0 +1,1 @@
+"""isolation checks (being written)."""

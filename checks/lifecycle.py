@@ -1,0 +1,1 @@
+"""lifecycle checks (being written)."""
