@@ -23,7 +23,8 @@ def collect_raw(providers: Iterable[str], *, policy: Policy | None = None,
     for name in providers:
         module = load_provider(name)
         provider_options = {**policy.providers.get(name, {}), **(options or {}).get(name, {})}
-        provider_options.setdefault("allowed_regions", policy.allowed_regions.get(name))
+        provider_options.setdefault("allowed_domains", list(policy.allowed_domains))
+        provider_options.setdefault("trusted_accounts", list(policy.trusted_accounts))
         collection = module.collect(provider_options, executor=executor, progress=progress)
         collection.finished = collection.finished or datetime.now(timezone.utc)
         collections.append(collection)

@@ -206,6 +206,12 @@ def policy_from_dict(data: dict[str, Any], source: str = "<policy>") -> Policy:
     r.check_keys("residency.allowed_regions", regions_table, {"aws", "azure", "gcp"})
     allowed_regions = {p: tuple(x.lower() for x in r.strings(f"residency.allowed_regions.{p}", v))
                        for p, v in regions_table.items()}
+    from .regions import is_known  # local: keeps the region catalog unread until a policy is
+
+    for provider, codes in allowed_regions.items():
+        for code in codes:
+            if not is_known(provider, code):
+                raise r.fail(f"residency.allowed_regions.{provider}", f"unknown {provider} region {code!r}")
 
     cls = r.table("classification")
     r.check_keys("classification", cls, {"tag_key", "default_level", "aliases", "levels"})

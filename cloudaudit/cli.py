@@ -1,0 +1,281 @@
+"""The ``cloudaudit`` command.
+
+Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 collection
+coverage below ``--min-coverage``; 3 usage, configuration or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from ._version import __version__
+from .errors import CloudAuditError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_COVERAGE, EXIT_USAGE = 0, 1, 2, 3
+FORMATS = ("html", "json", "csv", "xlsx", "ocsf")
+log = logging.getLogger("cloudaudit")
+
+
+class UsageError(CloudAuditError):
+    """Bad command-line usage."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2; a scheduler must tell usage from coverage
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _options(values: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--option aws.role_name=Audit`` -> {"aws": {"role_name": "Audit"}} (JSON values allowed)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        provider, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise UsageError(f"--option {item!r}: expected PROVIDER.KEY=VALUE, e.g. aws.role_name=AuditRole")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(provider, {})[name] = value
+    return out
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        from .providers.base import no_progress
+
+        return no_progress
+    from tqdm.auto import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(done: int, total: int, label: str) -> None:
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(total=total, desc=label, unit="account", leave=False, file=sys.stderr)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _load_policy(path: str | None):
+    from .policy import Policy
+
+    return Policy.load(path) if path else Policy()
+
+
+def _format_for(output: str | None, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    if output:
+        suffix = Path(output).suffix.lower().lstrip(".")
+        if suffix in FORMATS:
+            return suffix
+        if suffix == "htm":
+            return "html"
+    return "json"
+
+
+def write_findings(findings: Any, output: str, fmt: str, lang: str, **context: Any) -> Path:
+    """Write findings in one format (json works without the HTML extras)."""
+    from . import reports
+
+    if fmt == "json":
+        return reports.write_json(findings, output)
+    writer = getattr(reports, "write_report", None)
+    if writer is None:
+        raise CloudAuditError(f"format {fmt!r} is not available in this build")
+    return writer(findings, output, fmt=fmt, lang=lang, **context)
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from .api import collect_raw
+    from .bundle import write_bundle
+
+    if not args.provider:
+        raise UsageError("collect: name at least one --provider (aws, azure, gcp)")
+    policy = _load_policy(args.policy)
+    collections = collect_raw(args.provider, policy=policy, options=_options(args.option),
+                              progress=_progress(args.progress))
+    path = write_bundle(collections, args.output)
+    failed = sum(1 for c in collections for row in c.coverage if row.status != "ok")
+    print(f"bundle written: {path} ({sum(len(c.records) for c in collections)} payloads, "
+          f"{failed} sources not collected)")
+    return EXIT_OK
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from .api import collect_raw, normalize
+    from .bundle import bundle_digest, read_bundle, write_bundle
+    from .engine import SEVERITIES, run_checks
+
+    policy = _load_policy(args.policy)
+    if args.bundle and args.provider:
+        raise UsageError("scan: use either --bundle or --provider, not both")
+    if args.bundle:
+        _, collections = read_bundle(args.bundle)
+        digest = bundle_digest(args.bundle)
+    elif args.provider:
+        collections = collect_raw(args.provider, policy=policy, options=_options(args.option),
+                                  progress=_progress(args.progress))
+        digest = None
+        if args.save_bundle:
+            write_bundle(collections, args.save_bundle)
+            digest = bundle_digest(args.save_bundle)
+    else:
+        raise UsageError("scan: give --bundle PATH or at least one --provider")
+    inventory = normalize(collections)
+    findings = run_checks(inventory, policy, checks=args.check or None)
+    findings.meta.update({"bundle_sha256": digest, "providers": [c.provider for c in collections],
+                          "started": min(c.started for c in collections).isoformat() if collections else None})
+    fmt = _format_for(args.output, args.format)
+    output = args.output or f"cloudaudit-findings.{fmt}"
+    path = write_findings(findings, output, fmt, args.lang, inventory=inventory)
+    summary = findings.summary()
+    totals = summary.loc["total"].to_dict() if "total" in summary.index else {}
+    coverage = findings.coverage()
+    print(f"{path}: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items())
+          + f"; coverage {coverage['ratio']:.0%}")
+    if coverage["ratio"] < args.min_coverage:
+        print(f"coverage {coverage['ratio']:.0%} is below --min-coverage {args.min_coverage:.0%}", file=sys.stderr)
+        return EXIT_COVERAGE
+    if args.fail_on:
+        threshold = SEVERITIES.index(args.fail_on)
+        failing = findings.df[(findings.df["status"] == "FAIL")
+                              & (findings.df["severity"].cat.codes >= threshold)]
+        if len(failing):
+            print(f"{len(failing)} findings at or above {args.fail_on}", file=sys.stderr)
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _cmd_checks(args: argparse.Namespace) -> int:
+    from .engine import checks_table
+
+    table = checks_table()
+    if args.json:
+        print(table.to_json(orient="records", force_ascii=False, indent=1))
+        return EXIT_OK
+    title = "title_ja" if args.lang == "ja" else "title"
+    for row in table.itertuples():
+        print(f"{row.check_id:9} {row.severity:8} {getattr(row, title)}  [{row.controls}]  ({row.providers})")
+    print(f"{len(table)} checks")
+    return EXIT_OK
+
+
+def _cmd_controls(args: argparse.Namespace) -> int:
+    from . import catalog
+    from .engine import registry
+
+    controls = catalog.controls()
+    covering: dict[str, list[str]] = {}
+    for c in registry().values():
+        for ctl in c.controls:
+            covering.setdefault(ctl, []).append(c.id)
+    if args.json:
+        controls = controls.assign(checks=controls["control"].map(lambda c: covering.get(c, [])))
+        print(controls.to_json(orient="records", force_ascii=False, indent=1))
+        return EXIT_OK
+    title = "title_ja" if args.lang == "ja" else "title"
+    for row in controls.itertuples():
+        checks = ", ".join(covering.get(row.control, [])) or "manual"
+        print(f"{row.control:11} {getattr(row, title)}  (2022: {row.iso27002_2022})  -> {checks}")
+    automated = sum(1 for c in controls["control"] if c in covering)
+    print(f"{len(controls)} controls, {automated} covered by checks, {len(controls) - automated} manual")
+    return EXIT_OK
+
+
+def _cmd_policy_example(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    sys.stdout.write(resources.files("cloudaudit").joinpath("data/policy-example-jp.toml").read_text("utf-8"))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cloudaudit", description="ISO/IEC 27017 audits of AWS, Azure and GCP tenancies.")
+    parser.add_argument("--version", action="version", version=f"cloudaudit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def live(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--provider", action="append", choices=["aws", "azure", "gcp"], default=[],
+                       help="provider to collect live (repeatable)")
+        p.add_argument("--policy", help="audit policy TOML (default: built-in Japan-only policy)")
+        p.add_argument("--option", action="append", default=[], metavar="PROVIDER.KEY=VALUE",
+                       help="provider option, e.g. aws.role_name=AuditRole (repeatable)")
+        p.add_argument("--no-progress", dest="progress", action="store_false", default=sys.stderr.isatty(),
+                       help="no progress bars (the default when stderr is not a terminal)")
+
+    p = sub.add_parser("collect", help="collect live evidence into a bundle (directory or .zip)")
+    live(p)
+    p.add_argument("--output", "-o", required=True, help="bundle path (.zip or directory)")
+    p.set_defaults(run=_cmd_collect)
+
+    p = sub.add_parser("scan", help="audit live clouds or a bundle and write findings / a report")
+    live(p)
+    p.add_argument("--bundle", help="evidence bundle to audit offline")
+    p.add_argument("--save-bundle", help="also keep the live evidence as a bundle here")
+    p.add_argument("--output", "-o", help="report path (format from the extension unless --format)")
+    p.add_argument("--format", "-f", choices=FORMATS)
+    p.add_argument("--lang", choices=["en", "ja"], default="en")
+    p.add_argument("--check", action="append", default=[], help="run only this check id (repeatable)")
+    p.add_argument("--fail-on", choices=["info", "low", "medium", "high", "critical"],
+                   help="exit 1 when a FAIL at or above this severity exists")
+    p.add_argument("--min-coverage", type=float, default=0.0,
+                   help="exit 2 when the share of evaluated results is below this (0..1)")
+    p.set_defaults(run=_cmd_scan)
+
+    for name, func, text in (("checks", _cmd_checks, "list the checks with their controls"),
+                             ("controls", _cmd_controls, "list the ISO 27017 control catalog and coverage")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--json", action="store_true")
+        p.add_argument("--lang", choices=["en", "ja"], default="en")
+        p.set_defaults(run=func)
+
+    p = sub.add_parser("policy-example", help="print a commented example policy (Japan only)")
+    p.set_defaults(run=_cmd_policy_example)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return int(args.run(args))
+    except CloudAuditError as exc:
+        if debug:
+            raise
+        print(f"cloudaudit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cloudaudit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the traceback with --debug
+        if debug:
+            raise
+        print(f"cloudaudit: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+              file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
