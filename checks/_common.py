@@ -2,33 +2,61 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from cloudaudit.policy import Policy
+from cloudaudit import regions
+from cloudaudit.policy import LEVEL_NAMES_JA, Policy
 from cloudaudit.regions import outside, resolve
+
+KEY = ["provider", "account_id"]
+RKEY = ["provider", "account_id", "resource_id"]
+
+# Non-data-bearing kinds that serve web traffic (ENC-006/ENC-007): load balancers and their
+# listeners, App Service / web apps, CDN distributions, API gateways.
+WEB_ENDPOINT_KINDS: tuple[str, ...] = ("load_balancer", "web_app", "cdn", "api_gateway")
+# Kinds that hold backups or copies of other data (RES-005, ISL-005).
+BACKUP_KINDS: tuple[str, ...] = ("snapshot", "image", "db_snapshot", "vault")
 
 
 def allowed_countries_text(policy: Policy) -> str:
     return ", ".join(policy.allowed_countries)
 
 
+def _listed(provider: str, code: str | None, allowed: tuple[str, ...]) -> bool:
+    """A location is listed when it, or every member region of a multi-/dual-region, is allowed."""
+    if code is None:
+        return False
+    norm = regions.normalize(provider, code)
+    if code in allowed or norm in allowed:
+        return True
+    multi = regions.catalog().get(provider, {}).get("multi", {}).get(norm or "")
+    members = (multi or {}).get("members")
+    return bool(members) and all(m in allowed for m in members)
+
+
 def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "region",
-                     provider: str = "provider") -> pd.DataFrame:
+                     provider: str = "provider", allowed: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Add ``countries`` (resolved set as text), ``_outside`` (bool) for a location column.
 
     A location passes only if every country it may store data in is allowed and, where the
-    policy narrows regions for that provider, the location is one of them. Unknown codes fail.
+    policy narrows regions for that provider, the location is one of them (a multi-/dual-region
+    only if all its member regions are). Unknown or empty codes fail ("unknown location").
+    ``allowed`` overrides the policy-wide allowed countries (per classification level).
     """
     found = resolve(frame[provider], frame[location])
-    bad = outside(found, policy.allowed_countries)
-    if policy.allowed_regions:
-        narrowed = frame[provider].map(lambda p: p in policy.allowed_regions).astype(bool)
-        listed = pd.Series([
-            (loc is not None and not pd.isna(loc) and str(loc).lower() in policy.allowed_regions.get(p, ()))
-            for p, loc in zip(frame[provider], frame[location])], index=frame.index)
-        bad = bad | (narrowed & ~listed)
+    bad = outside(found, policy.allowed_countries if allowed is None else allowed)
+    if policy.allowed_regions and len(frame):
+        keys = pd.DataFrame({"p": frame[provider].astype("string"),
+                             "l": frame[location].astype("string").str.lower()})
+        uniq = keys.drop_duplicates()  # one lookup per distinct (provider, location)
+        uniq = uniq.assign(narrowed=[p in policy.allowed_regions for p in uniq["p"]],
+                           listed=[(not pd.isna(loc)) and _listed(p, loc, policy.allowed_regions.get(p, ()))
+                                   for p, loc in zip(uniq["p"], uniq["l"])])
+        merged = keys.merge(uniq, on=["p", "l"], how="left")
+        bad = bad | pd.Series((merged["narrowed"] & ~merged["listed"]).to_numpy(dtype=bool), index=frame.index)
     text = found.map(lambda c: "unknown location" if c is None else ", ".join(sorted(c)))
-    return frame.assign(countries=text, _outside=bad)
+    return frame.assign(countries=text, _outside=bad.astype(bool))
 
 
 def classification(inv, policy: Policy) -> pd.DataFrame:
@@ -45,3 +73,53 @@ def classification(inv, policy: Policy) -> pd.DataFrame:
     level = merged["value"].map(lambda v: policy.level_of(v) or "invalid", na_action="ignore")
     level = level.where(labelled, policy.default_level)
     return merged.rename(columns={"value": "label"}).assign(level=level, labelled=labelled)
+
+
+def level_name_ja(level: pd.Series) -> pd.Series:
+    """Japanese level names (極秘, 部外秘 ...) for canonical level codes; others unchanged."""
+    return level.map(lambda v: LEVEL_NAMES_JA.get(v, v), na_action="ignore")
+
+
+def accounts(inv) -> pd.DataFrame:
+    """(provider, account_id) of every account, subscription and project in scope.
+
+    Taken from ``tenants`` and ``coverage`` (as the engine does), without organization-level
+    nodes: AWS organization ids, Azure tenant ids and GCP ``organizations/`` / ``folders/``
+    nodes (anything used as a ``tenants.org_id``) are not accounts that hold resources.
+    """
+    frames = [inv.tenants[KEY], inv.coverage[KEY]]
+    found = pd.concat(frames, ignore_index=True).drop_duplicates()
+    org_ids = set(inv.tenants["org_id"].dropna())
+    node = found["account_id"].str.startswith(("organizations/", "folders/")).fillna(False).astype(bool)
+    keep = ~found["account_id"].isin(org_ids) & ~node
+    return found[keep].sort_values(KEY).reset_index(drop=True)
+
+
+def flag(series: pd.Series, unknown: bool) -> pd.Series:
+    """A nullable boolean as plain bool, reading <NA> as ``unknown``."""
+    return series.astype("boolean").fillna(unknown).astype(bool)
+
+
+def state_text(series: pd.Series, true: str, false: str, unknown: str = "unknown") -> pd.Series:
+    """Text for a nullable boolean (evidence and reasons show 'unknown' rather than <NA>)."""
+    s = series.astype("boolean")
+    return pd.Series(np.where(s.isna(), unknown, np.where(s.fillna(False), true, false)), index=series.index)
+
+
+def join_nonempty(parts: list[pd.Series], sep: str = "; ") -> pd.Series:
+    """Row-wise join of several text Series, skipping empty strings and <NA> (vectorized per part)."""
+    out = pd.Series("", index=parts[0].index, dtype=object) if parts else pd.Series(dtype=object)
+    for part in parts:  # a handful of parts, each over all rows at once
+        text = part.astype(object).where(part.notna(), "").astype(str)
+        glued = out.where(out == "", out + sep) + text
+        out = out.where(text == "", glued)
+    return out
+
+
+def names(inv, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``name`` and ``kind`` of the resource in ``resource_id`` (the id when not in resources)."""
+    res = inv.resources[RKEY + ["name", "kind"]].drop_duplicates(RKEY)
+    out = frame.drop(columns=["name", "kind"], errors="ignore").merge(res, on=RKEY, how="left")
+    out["name"] = out["name"].fillna(out["resource_id"])
+    out["kind"] = out["kind"].fillna("resource")
+    return out

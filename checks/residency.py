@@ -1,4 +1,9 @@
-"""Data residency (RES): where data may be stored, replicated and backed up."""
+"""Data residency (RES): where data may be stored, replicated and backed up.
+
+Every location goes through :func:`checks._common.location_verdict` (the region catalog): a
+location spanning several countries passes only if all of them are allowed, and an unknown
+or empty location FAILs with "unknown location" in the reason.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,18 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import allowed_countries_text, location_verdict
+from ._common import BACKUP_KINDS, KEY, accounts, allowed_countries_text, flag, location_verdict, names
+
+_REMEDIATE_MOVE = {
+    "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
+    "ja": "リソースを許可された地域へ移設または削除するか、責任者と期限を定めてリスク受容を記録してください。",
+}
+
+
+def _verdict(frame: pd.DataFrame, policy: Policy, location: str) -> pd.DataFrame:
+    """Resolve ``location`` and set status PASS/FAIL and the ``allowed`` evidence column."""
+    frame = location_verdict(frame, policy, location=location)
+    return frame.assign(status=np.where(frame["_outside"], "FAIL", "PASS"), allowed=allowed_countries_text(policy))
 
 
 @check(
@@ -25,12 +41,253 @@ from ._common import allowed_countries_text, location_verdict
         "fail": {"en": "{kind} {name} is in {region} ({countries}); allowed: {allowed}",
                  "ja": "{kind} {name} は {region} ({countries}) にあり、許可された国 ({allowed}) の外です"},
     },
-    remediation={"en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
-                 "ja": "リソースを許可された地域へ移設または削除するか、責任者と期限を定めてリスク受容を記録してください。"},
+    remediation=_REMEDIATE_MOVE,
 )
 def resources_outside_allowed_countries(inv, policy: Policy) -> pd.DataFrame:
-    res = inv.resources[inv.resources["data_bearing"].fillna(True).astype(bool)]
-    res = location_verdict(res, policy)
-    status = np.where(res["_outside"], "FAIL", "PASS")
-    return res[["provider", "account_id", "region", "resource_id", "kind", "name", "countries"]].assign(
-        status=status, allowed=allowed_countries_text(policy))
+    # data_bearing <NA> counts as data-bearing: an unknown kind must not escape residency.
+    res = inv.resources[flag(inv.resources["data_bearing"], True)]
+    res = _verdict(res, policy, "region")
+    return res[["provider", "account_id", "region", "resource_id", "kind", "name", "countries",
+                "status", "allowed"]]
+
+
+@check(
+    "RES-002",
+    title={"en": "Object storage location (incl. multi/dual-region) outside allowed",
+           "ja": "オブジェクトストレージの保存場所 (マルチ/デュアルリージョンを含む) が許可範囲外"},
+    controls=["5.1.1", "18.1.1"],
+    policy_items=["11(6)"],
+    severity="high",
+    needs=["resources"],
+    reasons={
+        "pass": {"en": "bucket {name} is stored in {region} ({countries}); allowed: {allowed}",
+                 "ja": "バケット {name} の保存場所は {region} ({countries}) で、許可範囲内です (許可: {allowed})"},
+        "fail": {"en": "bucket {name} is stored in {region} ({countries}); allowed: {allowed}",
+                 "ja": "バケット {name} の保存場所は {region} ({countries}) で、許可された国 ({allowed}) の外です"},
+    },
+    remediation={"en": "Recreate the bucket in an allowed region or a dual-region whose members are all in allowed "
+                       "countries, copy the data and delete the old bucket.",
+                 "ja": "許可されたリージョン (またはすべての構成リージョンが許可国内にあるデュアルリージョン) に"
+                       "バケットを作り直してデータを移し、旧バケットを削除してください。"},
+)
+def bucket_location(inv, policy: Policy) -> pd.DataFrame:
+    res = inv.resources[inv.resources["kind"] == "bucket"]
+    res = _verdict(res, policy, "region")
+    return res[["provider", "account_id", "region", "resource_id", "name", "countries", "status", "allowed"]]
+
+
+def _replica_check(inv, policy: Policy, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """One row per replica of the given kinds, judged on its target location."""
+    rep = inv.replicas[inv.replicas["kind"].isin(kinds)].rename(columns={"kind": "copy_kind"})
+    rep = names(inv, rep)
+    rep = _verdict(rep, policy, "target_region")
+    rep["region"] = rep["source_region"]
+    rep["target_account"] = rep["target_account"].fillna(rep["account_id"])
+    return rep[["provider", "account_id", "region", "resource_id", "kind", "name", "copy_kind", "source_region",
+                "target_region", "target_account", "countries", "status", "allowed"]]
+
+
+_REPLICA_REASONS = {
+    "pass": {"en": "{copy_kind} copy of {kind} {name} is in {target_region} ({countries}); allowed: {allowed}",
+             "ja": "{kind} {name} の {copy_kind} コピーは {target_region} ({countries}) にあり、許可範囲内です (許可: {allowed})"},
+    "fail": {"en": "{copy_kind} copy of {kind} {name} is in {target_region} ({countries}); allowed: {allowed}",
+             "ja": "{kind} {name} の {copy_kind} コピーは {target_region} ({countries}) にあり、許可された国 ({allowed}) の外です"},
+}
+
+
+@check(
+    "RES-003",
+    title={"en": "Storage replication / secondary copy outside allowed",
+           "ja": "ストレージのレプリケーション先・セカンダリコピーが許可範囲外"},
+    controls=["18.1.1", "12.3.1"],
+    policy_items=["11(6)"],
+    severity="high",
+    needs=["replicas", "resources"],
+    reasons=_REPLICA_REASONS,
+    remediation={"en": "Point replication at a destination in an allowed country (e.g. a locally or zone-redundant "
+                       "SKU, or a replication rule to an in-country bucket).",
+                 "ja": "レプリケーション先を許可国内に変更してください (LRS/ZRS への変更や国内バケットへの複製ルールなど)。"},
+)
+def storage_replication(inv, policy: Policy) -> pd.DataFrame:
+    return _replica_check(inv, policy, ("replication", "geo_pair"))
+
+
+@check(
+    "RES-004",
+    title={"en": "Database replicas / global tables outside allowed",
+           "ja": "データベースのレプリカ・グローバルテーブルが許可範囲外"},
+    controls=["18.1.1", "12.3.1"],
+    policy_items=["11(6)"],
+    severity="high",
+    needs=["replicas", "resources"],
+    reasons=_REPLICA_REASONS,
+    remediation={"en": "Remove the replica (or global-table region) outside the allowed countries and re-create it "
+                       "in an allowed region.",
+                 "ja": "許可国外のレプリカ (グローバルテーブルのリージョン) を削除し、許可されたリージョンに作り直してください。"},
+)
+def database_replicas(inv, policy: Policy) -> pd.DataFrame:
+    return _replica_check(inv, policy, ("read_replica", "global_table"))
+
+
+@check(
+    "RES-005",
+    title={"en": "Backups, snapshots, images stored or copied outside allowed",
+           "ja": "バックアップ・スナップショット・イメージの保存先・コピー先が許可範囲外"},
+    controls=["12.3.1", "18.1.1", "CLD.8.1.5"],
+    policy_items=["11(6)", "11(2)"],
+    severity="high",
+    needs=["replicas", "resources"],
+    reasons={
+        **_REPLICA_REASONS,
+        "stored_pass": {"en": "{kind} {name} is stored in {target_region} ({countries}); allowed: {allowed}",
+                        "ja": "{kind} {name} の保存場所は {target_region} ({countries}) で、許可範囲内です (許可: {allowed})"},
+        "stored_fail": {"en": "{kind} {name} is stored in {target_region} ({countries}); allowed: {allowed}",
+                        "ja": "{kind} {name} の保存場所は {target_region} ({countries}) で、許可された国 ({allowed}) の外です"},
+    },
+    remediation={"en": "Set backup copy rules, snapshot storage locations and backup redundancy to allowed regions "
+                       "(a default 'nearest multi-region' location is not in-country); delete copies held elsewhere.",
+                 "ja": "バックアップのコピールール、スナップショットの保存場所、バックアップ冗長性を許可リージョンに設定し"
+                       "(既定の「最寄りのマルチリージョン」は国内ではありません)、許可国外のコピーを削除してください。"},
+)
+def backups_outside(inv, policy: Policy) -> pd.DataFrame:
+    copies = _replica_check(inv, policy, ("backup", "snapshot_copy"))
+    stored = inv.resources[inv.resources["kind"].isin(BACKUP_KINDS)]
+    stored = stored.assign(copy_kind="stored", source_region=stored["region"], target_region=stored["region"],
+                           target_account=stored["account_id"])
+    stored = _verdict(stored, policy, "target_region")
+    stored["reason_key"] = np.where(stored["status"] == "FAIL", "stored_fail", "stored_pass")
+    out = pd.concat([copies, stored[copies.columns.tolist() + ["reason_key"]]], ignore_index=True)
+    out["reason_key"] = out["reason_key"].fillna(out["status"].str.lower())
+    return out
+
+
+def _region_values(values: pd.Series) -> pd.Series:
+    """Guardrail region values as plain location codes (GCP value groups ``in:<region>-locations``)."""
+    return (values.astype("string").str.strip().str.lower()
+            .str.replace(r"^(in|under):", "", regex=True).str.replace(r"-locations$", "", regex=True))
+
+
+@check(
+    "RES-006",
+    title={"en": "No preventive region-restriction guardrail",
+           "ja": "リージョン制限の予防的ガードレールがない"},
+    controls=["5.1.1", "18.1.1", "CLD.6.3.1"],
+    policy_items=["11(6)", "12(1)"],
+    severity="medium",
+    needs=["guardrails", "tenants"],
+    reasons={
+        "pass": {"en": "account {account_id} is covered by an enforced region restriction ({scope}) allowing {values}",
+                 "ja": "アカウント {account_id} には強制されたリージョン制限 ({scope}) があり、許可は {values} です"},
+        "audit_only": {"en": "account {account_id} has a region restriction ({scope}) that is not enforced (audit only)",
+                       "ja": "アカウント {account_id} のリージョン制限 ({scope}) は強制されていません (監査のみ)"},
+        "too_wide": {"en": "account {account_id} has a region restriction ({scope}) allowing locations outside "
+                           "{allowed}: {outside_values}",
+                     "ja": "アカウント {account_id} のリージョン制限 ({scope}) は許可国 ({allowed}) 外の場所を許可しています: {outside_values}"},
+        "fail": {"en": "account {account_id} has no region-restriction guardrail",
+                 "ja": "アカウント {account_id} にはリージョン制限のガードレールがありません"},
+    },
+    remediation={"en": "Attach a deny-type region restriction (SCP on aws:RequestedRegion, Azure 'Allowed locations' "
+                       "with enforcement, GCP gcp.resourceLocations) at the top of the hierarchy, listing only "
+                       "allowed regions.",
+                 "ja": "階層の最上位に、許可リージョンのみを列挙した拒否型のリージョン制限 (aws:RequestedRegion の SCP、"
+                       "強制モードの Azure「許可されている場所」、GCP gcp.resourceLocations) を適用してください。"},
+)
+def region_guardrail(inv, policy: Policy) -> pd.DataFrame:
+    accts = accounts(inv)
+    g = inv.guardrails[inv.guardrails["kind"] == "region_restriction"].reset_index(drop=True)
+    g = g.assign(_gid=g.index)
+    # One row per allowed value; a restriction without values is "unknown location" (too wide).
+    vals = g[["provider", "_gid", "values"]].explode("values").reset_index(drop=True)
+    vals["location"] = _region_values(vals["values"])
+    vals = location_verdict(vals, policy, location="location")
+    vals["_bad_value"] = vals["location"].where(vals["_outside"])
+    per = vals.groupby("_gid").agg(_any_outside=("_outside", "any"),
+                                   outside_values=("_bad_value", lambda s: ", ".join(sorted(set(s.dropna())))))
+    g = g.join(per, on="_gid")
+    g["_any_outside"] = g["_any_outside"].fillna(True).astype(bool)
+    g["_effective"] = flag(g["effective"], False)
+    # Rank: 0 enforced and narrow enough (PASS), 1 too wide, 2 audit only; the best guardrail wins.
+    g["_rank"] = np.where(~g["_effective"], 2, np.where(g["_any_outside"], 1, 0))
+    best = g.sort_values(["_rank", "_gid"]).drop_duplicates(KEY)
+    out = accts.merge(best, on=KEY, how="left")
+    rank = out["_rank"]
+    out["status"] = np.select([rank == 0, rank.isin([1, 2])], ["PASS", "WARN"], "FAIL")
+    out["reason_key"] = np.select([rank == 0, rank == 1, rank == 2], ["pass", "too_wide", "audit_only"], "fail")
+    out["values"] = out["values"].astype(object).map(lambda v: list(v) if isinstance(v, (list, tuple)) else [])
+    out["outside_values"] = out["outside_values"].astype(object).where(out["outside_values"].notna(), "")
+    out["effective"] = out["effective"].astype("boolean")
+    return out.assign(resource_id=out["account_id"], allowed=allowed_countries_text(policy))[
+        ["provider", "account_id", "resource_id", "status", "reason_key", "scope", "effective", "values",
+         "outside_values", "allowed"]]
+
+
+@check(
+    "RES-007",
+    title={"en": "Opt-in regions enabled outside allowed list",
+           "ja": "許可されていないオプトインリージョンが有効"},
+    controls=["18.1.1"],
+    policy_items=["11(6)"],
+    severity="medium",
+    needs=["regions"],
+    providers=["aws"],
+    reasons={
+        "pass": {"en": "opt-in region {region} ({countries}) is {state} in account {account_id}; allowed: {allowed}",
+                 "ja": "オプトインリージョン {region} ({countries}) はアカウント {account_id} で {state} です (許可: {allowed})"},
+        "fail": {"en": "opt-in region {region} ({countries}) is {state} in account {account_id}; allowed: {allowed}",
+                 "ja": "許可国 ({allowed}) 外のオプトインリージョン {region} ({countries}) がアカウント {account_id} で {state} です"},
+    },
+    remediation={"en": "Disable the opt-in region in the account settings (Account > Regions) unless it is needed "
+                       "and allowed.",
+                 "ja": "必要かつ許可されたリージョンでない限り、アカウント設定でオプトインリージョンを無効にしてください。"},
+)
+def opt_in_regions(inv, policy: Policy) -> pd.DataFrame:
+    reg = inv.regions[(inv.regions["provider"] == "aws") & (inv.regions["opt_in"] != "not-required").fillna(True)]
+    reg = location_verdict(reg, policy)
+    # enabled <NA>: taken from opt_in; both unknown counts as enabled (fail closed).
+    fallback = ~reg["opt_in"].isin(["not-opted-in"]).fillna(False).astype(bool)
+    enabled = reg["enabled"].astype("boolean").fillna(pd.Series(fallback, index=reg.index)).astype(bool)
+    state = np.where(reg["enabled"].isna() & reg["opt_in"].isna(), "possibly enabled (status unknown)",
+                     np.where(enabled, "enabled", "not enabled"))
+    status = np.where(enabled & reg["_outside"], "FAIL", "PASS")
+    return reg.assign(resource_id=reg["region"], state=state, status=status,
+                      allowed=allowed_countries_text(policy))[
+        ["provider", "account_id", "region", "resource_id", "opt_in", "enabled", "state", "countries", "status",
+         "allowed"]]
+
+
+@check(
+    "RES-008",
+    title={"en": "Logs, keys and telemetry stored outside allowed",
+           "ja": "ログ・暗号鍵・テレメトリの保存場所が許可範囲外"},
+    controls=["12.4.1", "10.1.2", "18.1.1"],
+    policy_items=["11(6)", "12(10)"],
+    severity="medium",
+    needs=["audit_logs", "resources", "replicas"],
+    reasons={
+        "pass": {"en": "{subject} {name} stores data in {location} ({countries}); allowed: {allowed}",
+                 "ja": "{subject} {name} の保存場所は {location} ({countries}) で、許可範囲内です (許可: {allowed})"},
+        "fail": {"en": "{subject} {name} stores data in {location} ({countries}); allowed: {allowed}",
+                 "ja": "{subject} {name} の保存場所は {location} ({countries}) で、許可された国 ({allowed}) の外です"},
+    },
+    remediation={"en": "Send audit logs to a log store in an allowed region, pin log buckets and key rings to an "
+                       "allowed region (not 'global'), and remove multi-region key replicas outside it.",
+                 "ja": "監査ログの送信先を許可リージョンのログストアにし、ログバケットとキーリングを許可リージョンに固定"
+                       "(global 不可) し、許可国外のマルチリージョンキーのレプリカを削除してください。"},
+)
+def logs_and_keys_outside(inv, policy: Policy) -> pd.DataFrame:
+    logs = inv.audit_logs
+    logs = pd.DataFrame({"provider": logs["provider"], "account_id": logs["account_id"], "region": logs["region"],
+                         "resource_id": logs["log_id"], "name": logs["log_id"], "subject": "audit log destination of",
+                         "location": logs["destination_region"]})
+    res = inv.resources[inv.resources["kind"].isin(["log_store", "key"])]
+    res = pd.DataFrame({"provider": res["provider"], "account_id": res["account_id"], "region": res["region"],
+                        "resource_id": res["resource_id"], "name": res["name"].fillna(res["resource_id"]),
+                        "subject": res["kind"].map({"log_store": "log store", "key": "key"}),
+                        "location": res["region"]})
+    rep = names(inv, inv.replicas[inv.replicas["kind"] == "multi_region_key"].drop(columns=["kind"]))
+    rep = pd.DataFrame({"provider": rep["provider"], "account_id": rep["account_id"], "region": rep["source_region"],
+                        "resource_id": rep["resource_id"], "name": rep["name"], "subject": "replica of key",
+                        "location": rep["target_region"]})
+    out = pd.concat([logs, res, rep], ignore_index=True)
+    return _verdict(out, policy, "location")[["provider", "account_id", "region", "resource_id", "subject", "name",
+                                              "location", "countries", "status", "allowed"]]
