@@ -78,16 +78,11 @@ def _need_known(need: str) -> bool:
 _ID = re.compile(r"^[A-Z]{2,5}-\d{3}$")
 
 
-def check(id: str, *, title: Mapping[str, str], controls: Sequence[str], severity: str,
-          needs: Sequence[str], reasons: Mapping[str, Mapping[str, str]],
-          remediation: Mapping[str, str] | str = "", policy_items: Sequence[str] = (),
-          providers: Sequence[str] = PROVIDER_NAMES, tier: str = "core") -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check function under a stable id (``RES-001`` ...).
-
-    ``reasons`` maps a reason key (``pass``, ``fail``, ``warn`` or any ``reason_key`` value the
-    check emits) to ``{"en": template, "ja": template}``; templates use ``{column}`` fields of
-    the check's result.
-    """
+def define_check(id: str, function: CheckFunction, *, title: Mapping[str, str], controls: Sequence[str],
+                 severity: str, needs: Sequence[str], reasons: Mapping[str, Mapping[str, str]],
+                 remediation: Mapping[str, str] | str = "", policy_items: Sequence[str] = (),
+                 providers: Sequence[str] = PROVIDER_NAMES, tier: str = "core") -> Check:
+    """Validate metadata and build a :class:`Check` without registering it."""
     if severity not in SEVERITIES:
         raise RegistryError(f"check {id}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
     if not _ID.match(id):
@@ -98,18 +93,32 @@ def check(id: str, *, title: Mapping[str, str], controls: Sequence[str], severit
     bad = [p for p in providers if p not in PROVIDER_NAMES]
     if bad:
         raise RegistryError(f"check {id}: unknown provider {bad[0]!r}")
+    missing = [k for k, v in reasons.items() if "en" not in v]
+    if missing:
+        raise RegistryError(f"check {id}: reason {missing[0]!r} has no English template")
     if isinstance(remediation, str):
         remediation = {"en": remediation, "ja": remediation}
+    return Check(id=id, title=dict(title), controls=tuple(controls), policy_items=tuple(policy_items),
+                 severity=severity, needs=tuple(needs), reasons={k: dict(v) for k, v in reasons.items()},
+                 remediation=dict(remediation), providers=tuple(providers), function=function, tier=tier)
 
+
+def check(id: str, **meta) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check function under a stable id (``RES-001`` ...).
+
+    Metadata (keyword arguments of :func:`define_check`): ``title`` {"en", "ja"}, ``controls``
+    (ids from checks/iso27017.yaml), ``severity``, ``needs`` (tables or ``table.column``),
+    ``reasons`` mapping a reason key (``pass``, ``fail``, ``warn`` or any ``reason_key`` the
+    check emits) to {"en": template, "ja": template} with ``{column}`` fields of the result,
+    ``remediation``, ``policy_items`` (seed policy items), ``providers``, ``tier``.
+    """
     def register(function: CheckFunction) -> CheckFunction:
+        new = define_check(id, function, **meta)
         existing = _REGISTRY.get(id)
         if existing is not None and existing.function.__qualname__ != function.__qualname__:
             raise RegistryError(f"check id {id} is registered twice ({existing.function.__module__} and "
                                 f"{function.__module__})")
-        _REGISTRY[id] = Check(id=id, title=dict(title), controls=tuple(controls),
-                              policy_items=tuple(policy_items), severity=severity, needs=tuple(needs),
-                              reasons={k: dict(v) for k, v in reasons.items()}, remediation=dict(remediation),
-                              providers=tuple(providers), function=function, tier=tier)
+        _REGISTRY[id] = new
         return function
 
     return register
@@ -315,15 +324,16 @@ def new_run_id(now: datetime | None = None) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: Iterable[str] | None = None,
+def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: Iterable[str | Check] | None = None,
                run_id: str | None = None, today=None, collected_at: datetime | None = None):
-    """Run the registered checks (or the ids in ``checks``) and return :class:`Findings`."""
+    """Run the registered checks (or the given ids / Check objects) and return :class:`Findings`."""
     from .findings import Findings  # local: findings imports engine constants
 
     policy = policy or Policy()
     today = today or today_utc()
     available = registry()
-    selected = list(available.values()) if checks is None else [_lookup(available, cid) for cid in checks]
+    selected = (list(available.values()) if checks is None
+                else [cid if isinstance(cid, Check) else _lookup(available, cid) for cid in checks])
     scopes = _scopes(inventory)
     parts = []
     for c in selected:

@@ -308,7 +308,14 @@ class Inventory:
             if not target.exists():
                 target = path / name
             if target.exists():
-                frame = pd.read_parquet(target, filters=filters)
+                kwargs: dict[str, Any] = {}
+                if target.is_dir():  # hive partitions: keep account ids as strings ("0123...")
+                    import pyarrow as pa
+                    import pyarrow.dataset as ds
+
+                    kwargs["partitioning"] = ds.partitioning(
+                        pa.schema([("provider", pa.string()), ("account_id", pa.string())]), flavor="hive")
+                frame = pd.read_parquet(target, filters=filters, **kwargs)
                 for key in ("provider", "account_id"):
                     if key in frame:
                         frame[key] = frame[key].astype("string")

@@ -1,0 +1,161 @@
+"""The fail-closed runner, risk acceptances and severity escalation, on tiny inventories."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cloudaudit.engine import define_check, render_template, run_checks
+from cloudaudit.errors import RegistryError
+from cloudaudit.policy import Policy, RiskAcceptance
+from cloudaudit.testing import inventory
+
+REASONS = {"pass": {"en": "{name} ok", "ja": "{name} は問題ありません"},
+           "fail": {"en": "{name} is public", "ja": "{name} は公開されています"}}
+
+
+def public_buckets(inv, policy):
+    res = inv.resources
+    return res[["provider", "account_id", "region", "resource_id", "name"]].assign(
+        status=np.where(res["public_read"].fillna(True), "FAIL", "PASS"))
+
+
+PUBLIC = define_check("TST-001", public_buckets, title={"en": "Public buckets", "ja": "公開バケット"},
+                      controls=["9.4.1"], severity="high", needs=["resources"], reasons=REASONS)
+
+
+def bucket(account, rid, public, region="ap-northeast-1", provider="aws"):
+    return {"provider": provider, "account_id": account, "region": region, "resource_id": rid, "name": rid,
+            "kind": "bucket", "public_read": public}
+
+
+def statuses(findings):
+    return dict(zip(findings.df["resource_id"].fillna(findings.df["account_id"]), findings.df["status"].astype(str)))
+
+
+def test_pass_and_fail_rows_with_reasons_in_both_languages():
+    inv = inventory(resources=[bucket("1", "a", False), bucket("1", "b", True)])
+    f = run_checks(inv, Policy(), checks=[PUBLIC])
+    assert statuses(f) == {"a": "PASS", "b": "FAIL"}
+    row = f.df.set_index("resource_id").loc["b"]
+    assert row["reason"] == "b is public" and row["reason_ja"] == "b は公開されています"
+    assert row["controls"] == "9.4.1" and row["check_id"] == "TST-001"
+    assert '"name":"b"' in row["evidence"]
+
+
+def test_denied_source_gives_error_for_that_account_not_pass():
+    inv = inventory(resources=[bucket("1", "a", False), bucket("2", "c", False)],
+                    gaps=[{"provider": "aws", "account_id": "2", "table": "resources", "status": "denied",
+                           "message": "AccessDenied: s3:ListAllMyBuckets"}])
+    f = run_checks(inv, Policy(), checks=[PUBLIC])
+    assert statuses(f) == {"a": "PASS", "2": "ERROR"}
+    error = f.df[f.df["status"] == "ERROR"].iloc[0]
+    assert "denied" in error["reason"] and "AccessDenied" in error["reason"]
+
+
+def test_region_gap_only_replaces_that_region():
+    inv = inventory(resources=[bucket("1", "tokyo", False), bucket("1", "osaka", False, region="ap-northeast-3")],
+                    coverage=[{"provider": "aws", "account_id": "1", "region": "ap-northeast-3", "table": "resources",
+                               "source": "s3", "status": "error", "message": "Throttling: rate exceeded"}])
+    f = run_checks(inv, Policy(), checks=[PUBLIC])
+    got = f.df[["resource_id", "region", "status"]].astype(object).fillna("-").values.tolist()
+    assert ["tokyo", "ap-northeast-1", "PASS"] in got
+    assert ["-", "ap-northeast-3", "ERROR"] in got
+    assert not any(r[0] == "osaka" for r in got)
+
+
+def test_table_never_collected_for_an_account_is_an_error():
+    inv = inventory(resources=[bucket("1", "a", False)])
+    inv.tables["tenants"] = pd.concat([inv.tenants, pd.DataFrame([{"provider": "gcp", "account_id": "p9"}])],
+                                      ignore_index=True).astype(inv.tenants.dtypes.to_dict())
+    f = run_checks(inv, Policy(), checks=[PUBLIC])
+    err = f.df[f.df["account_id"] == "p9"]
+    assert err["status"].tolist() == ["ERROR"] and "not collected" in err["reason"].iloc[0]
+
+
+def test_column_level_gap_fails_only_checks_that_need_the_column():
+    needs_mfa = define_check("TST-002", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.2.3"],
+                             severity="low", needs=["resources", "principals.mfa"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", False)],
+                    gaps=[{"provider": "aws", "account_id": "1", "table": "principals.mfa", "status": "unsupported",
+                           "message": "not licensed"}])
+    f = run_checks(inv, Policy(), checks=[PUBLIC, needs_mfa])
+    by_check = f.df.groupby("check_id")["status"].agg(lambda s: sorted(s.astype(str)))
+    assert by_check["TST-001"] == ["PASS"]
+    assert by_check["TST-002"] == ["ERROR"]
+
+
+def test_exception_inside_a_check_becomes_error_rows_not_a_crash():
+    def broken(inv, policy):
+        raise KeyError("no_such_column")
+
+    bad = define_check("TST-003", broken, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                       needs=["resources"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", False), bucket("2", "b", True)])
+    f = run_checks(inv, Policy(), checks=[bad, PUBLIC])
+    errors = f.df[f.df["check_id"] == "TST-003"]
+    assert set(errors["status"].astype(str)) == {"ERROR"} and set(errors["account_id"]) == {"1", "2"}
+    assert "KeyError" in errors["reason"].iloc[0]
+    assert statuses(f.__class__(f.df[f.df["check_id"] == "TST-001"])) == {"a": "PASS", "b": "FAIL"}
+
+
+def test_invalid_status_from_a_check_is_an_error():
+    def weird(inv, policy):
+        return public_buckets(inv, policy).assign(status="OK")
+
+    c = define_check("TST-004", weird, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                     needs=["resources"], reasons=REASONS)
+    f = run_checks(inventory(resources=[bucket("1", "a", False)]), Policy(), checks=[c])
+    assert f.df["status"].astype(str).tolist() == ["ERROR"]
+
+
+def test_active_acceptance_suppresses_and_expired_one_is_listed():
+    inv = inventory(resources=[bucket("1", "web-site", True), bucket("1", "data", True)])
+    policy = Policy(acceptances=(
+        RiskAcceptance("TST-001", "web-*", "public website", "ciso@example.jp", date(2027, 1, 1)),
+        RiskAcceptance("TST-001", "data", "temporary", "ops@example.jp", date(2026, 1, 1)),
+    ))
+    f = run_checks(inv, policy, checks=[PUBLIC], today=date(2026, 11, 25))
+    assert statuses(f) == {"web-site": "SUPPRESSED", "data": "FAIL"}
+    assert "ciso@example.jp" in f.df.set_index("resource_id").loc["web-site", "acceptance"]
+    assert f.expired_acceptances == [{"check_id": "TST-001", "resource": "data", "owner": "ops@example.jp",
+                                      "expires": "2026-01-01", "reason": "temporary", "findings": 1}]
+
+
+def test_acceptance_without_expiry_never_expires():
+    inv = inventory(resources=[bucket("1", "web", True)])
+    policy = Policy(acceptances=(RiskAcceptance("TST-*", "*", "ok", "me", None),))
+    f = run_checks(inv, policy, checks=[PUBLIC], today=date(2099, 1, 1))
+    assert statuses(f) == {"web": "SUPPRESSED"}
+
+
+@pytest.mark.parametrize("label,expected", [("極秘", "critical"), ("bugaihi", "critical"),
+                                            ("グループ外秘", "high"), ("公開", "high"), (None, "high")])
+def test_labelled_top_secret_and_confidential_raise_severity(label, expected):
+    tags = [] if label is None else [{"provider": "aws", "account_id": "1", "resource_id": "b", "key": "classification",
+                                      "value": label}]
+    f = run_checks(inventory(resources=[bucket("1", "b", True)], tags=tags), Policy(), checks=[PUBLIC])
+    assert f.df["severity"].astype(str).tolist() == [expected]
+
+
+def test_severity_escalation_caps_at_critical():
+    crit = define_check("TST-005", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                        severity="critical", needs=["resources"], reasons=REASONS)
+    tags = [{"provider": "aws", "account_id": "1", "resource_id": "b", "key": "classification", "value": "極秘"}]
+    f = run_checks(inventory(resources=[bucket("1", "b", True)], tags=tags), Policy(), checks=[crit])
+    assert f.df["severity"].astype(str).tolist() == ["critical"]
+
+
+def test_bad_metadata_is_rejected():
+    with pytest.raises(RegistryError, match="severity"):
+        define_check("TST-006", public_buckets, title={}, controls=[], severity="huge", needs=[], reasons={})
+    with pytest.raises(RegistryError, match="unknown table"):
+        define_check("TST-006", public_buckets, title={}, controls=[], severity="low", needs=["buckets"], reasons={})
+    with pytest.raises(RegistryError, match="form"):
+        define_check("bad id", public_buckets, title={}, controls=[], severity="low", needs=[], reasons={})
+
+
+def test_render_template_is_vectorized_and_marks_missing_values():
+    frame = pd.DataFrame({"name": ["a", None], "n": [1, 2]})
+    assert render_template("{name} has {n}", frame).tolist() == ["a has 1", "unknown has 2"]
