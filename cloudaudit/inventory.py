@@ -58,13 +58,20 @@ SCHEMA: dict[str, dict[str, Column]] = {
         "public_read": ("boolean", "anonymous users can read or list it (<NA>: not known)"),
         "public_write": ("boolean", "anonymous users can write it (<NA>: not known)"),
         "network_open": ("boolean", "its data endpoint accepts connections from any network"),
-        "https_only": ("boolean", "plain HTTP access is refused"),
+        "https_only": ("boolean", "plain HTTP access is refused (databases: non-TLS connections are refused)"),
         "min_tls": ("string", "lowest TLS version accepted: 1.0, 1.1, 1.2, 1.3"),
         "rotation_days": ("Int64", "keys: automatic rotation period in days; <NA> when rotation is off"),
         "key_manager": ("string", "keys: customer or provider"),
         "data_access_logging": ("boolean", "data-plane reads/writes are logged"),
         "attached": ("boolean", "in use: attached to a running resource or network interface"),
         "created": ("datetime", "creation time"),
+        "is_default": ("boolean", "networks, security groups, firewall rule sets: created by the provider as the "
+                       "default (default VPC / security group, GCP 'default' network)"),
+        "peer_account": ("string", "kind peering (VPC/VNet peering, transit attachment, private endpoint "
+                         "connection): account, subscription or project of the remote side"),
+        "weak_settings": ("list", "vm: hardening settings that are off (imdsv1, no_secure_boot, no_vtpm, "
+                          "no_integrity_monitoring, serial_port, password_login, no_os_login, project_ssh_keys); "
+                          "empty = none found"),
     },
     "tags": {
         **_KEYS,
