@@ -181,6 +181,35 @@ SCHEMA: dict[str, dict[str, Column]] = {
 }
 
 TABLES: tuple[str, ...] = tuple(SCHEMA)
+
+_DOC_INTRO = """# Inventory tables
+
+The inventory is a set of pandas DataFrames, one per table below, filled the same way by the
+AWS, Azure and GCP adapters (`cloudaudit.collect`, `cloudaudit.load_bundle`) and read by the
+checks. Every table has the key columns `provider` and `account_id`; tables about located
+things also have `region`, so any two tables join on the same keys.
+
+Types: `string`; `boolean` is nullable — `<NA>` means *not known*, which no check treats as
+compliant; `Int64` is a nullable integer; `datetime` is timezone-aware UTC; `list` is a list of
+strings. The schema lives in `cloudaudit/inventory.py` (`SCHEMA`); `make_table` validates a
+table against it and names the table and column of any mismatch. `Inventory.save(dir,
+partition=True)` writes Parquet partitioned by provider and account; `Inventory.load(dir,
+filters=...)` reads it back, one account at a time if wanted.
+
+`coverage` is what makes the audit fail closed: a check whose needed table (or `table.column`)
+is not `ok` for an account or region reports ERROR there, never PASS. See CONTRIBUTING.md for
+the vocabulary of `kind`, `mfa`, `privilege` and guardrail kinds.
+
+"""
+
+
+def schema_markdown() -> str:
+    """docs/inventory.md, generated from SCHEMA (``python -m cloudaudit.inventory > docs/inventory.md``)."""
+    out = [_DOC_INTRO.rstrip("\n") + "\n"]
+    for table, cols in SCHEMA.items():
+        out.append(f"\n## {table}\n\n| column | type | meaning |\n|---|---|---|")
+        out.extend(f"| {column} | {dtype} | {meaning} |" for column, (dtype, meaning) in cols.items())
+    return "\n".join(out) + "\n"
 COVERAGE_STATUSES = ("ok", "denied", "error", "unsupported")
 
 
@@ -339,3 +368,7 @@ class Inventory:
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={len(t)}" for n, t in self.tables.items() if len(t))
         return f"Inventory({sizes or 'empty'})"
+
+
+if __name__ == "__main__":
+    print(schema_markdown(), end="")

@@ -2,19 +2,18 @@ import pandas as pd
 import pytest
 
 from cloudaudit.errors import SchemaError
-from cloudaudit.inventory import SCHEMA, TABLES, Inventory, make_table
+from cloudaudit.inventory import SCHEMA, TABLES, Inventory, make_table, schema_markdown
 
 
 def test_every_table_and_column_is_documented():
     expected = {"tenants", "regions", "resources", "tags", "replicas", "principals", "credentials", "grants",
                 "trusts", "network_rules", "guardrails", "audit_logs", "coverage"}
     assert set(TABLES) == expected
-    doc = open("docs/inventory.md", encoding="utf-8").read()
     for table, columns in SCHEMA.items():
-        assert f"## {table}" in doc, table
         for column, (dtype, meaning) in columns.items():
             assert meaning, (table, column)
-            assert f"| {column} |" in doc, (table, column)
+    doc = open("docs/inventory.md", encoding="utf-8").read()
+    assert doc == schema_markdown(), "regenerate: python -m cloudaudit.inventory > docs/inventory.md"
 
 
 def test_unknown_column_names_table_and_column():
