@@ -202,6 +202,22 @@ def _cmd_policy_example(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    print("cloudaudit demo: auditing a sample estate (AWS live from a local emulator, Azure and GCP "
+          "from sample evidence) ...", file=sys.stderr)
+    result = run_demo(args.output, lang=args.lang, progress=_progress(args.progress))
+    summary = result.findings.summary()
+    totals = summary.loc["total"].to_dict() if "total" in summary.index else {}
+    print(f"findings: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items()))
+    print(f"report:   {result.report}")
+    for path in result.outputs:
+        if path != result.report:
+            print(f"          {path}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cloudaudit", description="ISO/IEC 27017 audits of AWS, Azure and GCP tenancies.")
     parser.add_argument("--version", action="version", version=f"cloudaudit {__version__}")
@@ -242,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true")
         p.add_argument("--lang", choices=["en", "ja"], default="en")
         p.set_defaults(run=func)
+
+    p = sub.add_parser("demo", help="audit a built-in sample estate (no cloud account needed)")
+    p.add_argument("--output", "-o", help="folder for the outputs (default: a new folder here)")
+    p.add_argument("--lang", choices=["en", "ja"], default="en")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=sys.stderr.isatty())
+    p.set_defaults(run=_cmd_demo)
 
     p = sub.add_parser("policy-example", help="print a commented example policy (Japan only)")
     p.set_defaults(run=_cmd_policy_example)
