@@ -1,0 +1,531 @@
+"""The self-contained HTML report (jinja2, autoescaped) and the compact notebook view.
+
+Everything the page needs is inlined at render time: CSS and JS from ``static/``, charts as
+SVG drawn here, findings as a JSON block that the inline script turns into the table with
+``textContent`` only. A Content-Security-Policy meta tag forbids every network load and
+every script but the report's own (allowed by its SHA-256 hash).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable, Mapping, Sequence
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup, escape
+
+from . import i18n
+from .i18n import LABELS, LEVEL_NAMES, SEVERITY_NAMES, STATUS_NAMES, fmt_datetime, fmt_int, fmt_ratio
+
+STATUSES = ("PASS", "FAIL", "WARN", "ERROR", "SUPPRESSED")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+OPEN = ("FAIL", "WARN")
+# PASS rows beyond this many are counted, not listed (every non-PASS row is always listed).
+DEFAULT_PASS_CAP = 2000
+# Static tables (residency, roster, isolation list, drift) list at most this many rows.
+TABLE_CAP = 1000
+
+STATUS_COLORS = {"PASS": "#2e7d32", "FAIL": "#c62828", "WARN": "#ef6c00", "ERROR": "#6a1b9a",
+                 "SUPPRESSED": "#607d8b"}
+SEVERITY_COLORS = {"info": "#90a4ae", "low": "#7cb342", "medium": "#fbc02d", "high": "#f57c00",
+                   "critical": "#b71c1c"}
+
+
+# ----------------------------------------------------------------------------- assets
+
+def _static(name: str) -> str:
+    return resources.files("cloudaudit.reports").joinpath("static", name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    loader = jinja2.PackageLoader("cloudaudit.reports", "templates")
+    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def script_hash(script: str) -> str:
+    """The CSP source expression allowing exactly this inline script."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def json_for_script(data: Any) -> str:
+    """Compact JSON safe inside ``<script type="application/json">``.
+
+    ``<``, ``>`` and ``&`` become ``\\u003c`` etc., so ``</script>`` or ``<!--`` in a value
+    cannot end the block or open a comment; JSON.parse restores them.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+def _s(value: Any) -> str:
+    """Display text of a cell ('' for missing)."""
+    if value is None:
+        return ""
+    if not isinstance(value, (list, tuple, dict)) and pd.isna(value):
+        return ""
+    return str(value)
+
+
+def _cell(text: Any, cls: str = "") -> dict[str, str]:
+    return {"text": _s(text), "cls": cls}
+
+
+def _status_cell(status: str, lang: str) -> dict[str, str]:
+    return _cell(STATUS_NAMES[lang].get(status, status), "st st-" + status.replace(" ", "_"))
+
+
+def _table(columns: Sequence[str], rows: list[list[Any]], row_classes: Sequence[str] | None = None,
+           total: int | None = None) -> dict[str, Any]:
+    """A table for the ``table`` macro: cells are plain text or {"text", "cls"} dicts."""
+    cells = [[c if isinstance(c, dict) else _cell(c) for c in row] for row in rows]
+    return {"columns": list(columns), "rows": cells,
+            "classes": list(row_classes) if row_classes is not None else [""] * len(rows),
+            "total": len(rows) if total is None else total}
+
+
+def _evidence_frame(evidence: pd.Series) -> pd.DataFrame:
+    """Parse a column of JSON evidence objects into a DataFrame (one pass, not a loop per row)."""
+    if evidence.empty:
+        return pd.DataFrame(index=evidence.index)
+    text = "\n".join(e if e else "{}" for e in evidence.fillna("{}").astype(str))
+    frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
+    frame.index = evidence.index
+    return frame
+
+
+def _localized(df: pd.DataFrame, column: str, lang: str) -> pd.Series:
+    """``title``/``reason`` in the report language, falling back to English."""
+    if lang == "en":
+        return df[column].fillna("")
+    other = df.get(f"{column}_{lang}")
+    if other is None:
+        return df[column].fillna("")
+    return other.where(other.notna() & (other != ""), df[column]).fillna("")
+
+
+# ----------------------------------------------------------------------------- SVG charts
+
+def _bar_chart(items: Sequence[tuple[str, int, str]], lang: str, width: int = 420) -> Markup:
+    """Horizontal bars: (label, value, colour) per bar, labels escaped."""
+    bar_h, gap, label_w = 22, 8, 110
+    top = max([v for _, v, _ in items] + [1])
+    height = len(items) * (bar_h + gap) + gap
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">']
+    for i, (label, value, colour) in enumerate(items):
+        y = gap + i * (bar_h + gap)
+        w = int((width - label_w - 70) * value / top)
+        parts.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end" class="chart-label">{escape(label)}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{max(w, 1 if value else 0)}" height="{bar_h}" '
+                     f'fill="{colour}" rx="3"></rect>'
+                     f'<text x="{label_w + w + 6}" y="{y + 16}" class="chart-value">{escape(fmt_int(value, lang))}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _ring(ratio: float, lang: str, size: int = 140) -> Markup:
+    """A coverage ring with the percentage in the middle."""
+    r = size / 2 - 12
+    circumference = 2 * 3.141592653589793 * r
+    done = circumference * max(0.0, min(1.0, ratio))
+    colour = "#2e7d32" if ratio >= 0.99 else "#ef6c00" if ratio >= 0.9 else "#c62828"
+    c = size / 2
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart ring" width="{size}" height="{size}" '
+        f'viewBox="0 0 {size} {size}" role="img">'
+        f'<circle cx="{c}" cy="{c}" r="{r:.1f}" fill="none" stroke="#e0e0e0" stroke-width="14"></circle>'
+        f'<circle cx="{c}" cy="{c}" r="{r:.1f}" fill="none" stroke="{colour}" stroke-width="14" '
+        f'stroke-dasharray="{done:.1f} {circumference:.1f}" transform="rotate(-90 {c} {c})"></circle>'
+        f'<text x="{c}" y="{c + 7}" text-anchor="middle" class="ring-value">{escape(fmt_ratio(ratio, lang))}</text>'
+        "</svg>")
+
+
+# ----------------------------------------------------------------------------- sections
+
+def _cover(findings: Any, lang: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
+    na = LABELS[lang]["not_available"]
+    df = findings.df
+    meta = getattr(findings, "meta", {}) or {}
+    policy = getattr(findings, "policy", None)
+    organization = ctx.get("organization") or meta.get("organization") or (policy.organization if policy else "")
+    scope = ctx.get("scope") or meta.get("scope")
+    if not scope:
+        accounts = df[["provider", "account_id"]].dropna().drop_duplicates()
+        per = accounts.groupby("provider")["account_id"].apply(lambda s: sorted(s.astype(str)))
+        scope = [f"{p}: {', '.join(a[:8])}{' …' if len(a) > 8 else ''} ({fmt_int(len(a), lang)})"
+                 for p, a in per.items()]
+    if isinstance(scope, str):
+        scope = [scope]
+    collected = ctx.get("collected_at") or meta.get("collected_at")
+    if collected is None and len(df):
+        collected = df["collected_at"].max()
+    from cloudaudit._version import __version__
+    return {
+        "organization": organization or na,
+        "scope": list(scope) or [na],
+        "collected_at": fmt_datetime(collected, lang),
+        "tool_version": ctx.get("tool_version") or meta.get("tool_version") or __version__,
+        "bundle_hash": ctx.get("bundle_hash") or meta.get("bundle_hash") or na,
+        "run_id": findings.run_id or na,
+        "generated_at": fmt_datetime(ctx.get("generated_at") or i18n.now_utc(), lang),
+        "allowed_countries": ", ".join(policy.allowed_countries) if policy else na,
+    }
+
+
+def _summary(findings: Any, lang: str) -> dict[str, Any]:
+    L = LABELS[lang]
+    df = findings.df
+    status_counts = df["status"].value_counts()
+    open_ = df[df["status"].isin(OPEN)]
+    sev_counts = open_["severity"].value_counts()
+    status_chart = _bar_chart([(STATUS_NAMES[lang][s], int(status_counts.get(s, 0)), STATUS_COLORS[s])
+                               for s in STATUSES], lang)
+    severity_chart = _bar_chart([(SEVERITY_NAMES[lang][s], int(sev_counts.get(s, 0)), SEVERITY_COLORS[s])
+                                 for s in reversed(SEVERITIES)], lang)
+    if len(df):
+        table = pd.crosstab([df["provider"].fillna("-"), df["account_id"].fillna("-")], df["status"])
+        table = table.reindex(columns=list(STATUSES), fill_value=0)
+    else:
+        table = pd.DataFrame(columns=list(STATUSES))
+    rows = [[p, a, *[fmt_int(v, lang) for v in vals]] for (p, a), vals in
+            zip(table.index[:TABLE_CAP], table.to_numpy()[:TABLE_CAP].tolist())]
+    per_account = _table([L["provider"], L["account"], *[STATUS_NAMES[lang][s] for s in STATUSES]], rows,
+                         total=len(table))
+    cov = findings.coverage()
+    errors = [[fmt_int(n, lang), reason] for reason, n in cov["errors"].items()]
+    return {
+        "status_chart": status_chart, "severity_chart": severity_chart, "per_account": per_account,
+        "coverage_ring": _ring(cov["ratio"], lang),
+        "coverage_text": L["coverage_text"].format(evaluated=fmt_int(cov["evaluated"], lang),
+                                                  total=fmt_int(cov["total"], lang),
+                                                  ratio=fmt_ratio(cov["ratio"], lang)),
+        "errors": _table([L["count"], L["reason"]], errors),
+        "status_counts": {s: int(status_counts.get(s, 0)) for s in STATUSES},
+    }
+
+
+def _soa(findings: Any, lang: str) -> dict[str, Any]:
+    L = LABELS[lang]
+    soa = findings.by_control()
+    title = soa["title_ja"] if lang == "ja" else soa["title"]
+    rows, classes = [], []
+    for rec, t in zip(soa.to_dict(orient="records"), title):
+        status = rec["status"]
+        rows.append([rec["control"], t, i18n.AUTOMATION_NAMES[lang].get(rec["automation"], rec["automation"]),
+                     _status_cell(status, lang), rec["checks"] or "—", fmt_int(rec["passed"], lang),
+                     fmt_int(rec["failed"], lang), fmt_int(rec["errors"], lang)])
+        classes.append("manual" if status == "MANUAL" else "")
+    return _table([L["control"], L["title"], L["automation"], L["status"], L["checks"], L["passed"],
+                   L["failed"], L["errors"]], rows, classes)
+
+
+def _label(column: str, lang: str) -> str:
+    aliases = {"account_id": "account", "resource_id": "resource", "n": "count", "last_used": "last_activity",
+               "privilege": "role"}
+    key = aliases.get(column, column)
+    return LABELS[lang].get(key, column)
+
+
+def _generic_table(frame: pd.DataFrame, lang: str, highlight: pd.Series | None = None) -> dict[str, Any]:
+    """Any DataFrame as a report table (first TABLE_CAP rows; booleans and levels translated)."""
+    shown = frame.head(TABLE_CAP)
+    rows = []
+    for rec in shown.astype(object).where(shown.notna(), None).to_dict(orient="records"):
+        row = []
+        for col, v in rec.items():
+            if isinstance(v, bool):
+                v = "✔" if v else "✘"
+            elif col in ("classification", "level") and v in LEVEL_NAMES[lang]:
+                v = LEVEL_NAMES[lang][v]
+            elif isinstance(v, pd.Timestamp):
+                v = fmt_datetime(v, lang)
+            row.append(_s(v))
+        rows.append(row)
+    classes = None
+    if highlight is not None:
+        classes = ["bad" if h else "" for h in highlight.head(TABLE_CAP).fillna(False).astype(bool)]
+    return _table([_label(c, lang) for c in frame.columns], rows, classes, total=len(frame))
+
+
+def _residency(findings: Any, lang: str, residency: pd.DataFrame | None) -> dict[str, Any] | None:
+    if residency is not None:
+        highlight = None
+        if "outside" in residency.columns:
+            highlight = residency["outside"].astype("boolean")
+        elif "allowed" in residency.columns:
+            highlight = ~residency["allowed"].astype("boolean")
+        return {"table": _generic_table(residency, lang, highlight), "derived": False}
+    df = findings.df
+    res = df[df["check_id"].str.startswith("RES-", na=False) & df["status"].isin(["PASS", "FAIL", "WARN", "SUPPRESSED"])]
+    if res.empty:
+        return None
+    ev = _evidence_frame(res["evidence"])
+    if "countries" not in ev.columns:
+        return None
+    # Only rows that name a location (account-level checks such as guardrails carry none).
+    located = ev["countries"].notna() & (ev["countries"].astype(str) != "")
+    res, ev = res[located], ev[located]
+    if res.empty:
+        return None
+    region = res["region"]
+    if "region" in ev.columns:
+        region = region.fillna(ev["region"].astype("string"))
+    bad = res["status"].isin(["FAIL", "WARN", "SUPPRESSED"])
+    frame = pd.DataFrame({
+        "provider": res["provider"].fillna("-"), "region": region.fillna("-"),
+        "countries": ev["countries"].astype(str), "resource_id": res["resource_id"].fillna(""),
+        "outside_id": res["resource_id"].fillna("").where(bad)})
+    # A resource counted once per location even when several RES checks looked at it.
+    grouped = (frame.groupby(["provider", "region", "countries"], dropna=False)
+               .agg(resources=("resource_id", "nunique"), outside=("outside_id", "nunique")).reset_index()
+               .sort_values(["outside", "resources"], ascending=False))
+    L = LABELS[lang]
+    rows = [[r.provider, r.region, r.countries, fmt_int(r.resources, lang), fmt_int(r.outside, lang)]
+            for r in grouped.head(TABLE_CAP).itertuples()]
+    table = _table([L["provider"], L["region"], L["countries"], L["resources"], L["outside"]], rows,
+                   ["bad" if r.outside else "" for r in grouped.head(TABLE_CAP).itertuples()], total=len(grouped))
+    return {"table": table, "derived": True}
+
+
+_ROSTER_KEYS = {
+    "principal": ("principal", "name", "user", "display_name"),
+    "role": ("role", "roles", "privilege", "role_name"),
+    "scope": ("scope", "grant_scope"),
+    "mfa": ("mfa",),
+    "standing": ("standing", "jit"),
+    "last_activity": ("last_activity", "last_used", "last_sign_in", "last_login"),
+}
+
+
+def _privileged(findings: Any, lang: str, privileged: pd.DataFrame | None) -> dict[str, Any] | None:
+    if privileged is not None:
+        highlight = None
+        if "mfa" in privileged.columns:
+            highlight = privileged["mfa"].astype("string").isin(["none"])
+        return {"table": _generic_table(privileged, lang, highlight), "derived": False}
+    df = findings.df
+    cand = df[df["check_id"].str.match(r"^(AUTH|IAM|PRV|LCM)-", na=False) & (df["evidence"].fillna("").str.contains('"mfa"'))]
+    if cand.empty:
+        return None
+    ev = _evidence_frame(cand["evidence"])
+    out = pd.DataFrame({"provider": cand["provider"], "account_id": cand["account_id"]}, index=cand.index)
+    for target, keys in _ROSTER_KEYS.items():
+        found = next((k for k in keys if k in ev.columns), None)
+        out[target] = ev[found].astype(object) if found else None
+    out["principal"] = out["principal"].where(out["principal"].notna(), cand["resource_id"])
+    out = out.drop_duplicates(["provider", "account_id", "principal"]).reset_index(drop=True)
+    return {"table": _generic_table(out, lang, out["mfa"].astype("string").isin(["none"])), "derived": True}
+
+
+def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:
+    L = LABELS[lang]
+    df = findings.df
+    isl = df[df["check_id"].str.startswith("ISL-", na=False)]
+    if isl.empty:
+        return None
+    titles = _localized(isl, "title", lang)
+    open_ = isl["status"].isin(OPEN)
+    per = (pd.DataFrame({"check_id": isl["check_id"], "title": titles, "provider": isl["provider"].fillna("-"),
+                         "open": open_.astype(int), "err": (isl["status"] == "ERROR").astype(int)})
+           .groupby(["check_id", "title"]).agg(open=("open", "sum"), err=("err", "sum")).reset_index())
+    summary = _table([L["check"], L["title"], L["open_findings"], L["errors"]],
+                     [[r.check_id, r.title, fmt_int(r.open, lang), fmt_int(r.err, lang)] for r in per.itertuples()],
+                     ["bad" if r.open else "" for r in per.itertuples()])
+    rows = isl[open_].assign(_sev=isl["severity"].cat.codes).sort_values("_sev", ascending=False)
+    reasons = _localized(rows, "reason", lang)
+    listing = _table([L["check"], L["severity"], L["provider"], L["account"], L["resource"], L["reason"]],
+                     [[c, _cell(SEVERITY_NAMES[lang].get(s, s), f"sev sev-{s}"), p, a, r, why]
+                      for c, s, p, a, r, why in zip(rows["check_id"][:TABLE_CAP], rows["severity"].astype(str)[:TABLE_CAP],
+                                                    rows["provider"][:TABLE_CAP], rows["account_id"][:TABLE_CAP],
+                                                    rows["resource_id"][:TABLE_CAP], reasons[:TABLE_CAP])],
+                     total=len(rows))
+    return {"summary": summary, "listing": listing}
+
+
+def _acceptances(findings: Any, lang: str) -> dict[str, Any]:
+    L = LABELS[lang]
+    df = findings.df
+    sup = df[df["status"] == "SUPPRESSED"]
+    grouped = (sup.assign(acceptance=sup["acceptance"].fillna(""))
+               .groupby(["check_id", "acceptance"]).size().reset_index(name="n"))
+    active = _table([L["check"], L["acceptance_text"], L["findings_count"]],
+                    [[r.check_id, r.acceptance, fmt_int(r.n, lang)] for r in grouped.itertuples()])
+    expired_rows = [[e.get("check_id"), e.get("resource"), e.get("owner"),
+                     i18n.fmt_date(e.get("expires"), lang) if e.get("expires") else L["none"],
+                     e.get("reason"), fmt_int(e.get("findings", 0), lang)]
+                    for e in getattr(findings, "expired_acceptances", []) or []]
+    expired = _table([L["check"], L["resource"], L["owner"], L["expires"], L["reason"], L["findings_count"]],
+                     expired_rows, ["bad"] * len(expired_rows))
+    return {"active": active, "expired": expired}
+
+
+def _drift(drift: pd.DataFrame | None, lang: str) -> dict[str, Any] | None:
+    if drift is None:
+        return None
+    L = LABELS[lang]
+    counts = drift["change"].value_counts() if "change" in drift.columns else pd.Series(dtype=int)
+    summary = [(L.get(f"change_{c}", c), fmt_int(counts.get(c, 0), lang)) for c in ("new", "resolved", "persisting")]
+    cols = [c for c in ("change", "check_id", "provider", "account_id", "region", "resource_id",
+                        "status_before", "status_after", "severity_after", "title") if c in drift.columns]
+    shown = drift[cols].head(TABLE_CAP).astype(object)
+    rows = []
+    for rec in shown.where(shown.notna(), None).to_dict(orient="records"):
+        row = []
+        for c in cols:
+            v = rec[c]
+            if c == "change":
+                v = L.get(f"change_{v}", v)
+            elif c.startswith("status_") and v:
+                v = STATUS_NAMES[lang].get(v, v)
+            elif c.startswith("severity_") and v:
+                v = SEVERITY_NAMES[lang].get(v, v)
+            row.append(v)
+        rows.append(row)
+    labels = {"status_before": f"{L['status']} ({L['before']})", "status_after": f"{L['status']} ({L['after']})",
+              "severity_after": L["severity"]}
+    classes = ["bad" if r.get("change") == "new" else "good" if r.get("change") == "resolved" else ""
+               for r in shown.to_dict(orient="records")]
+    return {"summary": summary, "table": _table([labels.get(c) or _label(c, lang) for c in cols], rows, classes,
+                                                total=len(drift))}
+
+
+def _appendix(findings: Any, lang: str, permissions: Mapping[str, Iterable[str]] | None) -> dict[str, Any]:
+    L = LABELS[lang]
+    df = findings.df
+    if len(df):
+        per = pd.crosstab(df["check_id"], df["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        titles = df.drop_duplicates("check_id").set_index("check_id")
+        title = _localized(titles, "title", lang)
+        rows = [[cid, title.get(cid, ""), *[fmt_int(v, lang) for v in vals]]
+                for cid, vals in zip(per.index, per.to_numpy().tolist())]
+    else:
+        rows = []
+    checks = _table([L["check"], L["title"], *[STATUS_NAMES[lang][s] for s in STATUSES]], rows)
+    perms = [(str(p), [str(x) for x in items]) for p, items in (permissions or {}).items()]
+    return {"checks": checks, "permissions": perms}
+
+
+# ----------------------------------------------------------------------------- findings data
+
+def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP) -> dict[str, Any]:
+    """The compact data behind the interactive table.
+
+    Repeated strings (check, title, provider, account, region, controls, classification,
+    remediation) are dictionary-encoded into ``s``; each row is a list (see ``cols``).
+    All non-PASS rows are kept; PASS rows beyond ``pass_cap`` are only counted.
+    """
+    df = findings.df
+    is_pass = (df["status"] == "PASS").to_numpy()
+    keep_pass = is_pass & (is_pass.cumsum() <= pass_cap)
+    kept = df[~is_pass | keep_pass]
+    order = kept["severity"].cat.codes.to_numpy() * -1
+    kept = kept.iloc[pd.Series(order).argsort(kind="stable").to_numpy()]
+    omitted = int(is_pass.sum() - keep_pass.sum())
+    remediation = kept["remediation"]
+    if lang != "en":
+        try:
+            from cloudaudit.engine import registry
+            local = {cid: c.remediation.get(lang) for cid, c in registry().items()}
+            remediation = kept["check_id"].map(local).where(lambda s: s.notna() & (s != ""), kept["remediation"])
+        except Exception:  # noqa: BLE001 - the registry is optional here; English remediation stays
+            pass
+    classification = kept["classification"].map(lambda v: LEVEL_NAMES[lang].get(v, v), na_action="ignore")
+    encoded_cols = {"c": kept["check_id"], "t": _localized(kept, "title", lang), "p": kept["provider"],
+                    "a": kept["account_id"], "g": kept["region"], "k": kept["controls"], "l": classification,
+                    "m": remediation}
+    stacked = pd.concat([s.astype("string").fillna("") for s in encoded_cols.values()], ignore_index=True)
+    codes, uniques = pd.factorize(stacked)
+    n = len(kept)
+    columns = {key: codes[i * n:(i + 1) * n] for i, key in enumerate(encoded_cols)}
+    status_code = kept["status"].map({s: i for i, s in enumerate(STATUSES)}).astype(int).to_numpy()
+    sev_code = kept["severity"].cat.codes.to_numpy()
+    evidence = [json.loads(e) if e else {} for e in kept["evidence"].fillna("").tolist()]
+    frame = pd.DataFrame({
+        "c": columns["c"], "t": columns["t"], "s": status_code, "v": sev_code, "p": columns["p"],
+        "a": columns["a"], "g": columns["g"], "r": kept["resource_id"].astype(object).where(kept["resource_id"].notna(), None).to_numpy(),
+        "x": _localized(kept, "reason", lang).to_numpy(), "k": columns["k"], "l": columns["l"], "m": columns["m"],
+        "q": kept["acceptance"].astype(object).where(kept["acceptance"].notna(), None).to_numpy()})
+    rows = frame.to_numpy().tolist()
+    for row, ev in zip(rows, evidence):
+        row.append(ev)
+    return {"cols": list(frame.columns) + ["e"], "s": [str(u) for u in uniques], "rows": rows,
+            "pass_omitted": omitted, "total": int(len(df)),
+            "statuses": [STATUS_NAMES[lang][s] for s in STATUSES], "status_keys": list(STATUSES),
+            "severities": [SEVERITY_NAMES[lang][s] for s in SEVERITIES]}
+
+
+def _ui_labels(lang: str) -> dict[str, str]:
+    keys = ("all", "shown", "show_more", "evidence", "remediation", "classification", "acceptance",
+            "controls", "no_rows", "reason", "region", "title")
+    return {k: LABELS[lang][k] for k in keys}
+
+
+# ----------------------------------------------------------------------------- entry points
+
+def render_html(findings: Any, lang: str = "en", *, organization: str | None = None,
+                scope: str | Sequence[str] | None = None, tool_version: str | None = None,
+                bundle_hash: str | None = None, collected_at: Any = None,
+                residency: pd.DataFrame | None = None, privileged: pd.DataFrame | None = None,
+                drift: pd.DataFrame | None = None, permissions: Mapping[str, Iterable[str]] | None = None,
+                pass_cap: int = DEFAULT_PASS_CAP, generated_at: Any = None) -> str:
+    """The full self-contained HTML report for ``findings`` in ``lang`` (``en`` or ``ja``).
+
+    Optional context: the organization name and scope (default: from the policy and the
+    findings), tool version, evidence bundle hash, collection time, an inventory-derived
+    ``residency`` table and ``privileged`` roster, ``drift`` (``Findings.diff`` output) and
+    ``permissions`` (provider -> permissions used). Missing sections say "not available".
+    """
+    lang = i18n.check_language(lang)
+    ctx = {"organization": organization, "scope": scope, "tool_version": tool_version, "bundle_hash": bundle_hash,
+           "collected_at": collected_at, "generated_at": generated_at}
+    script = _static("report.js")
+    data = json_for_script({"data": findings_payload(findings, lang, pass_cap), "ui": _ui_labels(lang)})
+    csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src " + script_hash(script)
+           + "; base-uri 'none'; form-action 'none'")
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        lang=lang, L=LABELS[lang], S=STATUS_NAMES[lang], V=SEVERITY_NAMES[lang], statuses=STATUSES,
+        severities=SEVERITIES, csp=csp, css=Markup(_static("report.css")), script=Markup(script), data=Markup(data),
+        cover=_cover(findings, lang, ctx), summary=_summary(findings, lang), soa=_soa(findings, lang),
+        residency=_residency(findings, lang, residency), privileged=_privileged(findings, lang, privileged),
+        isolation=_isolation(findings, lang), acceptances=_acceptances(findings, lang), drift=_drift(drift, lang),
+        appendix=_appendix(findings, lang, permissions),
+        pass_omitted=LABELS[lang]["pass_omitted"].format(count=fmt_int(findings_payload_omitted(findings, pass_cap), lang)),
+        n_omitted=findings_payload_omitted(findings, pass_cap))
+
+
+def findings_payload_omitted(findings: Any, pass_cap: int) -> int:
+    """How many PASS rows the interactive table leaves out."""
+    return max(0, int((findings.df["status"] == "PASS").sum()) - pass_cap)
+
+
+def render_compact(findings: Any, lang: str = "en", top: int = 10) -> str:
+    """A small script-free summary for notebooks: status counts, coverage and the worst open findings."""
+    lang = i18n.check_language(lang)
+    df = findings.df
+    open_ = df[df["status"].isin(OPEN)]
+    worst = open_.assign(_sev=open_["severity"].cat.codes).sort_values("_sev", ascending=False).head(top)
+    L = LABELS[lang]
+    rows = [[_cell(SEVERITY_NAMES[lang].get(s, s), f"sev sev-{s}"), c, p, a, r, why] for c, s, p, a, r, why in zip(
+        worst["check_id"], worst["severity"].astype(str), worst["provider"], worst["account_id"],
+        worst["resource_id"], _localized(worst, "reason", lang))]
+    cov = findings.coverage()
+    template = _environment().get_template("compact.html.j2")
+    return template.render(
+        L=L, run_id=findings.run_id or L["not_available"],
+        counts=[(STATUS_NAMES[lang][s], fmt_int((df["status"] == s).sum(), lang), s) for s in STATUSES],
+        coverage=fmt_ratio(cov["ratio"], lang),
+        worst=_table([L["severity"], L["check"], L["provider"], L["account"], L["resource"], L["reason"]], rows,
+                     total=len(open_)))
