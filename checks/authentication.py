@@ -1,1 +1,479 @@
-"""authentication checks (being written)."""
+"""Strong authentication and privileged access (AUTH).
+
+Privileged access is defined once, provider-neutrally: a principal is privileged when it holds
+a grant with ``privilege == "admin"`` (AWS AdministratorAccess, Azure Owner or Global
+Administrator, GCP roles/owner ...) or is ``top_level`` (AWS root, Entra Global Administrator,
+Google super admin).  Grants are joined to principals on (provider, principal_id) because a
+grant may live in another account than its holder (an Entra user, kept under the tenant id,
+holding Owner on a subscription).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cloudaudit.engine import check
+from cloudaudit.policy import Policy
+
+KEY = ["provider", "account_id"]
+PKEY = ["provider", "principal_id"]
+HUMAN_KINDS = ("root", "user", "guest")
+WORKLOAD_KINDS = ("role", "service_account", "service_principal")
+MFA_KINDS = ("virtual", "hardware", "phishing_resistant")
+STRONG_MFA = ("hardware", "phishing_resistant")
+# Credential kinds whose provider lets the owner set an expiry (Entra app secrets and
+# certificates, GCP service-account keys); AWS access keys and storage account keys have none.
+EXPIRING_KINDS = ("client_secret", "certificate", "service_account_key")
+RECENT_DAYS = 30
+
+
+# ----------------------------------------------------------------------------- shared helpers
+
+def now_utc() -> pd.Timestamp:
+    """The reference time for ages (wall clock, UTC)."""
+    return pd.Timestamp.now(tz="UTC")
+
+
+def flag(series: pd.Series, unknown: bool) -> pd.Series:
+    """A nullable boolean as plain bool, reading <NA> as ``unknown``."""
+    return series.astype("boolean").fillna(unknown).astype(bool)
+
+
+def days_since(series: pd.Series, now: pd.Timestamp) -> pd.Series:
+    """Whole days from each timestamp to ``now`` (<NA> where the timestamp is missing)."""
+    delta = now - pd.to_datetime(series, utc=True)
+    return delta.dt.days.astype("Int64")
+
+
+def text_or(series: pd.Series, default: str) -> pd.Series:
+    """Strings with <NA> and empty values replaced by ``default`` (for reasons and evidence)."""
+    s = series.astype("string")
+    return s.where(s.notna() & (s != ""), default).astype(str)
+
+
+def joined(frame: pd.DataFrame, by: list[str], column: str, name: str) -> pd.DataFrame:
+    """``by`` keys with the sorted distinct values of ``column`` joined by ', ' as ``name``."""
+    if frame.empty:
+        return pd.DataFrame(columns=by + [name])
+    return (frame.dropna(subset=[column]).groupby(by, sort=False)[column]
+            .agg(lambda v: ", ".join(sorted(set(v)))).rename(name).reset_index())
+
+
+def account_universe(inv, *extra: pd.DataFrame) -> pd.DataFrame:
+    """(provider, account_id, org_id) of every account in scope plus the keys of ``extra`` frames.
+
+    Accounts come from ``tenants`` and ``coverage``; organization nodes (any ``tenants.org_id``,
+    GCP ``organizations/`` and ``folders/``) are left out unless an ``extra`` frame has them.
+    """
+    found = pd.concat([inv.tenants[KEY], inv.coverage[KEY]], ignore_index=True).drop_duplicates()
+    org_ids = inv.tenants["org_id"].dropna().unique()
+    node = found["account_id"].str.startswith(("organizations/", "folders/")).fillna(False).astype(bool)
+    found = found[~found["account_id"].isin(org_ids) & ~node]
+    found = pd.concat([found] + [e[KEY] for e in extra], ignore_index=True).drop_duplicates()
+    orgs = inv.tenants[KEY + ["org_id"]].drop_duplicates(KEY)
+    return found.merge(orgs, on=KEY, how="left").astype("string").reset_index(drop=True)
+
+
+def guardrail_verdict(inv, kind: str, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Per account: guardrails of ``kind`` set on it or on its organization (``tenants.org_id``).
+
+    Adds ``status`` (PASS when one is effective, WARN when present but not enforced or of
+    unknown effect, FAIL when none), ``reason_key`` and ``guardrails`` (their scopes).
+    """
+    g = inv.guardrails[inv.guardrails["kind"] == kind]
+    g = g.assign(where=text_or(g["scope"], "account") + " " + g["account_id"].astype(str),
+                 _eff=flag(g["effective"], False))
+    direct = accounts[KEY].merge(g[KEY + ["where", "_eff"]], on=KEY)
+    inherited = accounts[KEY + ["org_id"]].dropna(subset=["org_id"]).merge(
+        g[KEY + ["where", "_eff"]].rename(columns={"account_id": "org_id"}), on=["provider", "org_id"])
+    hits = pd.concat([direct, inherited[KEY + ["where", "_eff"]]], ignore_index=True)
+    effective = hits.groupby(KEY)["_eff"].any().rename("_any_effective").reset_index()
+    where = joined(hits, KEY, "where", "guardrails")
+    out = accounts.merge(effective, on=KEY, how="left").merge(where, on=KEY, how="left")
+    present = out["_any_effective"].notna()
+    eff = flag(out["_any_effective"], False)
+    status = np.select([eff, present], ["PASS", "WARN"], "FAIL")
+    return out.assign(resource_id=out["account_id"], status=status, reason_key=np.char.lower(status.astype(str)),
+                      guardrails=text_or(out["guardrails"], "none"))
+
+
+def identities(inv) -> pd.DataFrame:
+    """One row per (provider, principal_id): every principal plus grant holders not listed.
+
+    Unlisted holders (e.g. a GCP member from another domain) take the grant's account and
+    ``principal_kind``; ``human`` is inferred from the kind where the adapter left it empty.
+    """
+    p = inv.principals.drop_duplicates(PKEY).assign(listed=True)
+    g = inv.grants.drop_duplicates(PKEY)
+    g = g.merge(p[PKEY], on=PKEY, how="left", indicator=True)
+    g = g[g["_merge"] == "left_only"]
+    extra = pd.DataFrame({"provider": g["provider"], "account_id": g["account_id"],
+                          "principal_id": g["principal_id"], "name": g["principal_id"],
+                          "kind": g["principal_kind"], "external": g["external"], "listed": False})
+    out = pd.concat([p, extra], ignore_index=True) if len(extra) else p.reset_index(drop=True)
+    kind = out["kind"].astype("string")
+    guess = pd.Series(np.select([kind.isin(HUMAN_KINDS).fillna(False), kind.isin(WORKLOAD_KINDS).fillna(False)],
+                                [True, False], None), index=out.index, dtype="boolean")
+    out["human"] = out["human"].astype("boolean").fillna(guess)
+    out["name"] = text_or(out["name"], "").where(out["name"].notna(), out["principal_id"])
+    out["kind"] = text_or(out["kind"], "principal")
+    return out
+
+
+def admin_roles(inv) -> pd.DataFrame:
+    """(provider, principal_id, admin_roles): admin grants per holder as 'role on account'."""
+    g = inv.grants[inv.grants["privilege"] == "admin"]
+    g = g.assign(what=text_or(g["role"], "admin role") + " on " + g["account_id"].astype(str))
+    return joined(g, PKEY, "what", "admin_roles")
+
+
+def privileged(inv) -> pd.DataFrame:
+    """:func:`identities` with ``admin_roles`` and ``privileged`` (admin grant or top_level)."""
+    ids = identities(inv).merge(admin_roles(inv), on=PKEY, how="left")
+    top = flag(ids["top_level"], False)
+    roles = ids["admin_roles"].astype("string")
+    ids["privileged"] = top | roles.notna()
+    ids["admin_roles"] = roles.where(roles.notna(), pd.Series(np.where(top, "top-level account", ""),
+                                                              index=ids.index)).astype(str)
+    return ids
+
+
+def mfa_verdict(frame: pd.DataFrame, weak: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Add ``status``/``reason_key`` from ``mfa``: none FAIL, unknown or empty FAIL ('unknown'),
+    a value in ``weak`` FAIL ('weak'), any other MFA PASS."""
+    mfa = frame["mfa"].astype("string").fillna("unknown")
+    none = (mfa == "none").to_numpy()
+    unknown = (~mfa.isin(MFA_KINDS)).to_numpy() & ~none
+    weak_mask = mfa.isin(weak).to_numpy()
+    key = np.select([none, unknown, weak_mask], ["fail", "unknown", "weak"], "pass")
+    return frame.assign(mfa=mfa.astype(str), status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
+
+
+def _principal_rows(frame: pd.DataFrame, *extra: str) -> pd.DataFrame:
+    cols = ["provider", "account_id", "principal_id", "name", "kind", *extra]
+    return frame[cols].rename(columns={"principal_id": "resource_id"}).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- checks
+
+_FIX_MFA = {"en": "Register a second factor for the account and enforce it at sign-in.",
+            "ja": "アカウントに多要素認証を登録し、サインイン時に強制してください。"}
+
+
+@check(
+    "AUTH-001",
+    title={"en": "Root / Global Administrator / super admin without MFA",
+           "ja": "ルート／グローバル管理者／特権管理者アカウントの多要素認証未設定"},
+    controls=["9.2.3"], policy_items=["11(5)", "12(5)"], severity="critical",
+    needs=["principals.mfa"],
+    reasons={
+        "pass": {"en": "top-level {kind} {name} uses {mfa} MFA",
+                 "ja": "最上位権限の {kind} {name} は多要素認証 ({mfa}) を使用しています"},
+        "fail": {"en": "top-level {kind} {name} has no MFA",
+                 "ja": "最上位権限の {kind} {name} に多要素認証が設定されていません"},
+        "unknown": {"en": "top-level {kind} {name}: MFA state unknown (not counted as MFA)",
+                    "ja": "最上位権限の {kind} {name}: 多要素認証の状態が不明です (MFA ありとはみなしません)"},
+    },
+    remediation=_FIX_MFA,
+)
+def top_level_without_mfa(inv, policy: Policy) -> pd.DataFrame:
+    p = inv.principals[flag(inv.principals["top_level"], False)]
+    return mfa_verdict(_principal_rows(p, "mfa"))
+
+
+@check(
+    "AUTH-002",
+    title={"en": "Top-level / break-glass accounts without phishing-resistant (hardware/FIDO) MFA",
+           "ja": "最上位権限・緊急用アカウントにフィッシング耐性のある多要素認証 (ハードウェア/FIDO) がない"},
+    controls=["9.2.3"], policy_items=["12(5)"], severity="high",
+    needs=["principals.mfa"],
+    reasons={
+        "pass": {"en": "top-level {kind} {name} uses {mfa} MFA",
+                 "ja": "最上位権限の {kind} {name} は {mfa} の多要素認証を使用しています"},
+        "weak": {"en": "top-level {kind} {name} uses virtual MFA, not a hardware or phishing-resistant factor",
+                 "ja": "最上位権限の {kind} {name} は仮想 MFA を使用しており、ハードウェアまたはフィッシング耐性のある要素ではありません"},
+        "fail": {"en": "top-level {kind} {name} has no MFA",
+                 "ja": "最上位権限の {kind} {name} に多要素認証が設定されていません"},
+        "unknown": {"en": "top-level {kind} {name}: MFA state unknown (not counted as MFA)",
+                    "ja": "最上位権限の {kind} {name}: 多要素認証の状態が不明です (MFA ありとはみなしません)"},
+    },
+    remediation={"en": "Register a FIDO2 security key, certificate or hardware token for the account.",
+                 "ja": "FIDO2 セキュリティキー、証明書またはハードウェアトークンを登録してください。"},
+)
+def top_level_without_strong_mfa(inv, policy: Policy) -> pd.DataFrame:
+    p = inv.principals[flag(inv.principals["top_level"], False)]
+    return mfa_verdict(_principal_rows(p, "mfa"), weak=("virtual",))
+
+
+@check(
+    "AUTH-003",
+    title={"en": "Interactive users without MFA", "ja": "対話型ユーザーの多要素認証未設定"},
+    controls=["9.2.3", "9.2.4"], policy_items=["11(4)", "12(5)"], severity="high",
+    needs=["principals.mfa"],
+    reasons={
+        "pass": {"en": "user {name} signs in with a password and has {mfa} MFA",
+                 "ja": "ユーザー {name} はパスワードでサインインでき、多要素認証 ({mfa}) があります"},
+        "fail": {"en": "user {name} can sign in with a password and has no MFA",
+                 "ja": "ユーザー {name} はパスワードでサインインできますが、多要素認証がありません"},
+        "unknown": {"en": "user {name}: MFA state unknown (not counted as MFA)",
+                    "ja": "ユーザー {name}: 多要素認証の状態が不明です (MFA ありとはみなしません)"},
+    },
+    remediation=_FIX_MFA,
+)
+def interactive_users_without_mfa(inv, policy: Policy) -> pd.DataFrame:
+    p = identities(inv)
+    p = p[p["listed"]]
+    keep = flag(p["human"], True) & flag(p["console_access"], True) & flag(p["enabled"], True)
+    return mfa_verdict(_principal_rows(p[keep], "mfa", "external"))
+
+
+@check(
+    "AUTH-004",
+    title={"en": "Privileged principals without MFA", "ja": "特権を持つプリンシパルの多要素認証未設定"},
+    controls=["9.2.3"], policy_items=["11(5)", "12(5)"], severity="critical",
+    needs=["principals.mfa", "grants"],
+    reasons={
+        "pass": {"en": "privileged {kind} {name} ({admin_roles}) has {mfa} MFA",
+                 "ja": "特権を持つ {kind} {name} ({admin_roles}) は多要素認証 ({mfa}) を使用しています"},
+        "fail": {"en": "privileged {kind} {name} ({admin_roles}) has no MFA",
+                 "ja": "特権を持つ {kind} {name} ({admin_roles}) に多要素認証がありません"},
+        "unknown": {"en": "privileged {kind} {name} ({admin_roles}): MFA state unknown (not counted as MFA)",
+                    "ja": "特権を持つ {kind} {name} ({admin_roles}): 多要素認証の状態が不明です (MFA ありとはみなしません)"},
+    },
+    remediation=_FIX_MFA,
+)
+def privileged_without_mfa(inv, policy: Policy) -> pd.DataFrame:
+    p = privileged(inv)
+    # Workloads cannot use MFA (AUTH-011 covers them); groups are judged through their members.
+    keep = p["privileged"] & flag(p["human"], True) & (p["kind"] != "group") & flag(p["enabled"], True)
+    return mfa_verdict(_principal_rows(p[keep], "mfa", "admin_roles", "external"))
+
+
+@check(
+    "AUTH-005",
+    title={"en": "No enforced MFA policy for administrative access",
+           "ja": "管理アクセスに多要素認証を強制するポリシーがない"},
+    controls=["9.2.3"], policy_items=["12(5)"], severity="high",
+    needs=["guardrails", "tenants"],
+    reasons={
+        "pass": {"en": "account {account_id}: MFA is enforced by {guardrails}",
+                 "ja": "アカウント {account_id}: {guardrails} により多要素認証が強制されています"},
+        "warn": {"en": "account {account_id}: an MFA policy exists ({guardrails}) but is not enforced",
+                 "ja": "アカウント {account_id}: 多要素認証のポリシー ({guardrails}) はありますが強制されていません"},
+        "fail": {"en": "account {account_id}: no policy enforces MFA for administrative access",
+                 "ja": "アカウント {account_id}: 管理アクセスに多要素認証を強制するポリシーがありません"},
+    },
+    remediation={"en": "Enforce MFA for administrators (Conditional Access, 2-step verification enforcement, "
+                       "an IAM deny-unless-MFA policy).",
+                 "ja": "管理者に多要素認証を強制してください (条件付きアクセス、2 段階認証プロセスの強制、MFA 必須の IAM ポリシー)。"},
+)
+def mfa_not_enforced(inv, policy: Policy) -> pd.DataFrame:
+    out = guardrail_verdict(inv, "mfa_required", account_universe(inv))
+    return out[KEY + ["resource_id", "guardrails", "status", "reason_key"]]
+
+
+@check(
+    "AUTH-006",
+    title={"en": "Number of highly privileged principals outside bounds",
+           "ja": "高権限プリンシパルの数が基準の範囲外"},
+    controls=["9.2.3"], policy_items=["11(5)"], severity="medium",
+    needs=["grants", "principals"],
+    reasons={
+        "pass": {"en": "account {account_id} has {n_admins} administrator(s) (allowed {min_admins}-{max_admins}): {admins}",
+                 "ja": "アカウント {account_id} の管理者は {n_admins} 名です (許容 {min_admins}～{max_admins}): {admins}"},
+        "too_many": {"en": "account {account_id} has {n_admins} administrator(s), more than {max_admins}: {admins}",
+                     "ja": "アカウント {account_id} の管理者は {n_admins} 名で、上限 {max_admins} を超えています: {admins}"},
+        "too_few": {"en": "account {account_id} has {n_admins} administrator(s), fewer than {min_admins}",
+                    "ja": "アカウント {account_id} の管理者は {n_admins} 名で、下限 {min_admins} を下回っています"},
+    },
+    remediation={"en": "Reduce administrators to the policy's maximum (or add a second one) and review the list.",
+                 "ja": "管理者数をポリシーの範囲に収めてください (多すぎる場合は削減、単独の場合は追加)。"},
+)
+def admin_count_out_of_bounds(inv, policy: Policy) -> pd.DataFrame:
+    ids = identities(inv)[PKEY + ["name", "kind"]]
+    g = inv.grants[inv.grants["privilege"] == "admin"][KEY + ["principal_id"]]
+    top = inv.principals[flag(inv.principals["top_level"], False)][KEY + ["principal_id"]]
+    holders = pd.concat([g, top], ignore_index=True).drop_duplicates().merge(ids, on=PKEY, how="left")
+    # AWS root is in every account and cannot be removed; groups are counted through members.
+    holders = holders[~holders["kind"].isin(["root", "group"])]
+    counts = holders.groupby(KEY).size().rename("n_admins").reset_index()
+    names = joined(holders.assign(who=text_or(holders["name"], "?")), KEY, "who", "admins")
+    out = account_universe(inv, g).merge(counts, on=KEY, how="left").merge(names, on=KEY, how="left")
+    n = out["n_admins"].fillna(0).astype(int)
+    t = policy.thresholds
+    key = np.select([n > t.max_admins, n < t.min_admins], ["too_many", "too_few"], "pass")
+    return out[KEY].assign(resource_id=out["account_id"], n_admins=n, admins=text_or(out["admins"], "none"),
+                           min_admins=t.min_admins, max_admins=t.max_admins,
+                           status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
+
+
+@check(
+    "AUTH-007",
+    title={"en": "Standing privileged access instead of just-in-time",
+           "ja": "ジャストインタイムではなく常時付与されている特権アクセス"},
+    controls=["9.2.3", "9.4.4"], policy_items=["11(5)", "12(2)"], severity="medium",
+    needs=["grants.standing", "principals"],
+    reasons={
+        "pass": {"en": "{kind} {name} holds {roles} in {account_id} only just-in-time / time-bound",
+                 "ja": "{kind} {name} の {account_id} での {roles} はジャストインタイム (期限付き) のみです"},
+        "fail": {"en": "{kind} {name} holds standing admin access in {account_id}: {standing_roles}",
+                 "ja": "{kind} {name} は {account_id} で管理者権限を常時保持しています: {standing_roles}"},
+        "unknown": {"en": "{kind} {name} holds {roles} in {account_id}; whether it is standing is unknown",
+                    "ja": "{kind} {name} は {account_id} で {roles} を保持していますが、常時付与かどうか不明です"},
+    },
+    remediation={"en": "Make admin roles eligible (PIM, Privileged Access Manager, time-bound bindings, "
+                       "Identity Center) and activate them only when needed.",
+                 "ja": "管理者ロールを資格のみの割り当て (PIM、Privileged Access Manager、期限付きバインド等) にし、必要時のみ有効化してください。"},
+)
+def standing_admin_access(inv, policy: Policy) -> pd.DataFrame:
+    g = inv.grants[inv.grants["privilege"] == "admin"]
+    ids = identities(inv)[PKEY + ["name", "kind", "human"]]
+    g = g.drop(columns=["external"]).merge(ids, on=PKEY, how="left")
+    g = g[flag(g["human"], True)]  # workloads are always standing: AUTH-011
+    standing = g["standing"].astype("boolean")
+    g = g.assign(_on=flag(standing, False), _unknown=standing.isna(), role=text_or(g["role"], "admin role"))
+    by = KEY + ["principal_id"]
+    agg = g.groupby(by).agg(_on=("_on", "any"), _unknown=("_unknown", "any"),
+                            name=("name", "first"), kind=("kind", "first")).reset_index()
+    agg = agg.merge(joined(g, by, "role", "roles"), on=by, how="left").merge(
+        joined(g[g["_on"]], by, "role", "standing_roles"), on=by, how="left")
+    key = np.select([agg["_on"].to_numpy(dtype=bool), agg["_unknown"].to_numpy(dtype=bool)], ["fail", "unknown"], "pass")
+    return agg.rename(columns={"principal_id": "resource_id"}).assign(
+        name=text_or(agg["name"], "?"), kind=text_or(agg["kind"], "principal"),
+        standing_roles=text_or(agg["standing_roles"], "none"),
+        status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)[
+        KEY + ["resource_id", "name", "kind", "roles", "standing_roles", "status", "reason_key"]]
+
+
+@check(
+    "AUTH-008",
+    title={"en": "Long-lived user-managed keys / secrets", "ja": "長期間有効な利用者管理のキー・シークレット"},
+    controls=["9.2.4"], policy_items=["12(5)", "12(9)"], severity="medium",
+    needs=["credentials", "grants", "principals"],
+    reasons={
+        "pass": {"en": "{kind} {resource_id} of {owner} is inactive",
+                 "ja": "{owner} の {kind} {resource_id} は無効化されています"},
+        "warn": {"en": "{kind} {resource_id} of {owner} is an active long-lived secret",
+                 "ja": "{owner} の {kind} {resource_id} は有効な長期シークレットです"},
+        "fail": {"en": "{kind} {resource_id} of privileged {owner} ({admin_roles}) is an active long-lived secret",
+                 "ja": "特権を持つ {owner} ({admin_roles}) の {kind} {resource_id} は有効な長期シークレットです"},
+    },
+    remediation={"en": "Replace long-lived keys with roles, managed identities or workload identity federation; "
+                       "delete unused keys.",
+                 "ja": "長期キーをロール、マネージド ID、ワークロード ID 連携に置き換え、不要なキーは削除してください。"},
+)
+def long_lived_keys(inv, policy: Policy) -> pd.DataFrame:
+    c = inv.credentials
+    owners = privileged(inv)[PKEY + ["name", "privileged", "admin_roles"]]
+    c = c.merge(owners, on=PKEY, how="left")
+    active = flag(c["active"], True)  # unknown state: treated as usable
+    priv = flag(c["privileged"], False)
+    key = np.select([~active, priv], ["pass", "fail"], "warn")
+    severity = np.where(key == "fail", "high", "medium")
+    return pd.DataFrame({
+        "provider": c["provider"], "account_id": c["account_id"], "resource_id": c["credential_id"],
+        "kind": text_or(c["kind"], "credential"), "owner": text_or(c["name"], "").where(c["name"].notna(), c["principal_id"]),
+        "principal_id": c["principal_id"], "active": c["active"], "created": c["created"],
+        "admin_roles": text_or(c["admin_roles"], ""), "status": np.char.upper(key.astype(str)),
+        "reason_key": key, "severity": severity})
+
+
+@check(
+    "AUTH-009",
+    title={"en": "Keys / secrets older than rotation period or without expiry",
+           "ja": "ローテーション期間を超えた、または有効期限のないキー・シークレット"},
+    controls=["9.2.4"], policy_items=["12(9)"], severity="medium",
+    needs=["credentials"],
+    reasons={
+        "pass": {"en": "{kind} {resource_id} of {principal_id} was rotated {age_days} days ago (limit {max_age_days})",
+                 "ja": "{principal_id} の {kind} {resource_id} は {age_days} 日前にローテーションされました (上限 {max_age_days} 日)"},
+        "old": {"en": "{kind} {resource_id} of {principal_id} is {age_days} days old, more than {max_age_days}",
+                "ja": "{principal_id} の {kind} {resource_id} は作成・ローテーションから {age_days} 日で、上限 {max_age_days} 日を超えています"},
+        "no_expiry": {"en": "{kind} {resource_id} of {principal_id} has no expiry",
+                      "ja": "{principal_id} の {kind} {resource_id} に有効期限が設定されていません"},
+        "unknown": {"en": "{kind} {resource_id} of {principal_id}: age unknown (no creation or rotation time)",
+                    "ja": "{principal_id} の {kind} {resource_id}: 作成・ローテーション日時が不明です"},
+    },
+    remediation={"en": "Rotate the key (create a new one, switch, delete the old one) and set an expiry.",
+                 "ja": "キーをローテーションし (新規作成・切替・旧キー削除)、有効期限を設定してください。"},
+)
+def stale_keys(inv, policy: Policy) -> pd.DataFrame:
+    c = inv.credentials[flag(inv.credentials["active"], True)]
+    rotated = c["last_rotated"].fillna(c["created"])
+    age = days_since(rotated, now_utc())
+    limit = policy.thresholds.key_max_age_days
+    old = flag(age > limit, False).to_numpy()
+    unknown = age.isna().to_numpy()
+    no_expiry = (c["kind"].isin(EXPIRING_KINDS).fillna(False) & c["expires"].isna()).to_numpy()
+    key = np.select([unknown, old, no_expiry], ["unknown", "old", "no_expiry"], "pass")
+    return pd.DataFrame({
+        "provider": c["provider"], "account_id": c["account_id"], "resource_id": c["credential_id"],
+        "kind": text_or(c["kind"], "credential"), "principal_id": c["principal_id"], "last_rotated": rotated,
+        "expires": c["expires"], "age_days": age, "max_age_days": limit,
+        "status": np.where(key == "pass", "PASS", "FAIL"), "reason_key": key})
+
+
+@check(
+    "AUTH-010",
+    title={"en": "Root access keys present / root account used routinely",
+           "ja": "ルートアカウントのアクセスキーの存在・日常的な使用"},
+    controls=["9.2.3"], policy_items=["11(5)"], severity="critical",
+    needs=["principals.last_active", "credentials"], providers=("aws",),
+    reasons={
+        "pass": {"en": "root of {account_id} has no active access key and was not used in the last {recent_days} days (last use: {last_active})",
+                 "ja": "{account_id} のルートには有効なアクセスキーがなく、直近 {recent_days} 日間使用されていません (最終使用: {last_active})"},
+        "keys": {"en": "root of {account_id} has active access keys: {keys}",
+                 "ja": "{account_id} のルートに有効なアクセスキーがあります: {keys}"},
+        "used": {"en": "root of {account_id} was used recently ({last_active})",
+                 "ja": "{account_id} のルートが最近使用されました ({last_active})"},
+    },
+    remediation={"en": "Delete root access keys; use root only for the tasks that need it (break-glass).",
+                 "ja": "ルートのアクセスキーを削除し、ルートは必要な作業 (緊急時) のみに使用してください。"},
+)
+def root_keys_or_use(inv, policy: Policy) -> pd.DataFrame:
+    p = inv.principals[inv.principals["kind"] == "root"]
+    c = inv.credentials[(inv.credentials["kind"] == "access_key") & flag(inv.credentials["active"], True)]
+    keys = joined(c, KEY + ["principal_id"], "credential_id", "keys")
+    p = p.merge(keys, on=KEY + ["principal_id"], how="left")
+    age = days_since(p["last_active"], now_utc())
+    has_keys = p["keys"].notna().to_numpy()
+    used = flag(age <= RECENT_DAYS, False).to_numpy()  # <NA>: never used (credential report N/A)
+    key = np.select([has_keys, used], ["keys", "used"], "pass")
+    return pd.DataFrame({
+        "provider": p["provider"], "account_id": p["account_id"], "resource_id": p["principal_id"],
+        "keys": text_or(p["keys"], "none"), "last_active": p["last_active"], "recent_days": RECENT_DAYS,
+        "status": np.where(key == "pass", "PASS", "FAIL"), "reason_key": key,
+        "severity": np.where(key == "used", "high", "critical")})
+
+
+@check(
+    "AUTH-011",
+    title={"en": "Over-privileged workload identities", "ja": "過剰な権限を持つワークロード ID"},
+    controls=["9.2.3", "9.4.4"], policy_items=["11(5)"], severity="high",
+    needs=["grants", "principals"],
+    reasons={
+        "pass": {"en": "workload {kind} {name} holds no admin or broad write role",
+                 "ja": "ワークロード {kind} {name} は管理者権限や広範な書き込み権限を持っていません"},
+        "fail": {"en": "workload {kind} {name} holds admin roles: {admin_roles}",
+                 "ja": "ワークロード {kind} {name} は管理者権限を持っています: {admin_roles}"},
+        "warn": {"en": "workload {kind} {name} holds broad write roles: {write_roles}",
+                 "ja": "ワークロード {kind} {name} は広範な書き込み権限を持っています: {write_roles}"},
+    },
+    remediation={"en": "Grant the workload only the roles it needs, scoped to its resources.",
+                 "ja": "ワークロードには必要なロールのみを、対象リソースに限定して付与してください。"},
+)
+def over_privileged_workloads(inv, policy: Policy) -> pd.DataFrame:
+    p = privileged(inv)
+    p = p[~flag(p["human"], True) & (p["kind"] != "group")]
+    g = inv.grants
+    broad = (g["privilege"] == "write").fillna(False) & ~g["scope"].astype("string").str.lower().eq("resource").fillna(False)
+    w = g[broad]
+    w = w.assign(what=text_or(w["role"], "write role") + " on " + w["account_id"].astype(str))
+    p = p.merge(joined(w, PKEY, "what", "write_roles"), on=PKEY, how="left")
+    admin = flag(p["admin_roles"].astype("string").ne(""), False).to_numpy()
+    write = p["write_roles"].notna().to_numpy()
+    key = np.select([admin, write], ["fail", "warn"], "pass")
+    out = _principal_rows(p, "admin_roles")
+    return out.assign(write_roles=text_or(p["write_roles"], "none").to_numpy(),
+                      status=np.char.upper(key.astype(str)), reason_key=key)
