@@ -259,14 +259,11 @@ def _generic_table(frame: pd.DataFrame, lang: str, highlight: pd.Series | None =
     return _table([_label(c, lang) for c in frame.columns], rows, classes, total=len(frame))
 
 
-def _residency(findings: Any, lang: str, residency: pd.DataFrame | None) -> dict[str, Any] | None:
-    if residency is not None:
-        highlight = None
-        if "outside" in residency.columns:
-            highlight = residency["outside"].astype("boolean")
-        elif "allowed" in residency.columns:
-            highlight = ~residency["allowed"].astype("boolean")
-        return {"table": _generic_table(residency, lang, highlight), "derived": False}
+def derive_residency(findings: Any) -> pd.DataFrame | None:
+    """Resources per (provider, region, countries) from RES-* findings; None without located RES rows.
+
+    ``outside`` counts distinct resources there that failed (or were accepted) a residency check.
+    """
     df = findings.df
     res = df[df["check_id"].str.startswith("RES-", na=False) & df["status"].isin(["PASS", "FAIL", "WARN", "SUPPRESSED"])]
     if res.empty:
@@ -288,14 +285,28 @@ def _residency(findings: Any, lang: str, residency: pd.DataFrame | None) -> dict
         "countries": ev["countries"].astype(str), "resource_id": res["resource_id"].fillna(""),
         "outside_id": res["resource_id"].fillna("").where(bad)})
     # A resource counted once per location even when several RES checks looked at it.
-    grouped = (frame.groupby(["provider", "region", "countries"], dropna=False)
-               .agg(resources=("resource_id", "nunique"), outside=("outside_id", "nunique")).reset_index()
-               .sort_values(["outside", "resources"], ascending=False))
+    return (frame.groupby(["provider", "region", "countries"], dropna=False)
+            .agg(resources=("resource_id", "nunique"), outside=("outside_id", "nunique")).reset_index()
+            .sort_values(["outside", "resources"], ascending=False).reset_index(drop=True))
+
+
+def _residency(findings: Any, lang: str, residency: pd.DataFrame | None) -> dict[str, Any] | None:
+    if residency is not None:
+        highlight = None
+        if "outside" in residency.columns:
+            highlight = residency["outside"].astype("boolean")
+        elif "allowed" in residency.columns:
+            highlight = ~residency["allowed"].astype("boolean")
+        return {"table": _generic_table(residency, lang, highlight), "derived": False}
+    grouped = derive_residency(findings)
+    if grouped is None:
+        return None
     L = LABELS[lang]
+    head = grouped.head(TABLE_CAP)
     rows = [[r.provider, r.region, r.countries, fmt_int(r.resources, lang), fmt_int(r.outside, lang)]
-            for r in grouped.head(TABLE_CAP).itertuples()]
+            for r in head.itertuples()]
     table = _table([L["provider"], L["region"], L["countries"], L["resources"], L["outside"]], rows,
-                   ["bad" if r.outside else "" for r in grouped.head(TABLE_CAP).itertuples()], total=len(grouped))
+                   ["bad" if r.outside else "" for r in head.itertuples()], total=len(grouped))
     return {"table": table, "derived": True}
 
 
@@ -309,14 +320,11 @@ _ROSTER_KEYS = {
 }
 
 
-def _privileged(findings: Any, lang: str, privileged: pd.DataFrame | None) -> dict[str, Any] | None:
-    if privileged is not None:
-        highlight = None
-        if "mfa" in privileged.columns:
-            highlight = privileged["mfa"].astype("string").isin(["none"])
-        return {"table": _generic_table(privileged, lang, highlight), "derived": False}
+def derive_privileged(findings: Any) -> pd.DataFrame | None:
+    """A roster from the evidence of identity findings (AUTH/IAM/PRV/LCM rows whose evidence has ``mfa``)."""
     df = findings.df
-    cand = df[df["check_id"].str.match(r"^(AUTH|IAM|PRV|LCM)-", na=False) & (df["evidence"].fillna("").str.contains('"mfa"'))]
+    cand = df[df["check_id"].str.match(r"^(AUTH|IAM|PRV|LCM)-", na=False)
+              & df["evidence"].fillna("").str.contains('"mfa"', regex=False)]
     if cand.empty:
         return None
     ev = _evidence_frame(cand["evidence"])
@@ -325,8 +333,16 @@ def _privileged(findings: Any, lang: str, privileged: pd.DataFrame | None) -> di
         found = next((k for k in keys if k in ev.columns), None)
         out[target] = ev[found].astype(object) if found else None
     out["principal"] = out["principal"].where(out["principal"].notna(), cand["resource_id"])
-    out = out.drop_duplicates(["provider", "account_id", "principal"]).reset_index(drop=True)
-    return {"table": _generic_table(out, lang, out["mfa"].astype("string").isin(["none"])), "derived": True}
+    return out.drop_duplicates(["provider", "account_id", "principal"]).reset_index(drop=True)
+
+
+def _privileged(findings: Any, lang: str, privileged: pd.DataFrame | None) -> dict[str, Any] | None:
+    derived = privileged is None
+    roster = derive_privileged(findings) if derived else privileged
+    if roster is None:
+        return None
+    highlight = roster["mfa"].astype("string").isin(["none"]) if "mfa" in roster.columns else None
+    return {"table": _generic_table(roster, lang, highlight), "derived": derived}
 
 
 def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:

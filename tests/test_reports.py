@@ -192,3 +192,159 @@ def test_compact_view_is_small_script_free_and_escaped():
 def test_unknown_language_is_a_clear_error():
     with pytest.raises(ValueError, match="not supported"):
         render_html(sample_findings(), lang="fr")
+
+
+# ----------------------------------------------------------------------------- exports
+
+from cloudaudit.reports import (FORMATS, OCSF_VERSION, atomic_write, ocsf_events, write_csv, write_ocsf,  # noqa: E402
+                                write_report, write_xlsx)
+from cloudaudit.reports.exports import neutralize  # noqa: E402
+
+DANGEROUS = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", FORMULA]
+
+
+def formula_findings():
+    rows = [row("CLS-001", "FAIL", resource=value, reason=value, reason_ja=value, evidence={"tag": value})
+            for value in DANGEROUS]
+    rows.append(row("CLS-001", "PASS", resource="safe-name", reason="a-b=c is fine"))
+    return findings_from(rows)
+
+
+def test_neutralize_prefixes_only_formula_starts():
+    s = pd.Series(DANGEROUS + ["plain", "a=b", None], dtype=object)
+    out = neutralize(s)
+    assert list(out[:len(DANGEROUS)]) == ["'" + v for v in DANGEROUS]
+    assert list(out[len(DANGEROUS):len(DANGEROUS) + 2]) == ["plain", "a=b"] and pd.isna(out.iloc[-1])
+
+
+def test_csv_has_bom_and_neutralized_cells(tmp_path):
+    import csv
+
+    path = write_csv(formula_findings(), tmp_path / "findings.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        records = list(csv.DictReader(handle))
+    resources = [r["resource_id"] for r in records]
+    assert resources[:len(DANGEROUS)] == ["'" + v for v in DANGEROUS]
+    assert resources[-1] == "safe-name"
+    for r in records:
+        for value in r.values():
+            assert not value or value[0] not in "=+-@\t\r", value
+
+
+def test_csv_keeps_japanese_text(tmp_path):
+    path = write_csv(sample_findings(), tmp_path / "ja.csv")
+    text = path.read_text(encoding="utf-8-sig")
+    assert "許可されていない国・地域へのリソース配置" in text and "リスク受容" not in text.splitlines()[0]
+
+
+def test_xlsx_sheets_and_no_formulas(tmp_path):
+    from openpyxl import load_workbook
+
+    path = write_xlsx(formula_findings(), tmp_path / "report.xlsx")
+    book = load_workbook(path)
+    assert book.sheetnames == ["findings", "controls", "residency", "privileged", "coverage"]
+    sheet = book["findings"]
+    header = [c.value for c in sheet[1]]
+    col = header.index("resource_id")
+    values = [r[col] for r in sheet.iter_rows(min_row=2, values_only=True)]
+    # XML parsers read a stored CR back as LF; the apostrophe is what matters
+    assert values[:len(DANGEROUS)] == ["'" + v.replace("\r", "\n") for v in DANGEROUS]
+    for ws in book.worksheets:
+        for r in ws.iter_rows():
+            for cell in r:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+                if isinstance(cell.value, str):
+                    assert cell.value[:1] not in ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_xlsx_sections_from_findings_and_context(tmp_path):
+    from openpyxl import load_workbook
+
+    roster = pd.DataFrame({"provider": ["gcp"], "principal": ["=cmd|' /C calc'!A0"], "mfa": ["none"]})
+    path = write_report(sample_findings(), tmp_path / "r.xlsx", "xlsx", "ja", privileged=roster)
+    book = load_workbook(path)
+    residency = list(book["residency"].iter_rows(values_only=True))
+    assert residency[0] == ("provider", "region", "countries", "resources", "outside")
+    assert ("aws", "us-east-1", "US", 1, 1) in residency
+    assert list(book["privileged"].iter_rows(values_only=True))[1][1] == "'=cmd|' /C calc'!A0"
+    controls = list(book["controls"].iter_rows(values_only=True))
+    assert controls[0][0] == "control" and any(r[0] == "CLD.6.3.1" for r in controls[1:])
+    coverage = {r[0]: r[1] for r in book["coverage"].iter_rows(min_row=2, values_only=True) if r[0] != "error"}
+    assert coverage["total"] == 9 and coverage["evaluated"] == 8
+
+
+def test_ocsf_compliance_finding_mapping():
+    events = {e["compliance"]["status_code"] + ":" + e["compliance"]["control"]: e
+              for e in ocsf_events(sample_findings(), tool_version="9.9")}
+    fail = events["FAIL:ISL-001"]
+    assert (fail["class_uid"], fail["category_uid"], fail["activity_id"], fail["type_uid"]) == (2003, 2, 1, 200301)
+    assert fail["severity_id"] == 5 and fail["severity"] == "Critical"
+    assert fail["compliance"]["status_id"] == 3 and fail["compliance"]["status"] == "Fail"
+    assert fail["compliance"]["standards"] == ["ISO/IEC 27017:2015"]
+    assert fail["compliance"]["requirements"] == ["ISO/IEC 27017:2015 9.4.1", "ISO/IEC 27017:2015 13.1.3"]
+    assert fail["cloud"] == {"provider": "Azure", "account": {"uid": "sub-1"}, "region": "japaneast"}
+    assert fail["resources"][0]["uid"] == "/subscriptions/sub-1/storageAccounts/open"
+    assert fail["resources"][0]["data"] == {"public_read": True}
+    assert fail["metadata"]["version"] == OCSF_VERSION
+    assert fail["metadata"]["product"] == {"name": "cloudaudit", "vendor_name": "cloudaudit", "version": "9.9"}
+    assert fail["time"] == 1795143845000 and fail["status_id"] == 1
+    assert events["PASS:RES-001"]["compliance"]["status_id"] == 1
+    assert events["WARN:ISL-003"]["compliance"]["status_id"] == 99 and events["WARN:ISL-003"]["severity_id"] == 3
+    error = events["ERROR:LOG-002"]
+    assert error["compliance"]["status_id"] == 2 and "AccessDenied" in error["compliance"]["status_detail"]
+    assert error["resources"] == []
+    suppressed = events["SUPPRESSED:LOG-001"]
+    assert suppressed["status_id"] == 3 and suppressed["status"] == "Suppressed"
+    assert "ciso@example.jp" in suppressed["unmapped"]["acceptance"]
+    # the finding uid is stable across runs and distinct per finding
+    assert len({e["finding_info"]["uid"] for e in ocsf_events(sample_findings())}) == 9
+    assert ocsf_events(sample_findings())[0]["finding_info"]["uid"] == ocsf_events(sample_findings())[0]["finding_info"]["uid"]
+
+
+def test_ocsf_file_in_japanese(tmp_path):
+    path = write_ocsf(sample_findings(), tmp_path / "f.ocsf.json", lang="ja")
+    events = json.loads(path.read_text(encoding="utf-8"))
+    assert len(events) == 9
+    assert any(e["finding_info"]["title"] == "公開されたオブジェクトストレージ" for e in events)
+
+
+def test_atomic_write_failure_keeps_previous_file(tmp_path):
+    target = tmp_path / "report.csv"
+    target.write_text("previous", encoding="utf-8")
+
+    def half_then_crash(handle):
+        handle.write("partial,row\n")
+        handle.flush()
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, half_then_crash)
+    assert target.read_text(encoding="utf-8") == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
+
+
+def test_failed_export_keeps_previous_report(tmp_path):
+    target = tmp_path / "r.xlsx"
+    write_xlsx(sample_findings(), target)
+    before = target.read_bytes()
+    broken = findings_from([row("RES-001", "FAIL", evidence=None)])
+    broken.df.loc[0, "evidence"] = "{not json"
+    with pytest.raises(ValueError):
+        write_report(broken, target, "ocsf")
+    with pytest.raises(ValueError):
+        write_report(broken, target, "xlsx")
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xlsx"]
+
+
+def test_write_report_every_format(tmp_path):
+    f = sample_findings()
+    for fmt in FORMATS:
+        path = write_report(f, tmp_path / f"out.{fmt}", fmt, "ja", organization="Example")
+        assert path.stat().st_size > 100
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))[0]["check_id"] == "RES-001"
+    assert "適用宣言書" in (tmp_path / "out.html").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="not supported"):
+        write_report(f, tmp_path / "x.pdf", "pdf")
