@@ -55,7 +55,7 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
                                    for p, loc in zip(uniq["p"], uniq["l"])])
         merged = keys.merge(uniq, on=["p", "l"], how="left")
         bad = bad | pd.Series((merged["narrowed"] & ~merged["listed"]).to_numpy(dtype=bool), index=frame.index)
-    text = found.map(lambda c: "unknown location" if c is None else ", ".join(sorted(c)))
+    text = regions.countries_text(found)
     return frame.assign(countries=text, _outside=bad.astype(bool))
 
 
@@ -70,7 +70,7 @@ def classification(inv, policy: Policy) -> pd.DataFrame:
     tags = tags.drop_duplicates(["provider", "account_id", "resource_id"])[["provider", "account_id", "resource_id", "value"]]
     merged = res.merge(tags, on=["provider", "account_id", "resource_id"], how="left")
     labelled = merged["value"].notna()
-    level = merged["value"].map(lambda v: policy.level_of(v) or "invalid", na_action="ignore")
+    level = policy.levels(merged["value"])
     level = level.where(labelled, policy.default_level)
     return merged.rename(columns={"value": "label"}).assign(level=level, labelled=labelled)
 

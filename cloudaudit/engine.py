@@ -284,7 +284,7 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
 def _classification(inventory: Inventory, policy: Policy) -> pd.DataFrame:
     tags = inventory.tags
     labelled = tags[tags["key"] == policy.classification_key]
-    levels = labelled["value"].map(lambda v: policy.level_of(v) or "invalid", na_action="ignore")
+    levels = policy.levels(labelled["value"])
     return (labelled.assign(classification=levels)[["provider", "account_id", "resource_id", "classification"]]
             .drop_duplicates(["provider", "account_id", "resource_id"]))
 

@@ -112,6 +112,15 @@ class Policy:
         return self.classification_aliases.get(str(value).strip().lower()) or \
             self.classification_aliases.get(str(value).strip())
 
+    def levels(self, values: "pd.Series") -> "pd.Series":
+        """Vectorized :meth:`level_of`: canonical level per tag value, "invalid" outside the
+        scheme, <NA> where there is no value. Each distinct value is looked up once."""
+        import pandas as pd
+
+        uniques = values.dropna().unique()
+        mapping = {v: (self.level_of(v) or "invalid") for v in uniques}
+        return values.map(mapping).astype("string")
+
     def countries_for_level(self, level: str) -> tuple[str, ...]:
         rules = self.matrix.get(level)
         return rules.allowed_countries if rules and rules.allowed_countries else self.allowed_countries

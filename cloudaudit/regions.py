@@ -85,7 +85,19 @@ def resolve(provider: pd.Series, location: pd.Series) -> pd.Series:
     return pd.Series(merged["c"].to_numpy(), index=location.index, dtype=object)
 
 
+def _per_unique(found: pd.Series, func) -> pd.Series:
+    """Apply ``func`` once per distinct resolved value (None included), then broadcast by code."""
+    codes, uniques = pd.factorize(found)  # None / NaN -> -1
+    values = [func(u) for u in uniques] + [func(None)]
+    return pd.Series(pd.array(values, dtype=object)[codes], index=found.index)
+
+
 def outside(found: pd.Series, allowed: tuple[str, ...] | frozenset[str]) -> pd.Series:
     """True where the resolved countries are unknown or not all allowed (fail closed)."""
     allowed = frozenset(allowed)
-    return found.map(lambda c: c is None or not c <= allowed, na_action=None).astype(bool)
+    return _per_unique(found, lambda c: c is None or not c <= allowed).astype(bool)
+
+
+def countries_text(found: pd.Series) -> pd.Series:
+    """Resolved countries as sorted text ("JP, KR"), or "unknown location"."""
+    return _per_unique(found, lambda c: "unknown location" if c is None else ", ".join(sorted(c)))
