@@ -150,10 +150,19 @@ def render_template(template: str, frame: pd.DataFrame) -> pd.Series:
         if field_name is not None:
             if field_name not in frame.columns:
                 raise KeyError(f"reason template field {{{field_name}}} is not a column of the check's result")
-            values = frame[field_name]
-            text = values.map(_text, na_action=None)
-            out = out + text
+            out = out + _text_series(frame[field_name])
     return out
+
+
+def _text_series(values: pd.Series) -> pd.Series:
+    """Column as display text; vectorized except for object columns (which may hold lists)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
+        text = values.dt.strftime("%Y-%m-%d")
+    elif values.dtype == object:
+        return values.map(_text, na_action=None).astype(object)
+    else:
+        text = values.astype("string")
+    return text.fillna("unknown").astype(object)
 
 
 def _text(value: object) -> str:
