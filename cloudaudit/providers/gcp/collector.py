@@ -1,0 +1,385 @@
+"""Read-only collection from Resource Manager v3, Cloud Asset v1, Org Policy v2 (and Directory).
+
+Every call is a list / search / get (``getIamPolicy`` and ``getEffectivePolicy`` are reads even
+where the REST binding uses POST). Raw responses are kept as records in their REST JSON shape
+(camelCase, as ``google.protobuf.json_format`` renders them); :mod:`.normalize` reads only those.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, Callable, Iterable
+
+from google.protobuf import json_format
+
+from ..base import Collection, Progress, classify_error, no_progress
+from .clients import ClientFactory
+
+NAME = "gcp"
+GLOBAL = "global"
+
+# Sources (also the record names in the evidence bundle).
+SRC_ORGS = "resourcemanager:organizations.search"
+SRC_FOLDERS = "resourcemanager:folders.list"
+SRC_PROJECTS = "resourcemanager:projects.list"
+SRC_PROJECT_GET = "resourcemanager:projects.get"
+SRC_IAM_POLICY = "resourcemanager:getIamPolicy"
+SRC_SEARCH_RESOURCES = "cloudasset:searchAllResources"
+SRC_LIST_ASSETS = "cloudasset:listAssets"
+SRC_SEARCH_IAM = "cloudasset:searchAllIamPolicies"
+SRC_EFFECTIVE_POLICY = "orgpolicy:getEffectivePolicy"
+SRC_DIRECTORY = "admin:directory.users.list"
+
+# Org Policy constraints read, and the guardrail kind each one feeds.
+CONSTRAINTS: dict[str, str] = {
+    "gcp.resourceLocations": "region_restriction",
+    "iam.allowedPolicyMemberDomains": "domain_restriction",
+    "storage.publicAccessPrevention": "public_access_block",
+    "iam.disableServiceAccountKeyCreation": "key_creation_block",
+    "sql.restrictPublicIp": "public_ip_block",
+    "compute.skipDefaultNetworkCreation": "default_network_block",
+}
+
+# Asset types searched for the inventory (location, labels, keys, state).
+SEARCH_ASSET_TYPES: tuple[str, ...] = (
+    "storage.googleapis.com/Bucket",
+    "compute.googleapis.com/Disk",
+    "compute.googleapis.com/Snapshot",
+    "compute.googleapis.com/Image",
+    "compute.googleapis.com/Instance",
+    "compute.googleapis.com/Firewall",
+    "compute.googleapis.com/Network",
+    "sqladmin.googleapis.com/Instance",
+    "bigquery.googleapis.com/Dataset",
+    "cloudkms.googleapis.com/CryptoKey",
+    "pubsub.googleapis.com/Topic",
+    "logging.googleapis.com/LogBucket",
+    "secretmanager.googleapis.com/Secret",
+)
+# Asset types whose full configuration (``resource.data``) the checks need.
+CONFIG_ASSET_TYPES: tuple[str, ...] = (
+    "storage.googleapis.com/Bucket",
+    "compute.googleapis.com/Disk",
+    "compute.googleapis.com/Snapshot",
+    "compute.googleapis.com/Image",
+    "compute.googleapis.com/Firewall",
+    "sqladmin.googleapis.com/Instance",
+    "bigquery.googleapis.com/Dataset",
+    "cloudkms.googleapis.com/CryptoKey",
+    "pubsub.googleapis.com/Topic",
+    "logging.googleapis.com/LogBucket",
+    "iam.googleapis.com/ServiceAccount",
+    "iam.googleapis.com/ServiceAccountKey",
+)
+
+# Which inventory tables each source feeds (for coverage rows).
+TABLES_OF: dict[str, tuple[str, ...]] = {
+    SRC_PROJECTS: ("tenants",),
+    SRC_SEARCH_RESOURCES: ("resources", "tags"),
+    SRC_LIST_ASSETS: ("resources", "replicas", "network_rules", "credentials", "audit_logs"),
+    SRC_SEARCH_IAM: ("grants", "principals", "resources"),
+    SRC_IAM_POLICY: ("audit_logs",),
+    SRC_EFFECTIVE_POLICY: ("guardrails",),
+}
+
+MFA_UNSUPPORTED = ("2-step verification is read from the Admin SDK Directory API, which needs domain-wide "
+                   "delegation; it was not configured (options['directory'])")
+
+
+def to_json(message: Any) -> dict[str, Any]:
+    """A protobuf / proto-plus message as its REST JSON dict (camelCase)."""
+    pb = getattr(message, "_pb", message)
+    return json_format.MessageToDict(pb)
+
+
+class _Run:
+    """State of one collection run: the clients, the collection and the executor."""
+
+    def __init__(self, options: dict[str, Any], executor: Executor | None, progress: Progress):
+        self.options = options
+        self.factory: ClientFactory = options.get("client_factory") or ClientFactory(
+            credentials=options.get("credentials"), endpoints=options.get("endpoints"))
+        self.collection = Collection(NAME)
+        self.progress = progress
+        self.own_executor = executor is None
+        self.executor = executor or ThreadPoolExecutor(max_workers=int(options.get("max_workers") or 8),
+                                                      thread_name_prefix="cloudaudit-gcp")
+        self._clients: dict[str, Any] = {}
+
+    def client(self, name: str) -> Any:
+        # Clients are thread-safe for REST (one requests session each); build each once.
+        if name not in self._clients:
+            self._clients[name] = getattr(self.factory, name)()
+        return self._clients[name]
+
+    @property
+    def call_kwargs(self) -> dict[str, Any]:
+        return {"retry": self.factory.retry, "timeout": self.factory.timeout}
+
+    def fan_out(self, label: str, items: list[Any], task: Callable[[Any], Any]) -> list[Any]:
+        """Run ``task`` over items on the executor; results in order (exceptions re-raised)."""
+        futures = [self.executor.submit(task, item) for item in items]
+        results = []
+        for done, future in enumerate(futures, 1):
+            results.append(future.result())
+            self.progress(done, len(futures), label)
+        return results
+
+
+def _try(call: Callable[[], Any]) -> tuple[Any, str, str]:
+    """(result, status, message): status 'ok' or the coverage status of the exception."""
+    try:
+        return call(), "ok", ""
+    except Exception as exc:  # noqa: BLE001 - every failure becomes coverage
+        status, message = classify_error(exc)
+        return None, status, message
+
+
+# ----------------------------------------------------------------------------- hierarchy
+
+def _hierarchy(run: _Run, scope: dict[str, str]) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+    """Walk the resource hierarchy; returns (org name, container names, project dicts)."""
+    c = run.collection
+    org = scope.get("organization")
+    kw = run.call_kwargs
+    if "project" in scope:
+        name = scope["project"] if scope["project"].startswith("projects/") else f"projects/{scope['project']}"
+        project, status, message = _try(lambda: to_json(run.client("projects").get_project(name=name, **kw)))
+        if project is None:
+            c.cover(name.split("/", 1)[1], GLOBAL, "*", SRC_PROJECT_GET, status, message)
+            return org, [], []
+        c.add(project["projectId"], GLOBAL, SRC_PROJECT_GET, project)
+        parent = project.get("parent", "")
+        if not org and parent.startswith("organizations/"):
+            org = parent
+        return org, [], [project]
+
+    roots: list[str]
+    if "folder" in scope:
+        roots = [scope["folder"]]
+    else:
+        orgs, status, message = _try(lambda: [to_json(page) for page in run.client("organizations").search_organizations(
+            request={"query": ""}, **kw).pages])
+        if orgs is None:
+            c.cover(org or "organizations/unknown", GLOBAL, "tenants", SRC_ORGS, status, message)
+            if not org:
+                return None, [], []
+            roots = [org]
+        else:
+            found = [o for page in orgs for o in page.get("organizations", [])]
+            if org:
+                found = [o for o in found if o.get("name") == org]
+                if not found:
+                    c.cover(org, GLOBAL, "tenants", SRC_ORGS, "denied",
+                            f"organization {org} is not visible to the caller (organizations:search)")
+                    return org, [], []
+            for o in found:
+                c.add(o["name"], GLOBAL, SRC_ORGS, o)
+                c.cover(o["name"], GLOBAL, "tenants", SRC_ORGS, "ok")
+            roots = [o["name"] for o in found]
+            org = org or (roots[0] if roots else None)
+
+    containers: list[str] = []
+    projects: list[dict[str, Any]] = []
+    level = list(roots)
+    org_key = org or (roots[0] if roots else "organizations/unknown")
+    while level:
+        containers.extend(level)
+
+        def list_children(parent: str) -> list[str]:
+            folders, fstatus, fmessage = _try(lambda: [f for page in run.client("folders").list_folders(
+                request={"parent": parent, "show_deleted": False}, **kw).pages for f in to_json(page).get("folders", [])])
+            found, pstatus, pmessage = _try(lambda: [p for page in run.client("projects").list_projects(
+                request={"parent": parent, "show_deleted": True}, **kw).pages for p in to_json(page).get("projects", [])])
+            if folders is not None:
+                c.add(org_key, GLOBAL, SRC_FOLDERS, {"parent": parent, "folders": folders})
+            else:
+                c.cover(org_key, GLOBAL, "tenants", f"{SRC_FOLDERS}({parent})", fstatus, fmessage)
+            if found is not None:
+                c.add(org_key, GLOBAL, SRC_PROJECTS, {"parent": parent, "projects": found})
+                projects.extend(found)
+            else:
+                c.cover(org_key, GLOBAL, "tenants", f"{SRC_PROJECTS}({parent})", pstatus, pmessage)
+            return [f["name"] for f in folders or []]
+
+        children = run.fan_out("gcp folders", level, list_children)
+        level = [name for names in children for name in names]
+    return org, containers, projects
+
+
+# ----------------------------------------------------------------------------- cloud asset
+
+def _asset_source(run: _Run, scope_name: str, source: str, call: Callable[[], Any], field: str) -> tuple[str, str]:
+    """Page through one Cloud Asset call at the audit scope, one record per page."""
+    c = run.collection
+
+    def pages() -> int:
+        count = 0
+        for page in call().pages:
+            data = to_json(page)
+            c.add(scope_name, GLOBAL, source, {"scope": scope_name, field: data.get(field, [])})
+            count += 1
+        return count
+
+    _, status, message = _try(pages)
+    return status, message
+
+
+def _asset_sources(run: _Run, scope_name: str) -> dict[str, tuple[str, str]]:
+    asset = run.client("asset")
+    kw = run.call_kwargs
+    from google.cloud import asset_v1
+
+    calls = {
+        SRC_SEARCH_RESOURCES: (lambda: asset.search_all_resources(
+            request={"scope": scope_name, "asset_types": list(SEARCH_ASSET_TYPES), "page_size": 500}, **kw), "results"),
+        SRC_LIST_ASSETS: (lambda: asset.list_assets(
+            request={"parent": scope_name, "asset_types": list(CONFIG_ASSET_TYPES),
+                     "content_type": asset_v1.ContentType.RESOURCE, "page_size": 1000}, **kw), "assets"),
+        SRC_SEARCH_IAM: (lambda: asset.search_all_iam_policies(
+            request={"scope": scope_name, "page_size": 500}, **kw), "results"),
+    }
+    items = list(calls.items())
+    results = run.fan_out("gcp asset inventory", items,
+                          lambda item: _asset_source(run, scope_name, item[0], item[1][0], item[1][1]))
+    return {name: result for (name, _), result in zip(items, results)}
+
+
+# ----------------------------------------------------------------------------- per node
+
+def _iam_policy(run: _Run, node: str, account: str) -> tuple[str, str]:
+    """getIamPolicy of an organization, folder or project (for its audit configs)."""
+    kind = node.split("/", 1)[0]
+    client = run.client({"organizations": "organizations", "folders": "folders", "projects": "projects"}[kind])
+    request = {"resource": node, "options": {"requested_policy_version": 3}}
+    policy, status, message = _try(lambda: to_json(client.get_iam_policy(request=request, **run.call_kwargs)))
+    if policy is not None:
+        run.collection.add(account, GLOBAL, SRC_IAM_POLICY, {"resource": node, "policy": policy})
+    return status, message
+
+
+def _effective_policies(run: _Run, node: str, account: str) -> list[tuple[str, str, str]]:
+    """getEffectivePolicy for each constraint at one node: [(constraint, status, message)]."""
+    client = run.client("orgpolicy")
+    out = []
+    for constraint in CONSTRAINTS:
+        name = f"{node}/policies/{constraint}"
+        policy, status, message = _try(lambda: to_json(client.get_effective_policy(name=name, **run.call_kwargs)))
+        if policy is not None:
+            run.collection.add(account, GLOBAL, SRC_EFFECTIVE_POLICY,
+                               {"node": node, "constraint": constraint, "policy": policy})
+        out.append((constraint, status, message))
+    return out
+
+
+# ----------------------------------------------------------------------------- directory (2SV)
+
+def _directory(run: _Run, settings: dict[str, Any], org_key: str) -> tuple[str, str]:
+    """Users with 2-step verification state from the Admin SDK Directory API (read-only)."""
+    from google.api_core import exceptions as gexc
+
+    session = run.factory.admin_session(settings.get("subject"))
+    url = f"{run.factory.admin_endpoint()}/admin/directory/v1/users"
+    params = {"customer": settings.get("customer", "my_customer"), "maxResults": 500, "projection": "basic"}
+
+    def page(token: str | None) -> dict[str, Any]:
+        response = session.get(url, params={**params, **({"pageToken": token} if token else {})},
+                               timeout=run.factory.timeout)
+        if response.status_code >= 400:
+            raise gexc.from_http_response(response)
+        return response.json()
+
+    def all_pages() -> None:
+        token = None
+        while True:
+            data = run.factory.retry(page)(token)
+            run.collection.add(org_key, GLOBAL, SRC_DIRECTORY, {"users": data.get("users", [])})
+            token = data.get("nextPageToken")
+            if not token:
+                return
+
+    _, status, message = _try(all_pages)
+    return status, message
+
+
+# ----------------------------------------------------------------------------- entry point
+
+def _scope(options: dict[str, Any]) -> dict[str, str]:
+    scope = {}
+    for key, prefix in (("organization", "organizations/"), ("folder", "folders/"), ("project", "")):
+        value = options.get(key)
+        if value:
+            value = str(value)
+            if prefix and not value.startswith(prefix):
+                value = prefix + value
+            scope[key] = value
+    return scope
+
+
+def collect(options: dict[str, Any], *, executor: Executor | None = None,
+            progress: Progress = no_progress) -> Collection:
+    """Collect the raw GCP evidence for an organization, a folder or one project (read-only)."""
+    run = _Run(dict(options or {}), executor, progress)
+    c = run.collection
+    try:
+        scope = _scope(run.options)
+        org, containers, projects = _hierarchy(run, scope)
+        org_key = org or "organizations/unknown"
+        project_ids = [p["projectId"] for p in projects if p.get("projectId")]
+        audit_scope = scope.get("project") and f"projects/{project_ids[0]}" if project_ids else None
+        audit_scope = audit_scope or scope.get("folder") or org
+        accounts = list(project_ids) + ([org] if org else [])
+        c.meta.update({"organization": org, "scope": audit_scope, "endpoints": dict(run.factory.endpoints),
+                       "identity": {"principal": getattr(run.factory.credentials, "service_account_email", None)
+                                    or type(run.factory.credentials).__name__},
+                       "allowed_domains": sorted({str(d).lower() for d in (run.options.get("allowed_domains") or [])}),
+                       "constraints": list(CONSTRAINTS)})
+        for account in project_ids:
+            c.cover(account, GLOBAL, "tenants", SRC_PROJECTS if "project" not in scope else SRC_PROJECT_GET, "ok")
+        if audit_scope is None:
+            return c
+
+        # Organization-wide sources: one coverage row per project (and the org) they apply to.
+        for source, (status, message) in _asset_sources(run, audit_scope).items():
+            for account in accounts:
+                for table in TABLES_OF[source]:
+                    c.cover(account, None, table, source, status, message)
+
+        # Per-node sources: audit configs (IAM policies) and effective org policies.
+        nodes = [(node, org_key) for node in containers] + [(f"projects/{p}", p) for p in project_ids]
+        iam_results = run.fan_out("gcp IAM policies", nodes, lambda n: _iam_policy(run, *n))
+        for (node, account), (status, message) in zip(nodes, iam_results):
+            if node.startswith("projects/"):
+                c.cover(account, None, "audit_logs", SRC_IAM_POLICY, status, message)
+            elif status != "ok":
+                # An ancestor's audit config applies to every project below it.
+                for p in project_ids + [org_key]:
+                    c.cover(p, None, "audit_logs", f"{SRC_IAM_POLICY}({node})", status, message)
+        policy_nodes = ([(org, org)] if org else []) + [(f"projects/{p}", p) for p in project_ids]
+        policy_results = run.fan_out("gcp org policies", policy_nodes, lambda n: _effective_policies(run, *n))
+        for (node, account), results in zip(policy_nodes, policy_results):
+            for constraint, status, message in results:
+                c.cover(account, None, "guardrails", f"{SRC_EFFECTIVE_POLICY}({constraint})", status, message)
+
+        # 2-step verification: only with domain-wide delegation to the Directory API.
+        directory = run.options.get("directory")
+        if directory:
+            status, message = _directory(run, dict(directory), org_key)
+        else:
+            status, message = "unsupported", MFA_UNSUPPORTED
+        for account in accounts:
+            c.cover(account, None, "principals.mfa", SRC_DIRECTORY, status, message)
+        return c
+    finally:
+        if run.own_executor:
+            run.executor.shutdown(wait=True)
+
+
+def dumps(collection: Collection) -> str:
+    """Debug helper: the records as pretty JSON."""
+    return json.dumps([r.data for r in collection.records], indent=1, default=str)
+
+
+def _iter_records(collection: Collection, source: str) -> Iterable[Any]:
+    return (r.data for r in collection.find(source))
