@@ -115,47 +115,107 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
     from .api import collect_raw, normalize
     from .bundle import bundle_digest, read_bundle, write_bundle
     from .engine import SEVERITIES, run_checks
+    from .history import History, HistoryLock
+    from .views import report_context
 
     policy = _load_policy(args.policy)
     if args.bundle and args.provider:
         raise UsageError("scan: use either --bundle or --provider, not both")
-    if args.bundle:
-        _, collections = read_bundle(args.bundle)
-        digest = bundle_digest(args.bundle)
-    elif args.provider:
-        collections = collect_raw(args.provider, policy=policy, options=_options(args.option),
-                                  progress=_progress(args.progress))
-        digest = None
-        if args.save_bundle:
-            write_bundle(collections, args.save_bundle)
-            digest = bundle_digest(args.save_bundle)
-    else:
+    if not args.bundle and not args.provider:
         raise UsageError("scan: give --bundle PATH or at least one --provider")
-    inventory = normalize(collections)
-    findings = run_checks(inventory, policy, checks=args.check or None)
-    findings.meta.update({"bundle_sha256": digest, "providers": [c.provider for c in collections],
-                          "started": min(c.started for c in collections).isoformat() if collections else None})
+    if args.fail_on_new and not args.history:
+        raise UsageError("scan: --fail-on-new needs --history")
+    if args.keep and not args.history:
+        raise UsageError("scan: --keep needs --history")
     fmt = _format_for(args.output, args.format)
     output = args.output or f"cloudaudit-findings.{fmt}"
-    path = write_findings(findings, output, fmt, args.lang, inventory=inventory)
+    with ExitStack() as locks:
+        # Two overlapping runs must never write the same report or history: the second stops here.
+        locks.enter_context(HistoryLock(output))
+        history = locks.enter_context(History(args.history)) if args.history else None
+        if history is not None:
+            locks.enter_context(history.lock())
+        if args.bundle:
+            log.info("reading bundle %s", args.bundle)
+            _, collections = read_bundle(args.bundle)
+            digest = bundle_digest(args.bundle)
+        else:
+            log.info("collecting %s", ", ".join(args.provider))
+            collections = collect_raw(args.provider, policy=policy, options=_options(args.option),
+                                      progress=_progress(args.progress))
+            digest = None
+            if args.save_bundle:
+                write_bundle(collections, args.save_bundle)
+                digest = bundle_digest(args.save_bundle)
+        inventory = normalize(collections)
+        findings = run_checks(inventory, policy, checks=args.check or None)
+        findings.meta.update({"bundle_sha256": digest, "providers": [c.provider for c in collections],
+                              "policy_source": policy.source})
+        summary_line = None
+        drift = None
+        if history is not None:
+            run = history.record(findings, findings.meta)
+            summary_line = run.text()
+            drift = run.drift
+            if args.keep:
+                pruned = history.prune(args.keep)
+                if pruned:
+                    log.info("pruned %d old runs", len(pruned))
+        context = report_context(inventory, policy, bundle_hash=digest, drift=drift)
+        path = write_findings(findings, output, fmt, args.lang, **context)
     summary = findings.summary()
     totals = summary.loc["total"].to_dict() if "total" in summary.index else {}
     coverage = findings.coverage()
     print(f"{path}: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items())
           + f"; coverage {coverage['ratio']:.0%}")
+    if summary_line:
+        print(summary_line)
     if coverage["ratio"] < args.min_coverage:
         print(f"coverage {coverage['ratio']:.0%} is below --min-coverage {args.min_coverage:.0%}", file=sys.stderr)
         return EXIT_COVERAGE
     if args.fail_on:
         threshold = SEVERITIES.index(args.fail_on)
-        failing = findings.df[(findings.df["status"] == "FAIL")
-                              & (findings.df["severity"].cat.codes >= threshold)]
+        if args.fail_on_new:
+            failing = run.new_failing(args.fail_on)
+            what = "new findings"
+        else:
+            failing = findings.df[(findings.df["status"] == "FAIL")
+                                  & (findings.df["severity"].cat.codes >= threshold)]
+            what = "findings"
         if len(failing):
-            print(f"{len(failing)} findings at or above {args.fail_on}", file=sys.stderr)
+            print(f"{len(failing)} {what} at or above {args.fail_on}", file=sys.stderr)
             return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from .history import History
+
+    with History(args.history, create=False) as history:
+        drift = history.drift(args.run_a, args.run_b)
+    if args.json:
+        print(drift.to_json(orient="records", force_ascii=False, date_format="iso", indent=1))
+        return EXIT_OK
+    counts = drift["change"].value_counts()
+    for row in drift.itertuples():
+        print(f"{row.change:10} {row.check_id:9} {row.provider or '-':5} {row.account_id or '-':14} "
+              f"{row.resource_id or '-'}  {row.status_before or '-'} -> {row.status_after or '-'}")
+    print(", ".join(f"{k} {int(counts.get(k, 0))}" for k in ("new", "resolved", "persisting")))
+    return EXIT_OK
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from .history import History
+
+    with History(args.history, create=False) as history:
+        runs = history.runs()
+    cols = [c for c in ("run_id", "started", "providers", "coverage_ratio", "FAIL", "ERROR") if c in runs.columns]
+    print(runs[cols].to_string(index=False) if len(runs) else "no runs")
     return EXIT_OK
 
 
@@ -218,10 +278,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
+                           "logger": record.name, "message": record.getMessage()}, ensure_ascii=False)
+
+
+def _setup_logging(debug: bool, as_json: bool, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines() if as_json else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("cloudaudit").setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cloudaudit", description="ISO/IEC 27017 audits of AWS, Azure and GCP tenancies.")
     parser.add_argument("--version", action="version", version=f"cloudaudit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--log-json", action="store_true", help="log lines on stderr as JSON objects")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log progress lines on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def live(p: argparse.ArgumentParser) -> None:
@@ -250,7 +327,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when a FAIL at or above this severity exists")
     p.add_argument("--min-coverage", type=float, default=0.0,
                    help="exit 2 when the share of evaluated results is below this (0..1)")
+    p.add_argument("--history", help="record the run in this SQLite history (drift, first-seen dates)")
+    p.add_argument("--keep", help="with --history: prune runs older than this, e.g. 90d, 12w, 6m")
+    p.add_argument("--fail-on-new", action="store_true",
+                   help="with --fail-on: count only findings that are new since the previous run")
     p.set_defaults(run=_cmd_scan)
+
+    p = sub.add_parser("diff", help="compare two recorded runs (new / resolved / persisting)")
+    p.add_argument("run_a", nargs="?", default="previous", help="run id, unique prefix, 'previous' (default)")
+    p.add_argument("run_b", nargs="?", default="latest", help="run id, unique prefix, 'latest' (default)")
+    p.add_argument("--history", required=True, help="history database written by scan --history")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_diff)
+
+    p = sub.add_parser("runs", help="list the runs recorded in a history database")
+    p.add_argument("--history", required=True)
+    p.set_defaults(run=_cmd_runs)
 
     for name, func, text in (("checks", _cmd_checks, "list the checks with their controls"),
                              ("controls", _cmd_controls, "list the ISO 27017 control catalog and coverage")):
@@ -274,8 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    _setup_logging(debug, "--log-json" in argv, "--verbose" in argv or "-v" in argv)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -117,16 +117,12 @@ def run_demo(output: str | Path | None = None, lang: str = "en",
     findings_json = write_json(findings, directory / "findings.json")
     outputs = [bundle, findings_json]
     report = directory / f"report-{lang}.html"
-    try:
-        from .reports import write_report
-    except ImportError:
-        write_report = None
-    if write_report is not None:
-        for language in dict.fromkeys([lang, "en", "ja"]):
-            path = write_report(findings, directory / f"report-{language}.html", fmt="html", lang=language,
-                                inventory=inventory)
-            outputs.append(path)
-    else:
-        report = findings_json
+    from .reports import write_report
+    from .views import report_context
+
+    context = report_context(inventory, demo_policy(), bundle_hash=findings.meta["bundle_sha256"])
+    for language in dict.fromkeys([lang, "en", "ja"]):
+        outputs.append(write_report(findings, directory / f"report-{language}.html", fmt="html", lang=language,
+                                    **context))
     return DemoResult(directory=directory, report=report, findings_json=findings_json, bundle=bundle,
                       findings=findings, outputs=outputs)
