@@ -1,1 +1,496 @@
-"""isolation checks (being written)."""
+"""Isolation, segregation and public exposure (ISL)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from cloudaudit.engine import check
+from cloudaudit.policy import Policy
+
+from ._common import BACKUP_KINDS, KEY, RKEY, accounts, classification, flag, join_nonempty, state_text
+
+_ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
+_TCP = ("tcp", "all", "*", "-1")
+# Non-storage kinds that can carry a resource policy open to anonymous callers (ISL-007);
+# invocation endpoints among them are rated medium, data and keys critical.
+ANON_KINDS = ("queue", "topic", "secret", "key", "table", "dataset", "log_store", "file_share", "database",
+              "function", "api_gateway", "registry")
+INVOCATION_KINDS = ("function", "api_gateway")
+# Kinds with a network endpoint whose reachability is always known to the adapters (ISL-004).
+ENDPOINT_KINDS = ("database", "cluster")
+# Preventive guardrails expected per provider (ISL-002).
+PUBLIC_GUARDRAILS = {
+    "aws": ("public_access_block", "snapshot_public_block", "image_public_block"),
+    "azure": ("public_access_block",),
+    "gcp": ("public_access_block", "domain_restriction"),
+}
+_PRIVILEGE_SEVERITY = {"admin": "critical", "write": "high", "read": "high"}
+
+
+def _trusted_pattern(policy: Policy) -> str | None:
+    """Regex matching any approved external account / domain (policy.trusted_accounts)."""
+    items = [i for i in policy.trusted_accounts if i]
+    return "|".join(re.escape(i) for i in items) if items else None
+
+
+def _matches(series: pd.Series, pattern: str | None) -> pd.Series:
+    if pattern is None:
+        return pd.Series(False, index=series.index)
+    return series.astype("string").str.contains(pattern, case=False, regex=True).fillna(False).astype(bool)
+
+
+@check(
+    "ISL-001",
+    title={"en": "Publicly accessible object storage", "ja": "公開アクセス可能なオブジェクトストレージ"},
+    controls=["9.4.1", "13.1.3", "CLD.9.5.1"],
+    policy_items=["11(3)", "12(8)"],
+    severity="critical",
+    needs=["resources", "tags"],
+    reasons={
+        "pass": {"en": "bucket {name} allows no anonymous access",
+                 "ja": "バケット {name} は匿名アクセスを許可していません"},
+        "public_label": {"en": "bucket {name} is anonymously readable and labelled public ({label})",
+                         "ja": "バケット {name} は匿名で読み取り可能ですが、公開 ({label}) に分類されています"},
+        "fail": {"en": "bucket {name} is anonymously {access}",
+                 "ja": "バケット {name} は匿名で{access_ja}可能です"},
+        "unknown": {"en": "bucket {name}: anonymous access is unknown (read: {read}, write: {write})",
+                    "ja": "バケット {name} の匿名アクセス可否が不明です (読み取り: {read}, 書き込み: {write})"},
+    },
+    remediation={"en": "Block public access (S3 Block Public Access, allowBlobPublicAccess=false, GCS public access "
+                       "prevention) and remove AllUsers / anonymous grants.",
+                 "ja": "パブリックアクセスをブロックし (S3 ブロックパブリックアクセス、allowBlobPublicAccess=false、"
+                       "GCS 公開アクセス防止)、AllUsers や匿名の権限付与を削除してください。"},
+)
+def public_buckets(inv, policy: Policy) -> pd.DataFrame:
+    b = inv.resources[inv.resources["kind"] == "bucket"]
+    b = b.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled"]], on=RKEY, how="left")
+    read, write = b["public_read"].astype("boolean"), b["public_write"].astype("boolean")
+    is_read, is_write = flag(read, False), flag(write, False)
+    unknown = (read.isna() | write.isna()) & ~is_write & ~is_read
+    public_label = is_read & ~is_write & (b["level"] == "public") & flag(b["labelled"], False)
+    status = np.select([is_write, public_label, is_read, unknown], ["FAIL", "PASS", "FAIL", "FAIL"], "PASS")
+    key = np.select([is_write | (is_read & ~public_label), public_label, unknown], ["fail", "public_label", "unknown"],
+                    "pass")
+    access = np.where(is_write & is_read, "readable and writable", np.where(is_write, "writable", "readable"))
+    access_ja = np.where(is_write & is_read, "読み取り・書き込み", np.where(is_write, "書き込み", "読み取り"))
+    severity = np.select([is_write, public_label], ["critical", "info"], "critical")
+    return b.assign(status=status, reason_key=key, access=access, access_ja=access_ja, severity=severity,
+                    read=state_text(read, "yes", "no"), write=state_text(write, "yes", "no"))[
+        ["provider", "account_id", "region", "resource_id", "name", "status", "reason_key", "severity", "access",
+         "access_ja", "read", "write", "label"]]
+
+
+def _guardrail_kinds(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """One row per (account, expected guardrail kind) with ``present`` and ``effective`` flags."""
+    accts = accounts(inv)
+    expected = pd.DataFrame([(p, k) for p, ks in kinds_by_provider.items() for k in ks], columns=["provider", "kind"])
+    want = accts.merge(expected, on="provider")
+    g = inv.guardrails.assign(_eff=flag(inv.guardrails["effective"], False))
+    have = g.groupby(KEY + ["kind"], as_index=False).agg(_present=("_eff", "size"), _effective=("_eff", "any"))
+    out = want.merge(have, on=KEY + ["kind"], how="left")
+    out["_present"] = out["_present"].fillna(0).astype(int) > 0
+    out["_effective"] = out["_effective"].astype("boolean").fillna(False).astype(bool)
+    return out
+
+
+@check(
+    "ISL-002",
+    title={"en": "Tenant-wide public-access prevention guardrails missing",
+           "ja": "テナント全体の公開アクセス防止ガードレールがない"},
+    controls=["9.4.1"],
+    policy_items=["12(1)", "12(8)"],
+    severity="medium",
+    needs=["guardrails", "tenants"],
+    reasons={
+        "pass": {"en": "account {account_id} enforces {present}",
+                 "ja": "アカウント {account_id} では {present} が強制されています"},
+        "warn": {"en": "account {account_id} has {audit_only} only in audit mode (not enforced)",
+                 "ja": "アカウント {account_id} の {audit_only} は監査モードのみで強制されていません"},
+        "fail": {"en": "account {account_id} lacks {missing}",
+                 "ja": "アカウント {account_id} には {missing} がありません"},
+    },
+    remediation={"en": "Enable account-wide public-access blocks (S3, EBS snapshots, AMIs), deny-mode Azure policy for "
+                       "storage public access, GCP storage.publicAccessPrevention and domain-restricted sharing.",
+                 "ja": "アカウント全体のパブリックアクセスブロック (S3、EBS スナップショット、AMI)、拒否モードの Azure "
+                       "ポリシー、GCP の storage.publicAccessPrevention とドメイン制限共有を有効にしてください。"},
+)
+def public_access_guardrails(inv, policy: Policy) -> pd.DataFrame:
+    g = _guardrail_kinds(inv, PUBLIC_GUARDRAILS)
+    g["_missing"] = g["kind"].where(~g["_present"])
+    g["_audit"] = g["kind"].where(g["_present"] & ~g["_effective"])
+    g["_ok"] = g["kind"].where(g["_effective"])
+    out = g.groupby(KEY, as_index=False).agg(
+        missing=("_missing", lambda s: ", ".join(sorted(s.dropna()))),
+        audit_only=("_audit", lambda s: ", ".join(sorted(s.dropna()))),
+        present=("_ok", lambda s: ", ".join(sorted(s.dropna()))))
+    status = np.select([out["missing"] != "", out["audit_only"] != ""], ["FAIL", "WARN"], "PASS")
+    return out.assign(resource_id=out["account_id"], status=status)
+
+
+@check(
+    "ISL-003",
+    title={"en": "Admin / remote-access ports open to the Internet",
+           "ja": "管理・リモートアクセス用ポートがインターネットに開放されている"},
+    controls=["13.1.3", "9.1.2", "CLD.9.5.2"],
+    policy_items=["11(3)"],
+    severity="high",
+    needs=["network_rules"],
+    reasons={
+        "pass": {"en": "rule set {resource_id} opens no admin port ({checked}) to the Internet",
+                 "ja": "ルールセット {resource_id} は管理ポート ({checked}) をインターネットに開放していません"},
+        "fail": {"en": "rule set {resource_id} opens port(s) {ports} to the Internet (rules {rules})",
+                 "ja": "ルールセット {resource_id} はポート {ports} をインターネットに開放しています (ルール {rules})"},
+        "warn": {"en": "rule set {resource_id} opens port(s) {ports} to the Internet (rules {rules}) but is not attached",
+                 "ja": "ルールセット {resource_id} はポート {ports} をインターネットに開放しています (ルール {rules}) が、未使用です"},
+    },
+    remediation={"en": "Restrict the source to known ranges or use a bastion / session manager / IAP instead of "
+                       "opening admin ports.",
+                 "ja": "送信元を既知の範囲に限定するか、管理ポートを開放せず踏み台・Session Manager・IAP を使用してください。"},
+)
+def admin_ports_open(inv, policy: Policy) -> pd.DataFrame:
+    rules = inv.network_rules
+    ports = pd.DataFrame({"_port": list(policy.thresholds.admin_ports)})
+    open_ = rules[(rules["direction"].str.lower() == "ingress").fillna(True)
+                  & (rules["action"].str.lower() != "deny").fillna(True)
+                  & rules["source"].str.strip().str.lower().isin(_ANY_SOURCE).fillna(False)
+                  & rules["protocol"].str.lower().isin(_TCP).fillna(True)]
+    hits = open_.merge(ports, how="cross")
+    lo, hi = hits["port_from"].fillna(0), hits["port_to"].fillna(65535)
+    hits = hits[(lo <= hits["_port"]) & (hits["_port"] <= hi)]
+    per = hits.groupby(KEY + ["resource_id"], as_index=False).agg(
+        ports=("_port", lambda s: ", ".join(str(p) for p in sorted(set(s)))),
+        rules=("rule_id", lambda s: ", ".join(sorted(set(s.dropna().astype(str))))))
+    sets = rules.assign(_att=flag(rules["attached"], True)).groupby(KEY + ["resource_id"], as_index=False).agg(
+        region=("region", "first"), attached=("_att", "any"))
+    out = sets.merge(per, on=KEY + ["resource_id"], how="left")
+    bad = out["ports"].notna()
+    out["status"] = np.select([bad & out["attached"], bad], ["FAIL", "WARN"], "PASS")
+    out["severity"] = np.where(out["status"] == "WARN", "low", "high")
+    return out.assign(checked=", ".join(str(p) for p in policy.thresholds.admin_ports))
+
+
+@check(
+    "ISL-004",
+    title={"en": "Data-service endpoints reachable from any network",
+           "ja": "任意のネットワークから到達可能なデータサービスのエンドポイント"},
+    controls=["9.4.1", "13.1.3"],
+    policy_items=["12(8)"],
+    severity="high",
+    needs=["resources"],
+    reasons={
+        "pass": {"en": "{kind} {name} does not accept connections from any network",
+                 "ja": "{kind} {name} は任意のネットワークからの接続を受け付けません"},
+        "fail": {"en": "{kind} {name} accepts connections from any network",
+                 "ja": "{kind} {name} は任意のネットワークからの接続を受け付けます"},
+        "unknown": {"en": "{kind} {name}: network reachability is unknown",
+                    "ja": "{kind} {name} のネットワーク到達性が不明です"},
+    },
+    remediation={"en": "Disable public network access / public accessibility and allow only private endpoints or "
+                       "named source ranges.",
+                 "ja": "パブリックネットワークアクセスを無効にし、プライベートエンドポイントまたは特定の送信元範囲のみを許可してください。"},
+)
+def open_endpoints(inv, policy: Policy) -> pd.DataFrame:
+    r = inv.resources
+    # Evaluated where the adapter knows reachability, and always for databases / clusters
+    # (unknown there FAILs); object stores without a network setting are ISL-001's.
+    r = r[r["network_open"].notna() | r["kind"].isin(ENDPOINT_KINDS)]
+    open_ = r["network_open"].astype("boolean")
+    status = np.where(flag(open_, True), "FAIL", "PASS")
+    key = np.where(open_.isna(), "unknown", np.char.lower(status.astype(str)))
+    return r.assign(status=status, reason_key=key)[
+        ["provider", "account_id", "region", "resource_id", "kind", "name", "network_open", "status", "reason_key"]]
+
+
+@check(
+    "ISL-005",
+    title={"en": "Publicly shared snapshots, images, disks", "ja": "公開共有されたスナップショット・イメージ・ディスク"},
+    controls=["9.4.1"],
+    policy_items=["12(8)"],
+    severity="critical",
+    needs=["resources"],
+    reasons={
+        "pass": {"en": "{kind} {name} is not shared publicly", "ja": "{kind} {name} は公開共有されていません"},
+        "fail": {"en": "{kind} {name} is shared with everyone", "ja": "{kind} {name} は全員に共有されています"},
+        "unknown": {"en": "{kind} {name}: public sharing is unknown", "ja": "{kind} {name} の公開共有の有無が不明です"},
+    },
+    remediation={"en": "Remove the public share (createVolumePermission / launchPermission 'all', RDS restore 'all', "
+                       "disk SAS / AllowAll, allUsers) and enable the account-level block.",
+                 "ja": "公開共有 (createVolumePermission / launchPermission の all、RDS の restore all、ディスク SAS、"
+                       "allUsers) を削除し、アカウントレベルのブロックを有効にしてください。"},
+)
+def public_snapshots(inv, policy: Policy) -> pd.DataFrame:
+    r = inv.resources
+    # Volumes only where the provider can expose them (Azure disk SAS): unknown is not applicable there.
+    r = r[r["kind"].isin(BACKUP_KINDS[:3]) | ((r["kind"] == "volume") & r["public_read"].notna())]
+    pub = r["public_read"].astype("boolean")  # sharing a copy = anyone may read / restore it
+    status = np.where(flag(pub, True), "FAIL", "PASS")
+    key = np.where(pub.isna(), "unknown", np.char.lower(status.astype(str)))
+    return r.assign(status=status, reason_key=key)[
+        ["provider", "account_id", "region", "resource_id", "kind", "name", "public_read", "status", "reason_key"]]
+
+
+@check(
+    "ISL-006",
+    title={"en": "External (cross-tenant) principals in IAM policies and role trusts",
+           "ja": "IAM ポリシー・ロール信頼関係における外部 (他テナント) プリンシパル"},
+    controls=["9.2.2", "9.4.1", "15.1.2"],
+    policy_items=["11(3)", "12(3)"],
+    severity="high",
+    needs=["trusts", "grants"],
+    reasons={
+        "pass": {"en": "{subject} {resource_id} is trusted only inside the organization",
+                 "ja": "{subject} {resource_id} は組織内からのみ信頼されています"},
+        "approved": {"en": "{subject} {resource_id}: external {external} is on the approved list{condition}",
+                     "ja": "{subject} {resource_id}: 外部 {external} は承認済みリストにあります{condition_ja}"},
+        "approved_no_condition": {
+            "en": "{subject} {resource_id}: approved external {external} can assume it without an ExternalId condition",
+            "ja": "{subject} {resource_id}: 承認済みの外部 {external} が ExternalId 条件なしで引き受け可能です"},
+        "fail": {"en": "{subject} {resource_id} grants access to external {external} not on the approved list{condition}",
+                 "ja": "{subject} {resource_id} は承認リストにない外部 {external} にアクセスを許可しています{condition_ja}"},
+        "principal_fail": {"en": "external principal {resource_id} holds {roles} in {account_id} and is not on the "
+                                 "approved list",
+                           "ja": "承認リストにない外部プリンシパル {resource_id} が {account_id} で {roles} を保有しています"},
+        "principal_approved": {"en": "external principal {resource_id} holds {roles} in {account_id} and is on the "
+                                     "approved list",
+                               "ja": "外部プリンシパル {resource_id} は {account_id} で {roles} を保有し、承認済みリストにあります"},
+        "wildcard": {"en": "{subject} {resource_id} can be assumed by anyone ({external})",
+                     "ja": "{subject} {resource_id} は誰でも引き受け可能です ({external})"},
+    },
+    remediation={"en": "Remove external principals that are not contracted vendors; require an ExternalId (and MFA) "
+                       "condition for approved ones and list them in identity.trusted_accounts.",
+                 "ja": "契約済みでない外部プリンシパルを削除し、承認済みのものには ExternalId (と MFA) 条件を必須にして "
+                       "identity.trusted_accounts に登録してください。"},
+)
+def external_principals(inv, policy: Policy) -> pd.DataFrame:
+    pattern = _trusted_pattern(policy)
+    t = inv.trusts
+    t_ext = flag(t["external"], True)  # unknown origin counts as external
+    t_wild = flag(t["wildcard"], False)
+    t_ok = _matches(t["trusted_account"], pattern) | _matches(t["trusted"], pattern)
+    t_cond = flag(t["external_id"], False)
+    # rank: 0 internal, 1 approved with condition, 2 approved without, 3 external, 4 wildcard
+    rank = np.select([t_wild, t_ext & ~t_ok, t_ext & ~t_cond, t_ext], [4, 3, 2, 1], 0)
+    t = t.assign(_rank=rank, _ext=t["trusted"].where(t_ext | t_wild), _cond=t_cond,
+                 _priv=t["privilege"].fillna("admin"))
+    roles = t.sort_values("_rank", ascending=False).groupby(KEY + ["role_id"], as_index=False).agg(
+        _rank=("_rank", "max"), external=("_ext", lambda s: ", ".join(sorted(set(s.dropna())))),
+        _cond=("_cond", "all"), privilege=("_priv", "first"))
+    roles = roles.rename(columns={"role_id": "resource_id"}).assign(subject="role")
+    g = inv.grants
+    g_ext = flag(g["external"], False)
+    g = g[g_ext]
+    g_ok = _matches(g["principal_id"], pattern)
+    g = g.assign(_rank=np.where(g_ok, 1, 3), _cond=True, external=g["principal_id"],
+                 _priv=g["privilege"].fillna("admin"))
+    order = {"admin": 0, "write": 1, "read": 2}
+    princ = g.assign(_o=g["_priv"].map(order).fillna(0)).sort_values("_o").groupby(
+        KEY + ["principal_id"], as_index=False).agg(
+        _rank=("_rank", "max"), external=("external", "first"), _cond=("_cond", "all"), privilege=("_priv", "first"),
+        roles=("role", lambda s: ", ".join(sorted(set(s.dropna())))))
+    princ = princ.rename(columns={"principal_id": "resource_id"}).assign(subject="principal")
+    out = pd.concat([roles, princ], ignore_index=True)
+    r = out["_rank"]
+    out["status"] = np.select([r >= 3, r == 2], ["FAIL", "WARN"], "PASS")
+    out["reason_key"] = np.select([r == 4, r == 3, r == 2, r == 1], ["wildcard", "fail", "approved_no_condition",
+                                                                     "approved"], "pass")
+    principal = out["subject"] == "principal"
+    out.loc[principal & (r == 3), "reason_key"] = "principal_fail"
+    out.loc[principal & (r == 1), "reason_key"] = "principal_approved"
+    out["condition"] = np.where(principal, "", np.where(out["_cond"], " (ExternalId required)",
+                                                        " (no ExternalId condition)"))
+    out["condition_ja"] = np.where(principal, "", np.where(out["_cond"], " (ExternalId 条件あり)",
+                                                           " (ExternalId 条件なし)"))
+    # Severity by what the external party can do: admin critical, anyone critical.
+    out["severity"] = np.select([r == 4, out["status"] == "WARN", out["status"] == "PASS"],
+                                ["critical", "medium", "high"],
+                                out["privilege"].map(_PRIVILEGE_SEVERITY).fillna("high"))
+    return out.drop(columns=["_rank", "_cond"])
+
+
+@check(
+    "ISL-007",
+    title={"en": "Anonymous / wildcard principals on non-storage resources",
+           "ja": "ストレージ以外のリソースに対する匿名・ワイルドカードのプリンシパル"},
+    controls=["9.4.1"],
+    policy_items=["12(8)"],
+    severity="critical",
+    needs=["resources", "grants"],
+    reasons={
+        "pass": {"en": "{kind} {name} allows no anonymous access", "ja": "{kind} {name} は匿名アクセスを許可していません"},
+        "fail": {"en": "{kind} {name} is open to anonymous callers ({via})",
+                 "ja": "{kind} {name} は匿名の呼び出し元に開放されています ({via})"},
+        "unknown": {"en": "{kind} {name}: anonymous access is unknown",
+                    "ja": "{kind} {name} の匿名アクセス可否が不明です"},
+    },
+    remediation={"en": "Remove '*' / allUsers / allAuthenticatedUsers principals or add a restricting condition "
+                       "(aws:PrincipalOrgID, source VPC endpoint); require authentication on function URLs.",
+                 "ja": "'*' / allUsers / allAuthenticatedUsers を削除するか制限条件 (aws:PrincipalOrgID、VPC "
+                       "エンドポイント) を付け、関数 URL には認証を必須にしてください。"},
+)
+def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
+    r = inv.resources[inv.resources["kind"].isin(ANON_KINDS)]
+    g = inv.grants[flag(inv.grants["public"], False)]
+    per = g.groupby(KEY + ["scope"], as_index=False).agg(
+        _grant=("role", lambda s: "public grant " + ", ".join(sorted(set(s.dropna().astype(str)))) if len(s) else ""))
+    per = per.rename(columns={"scope": "resource_id"})
+    r = r.merge(per, on=RKEY, how="left")
+    pol = r["public_read"].astype("boolean") | r["public_write"].astype("boolean")
+    granted = r["_grant"].notna()
+    anon = flag(pol, False) | granted
+    unknown = pol.isna() & ~granted
+    status = np.where(anon | unknown, "FAIL", "PASS")
+    key = np.select([anon, unknown], ["fail", "unknown"], "pass")
+    via = join_nonempty([pd.Series(np.where(flag(pol, False), "resource policy", ""), index=r.index),
+                         r["_grant"]], sep=", ")
+    severity = np.where(r["kind"].isin(INVOCATION_KINDS), "medium", "critical")
+    rows = r.assign(status=status, reason_key=key, via=via, severity=severity)
+    # Public grants on scopes that are not such resources (and not buckets / backups, which
+    # ISL-001 / ISL-005 judge) still FAIL: anonymous access to an unknown kind of thing.
+    seen = per.merge(inv.resources[RKEY].drop_duplicates(), on=RKEY, how="left", indicator=True)
+    orphan = seen[seen["_merge"] == "left_only"].drop(columns=["_merge"])
+    orphan = orphan.assign(kind="resource", name=orphan["resource_id"], status="FAIL", reason_key="fail",
+                           via=orphan["_grant"], severity="critical", region=pd.NA)
+    out = pd.concat([rows, orphan], ignore_index=True)
+    return out[["provider", "account_id", "region", "resource_id", "kind", "name", "status", "reason_key", "via",
+                "severity"]]
+
+
+@check(
+    "ISL-008",
+    title={"en": "External / guest identities", "ja": "外部・ゲストの ID"},
+    controls=["9.2.1", "9.2.2", "9.2.3"],
+    policy_items=["11(4)"],
+    severity="medium",
+    needs=["principals", "principals.last_active", "grants"],
+    providers=["azure", "gcp"],
+    reasons={
+        "pass": {"en": "external identity {name} holds no privileged role and was active on {last_active}",
+                 "ja": "外部 ID {name} は特権ロールを持たず、{last_active} に利用されています"},
+        "fail": {"en": "external identity {name}: {problems}", "ja": "外部 ID {name}: {problems_ja}"},
+    },
+    remediation={"en": "Remove guests that are inactive or no longer needed, and do not give external identities "
+                       "privileged roles; restrict who may invite guests.",
+                 "ja": "不要・非アクティブなゲストを削除し、外部 ID に特権ロールを付与しないでください。ゲスト招待者も制限してください。"},
+)
+def external_identities(inv, policy: Policy) -> pd.DataFrame:
+    p = inv.principals
+    p = p[flag(p["external"], False) | (p["kind"] == "guest")]
+    g = inv.grants
+    admins = g[g["privilege"] == "admin"].groupby(KEY + ["principal_id"], as_index=False).agg(
+        admin_roles=("role", lambda s: ", ".join(sorted(set(s.dropna().astype(str))))))
+    p = p.merge(admins, on=KEY + ["principal_id"], how="left")
+    now = pd.Timestamp.now(tz="UTC")
+    stale = p["last_active"].isna() | (p["last_active"] < now - pd.Timedelta(days=policy.thresholds.inactive_days))
+    privileged = p["admin_roles"].notna()
+    problems = join_nonempty([
+        pd.Series(np.where(privileged, "holds privileged role(s) " + p["admin_roles"].fillna(""), ""), index=p.index),
+        pd.Series(np.where(p["last_active"].isna(), "never active or activity unknown",
+                           np.where(stale, f"inactive for more than {policy.thresholds.inactive_days} days", "")),
+                  index=p.index)])
+    problems_ja = join_nonempty([
+        pd.Series(np.where(privileged, "特権ロール " + p["admin_roles"].fillna("") + " を保有", ""), index=p.index),
+        pd.Series(np.where(p["last_active"].isna(), "利用実績なしまたは不明",
+                           np.where(stale, f"{policy.thresholds.inactive_days} 日を超えて未使用", "")),
+                  index=p.index)])
+    status = np.where(privileged | stale, "FAIL", "PASS")
+    severity = np.where(privileged, "high", "medium")
+    return p.assign(resource_id=p["principal_id"], status=status, problems=problems, problems_ja=problems_ja,
+                    severity=severity)[
+        ["provider", "account_id", "resource_id", "name", "kind", "last_active", "admin_roles", "status",
+         "problems", "problems_ja", "severity"]]
+
+
+@check(
+    "ISL-009",
+    title={"en": "Default networks / default rules present", "ja": "デフォルトネットワーク・デフォルトルールが存在する"},
+    controls=["13.1.3", "CLD.13.1.4"],
+    policy_items=["11(3)"],
+    severity="medium",
+    needs=["resources"],
+    reasons={
+        "pass": {"en": "{kind} {name} is not a provider default", "ja": "{kind} {name} はプロバイダ既定のものではありません"},
+        "fail": {"en": "default {kind} {name} is present and in use", "ja": "既定の {kind} {name} が存在し、使用されています"},
+        "warn": {"en": "default {kind} {name} is present but not in use", "ja": "既定の {kind} {name} が未使用のまま存在します"},
+        "unknown": {"en": "{kind} {name}: unknown whether it is a provider default",
+                    "ja": "{kind} {name} がプロバイダ既定のものかどうか不明です"},
+    },
+    remediation={"en": "Delete unused default networks and empty default security groups' rules; move workloads to "
+                       "purpose-built networks.",
+                 "ja": "未使用の既定ネットワークを削除し、既定セキュリティグループのルールを空にして、ワークロードを専用ネットワークへ移してください。"},
+)
+def default_networks(inv, policy: Policy) -> pd.DataFrame:
+    r = inv.resources[inv.resources["kind"].isin(["network", "security_group"])]
+    default = r["is_default"].astype("boolean")
+    in_use = flag(r["attached"], True)
+    is_def = flag(default, False)
+    status = np.select([default.isna(), is_def & in_use, is_def], ["FAIL", "FAIL", "WARN"], "PASS")
+    key = np.select([default.isna(), is_def & in_use, is_def], ["unknown", "fail", "warn"], "pass")
+    severity = np.where(key == "warn", "low", "medium")
+    return r.assign(status=status, reason_key=key, severity=severity)[
+        ["provider", "account_id", "region", "resource_id", "kind", "name", "is_default", "attached", "status",
+         "reason_key", "severity"]]
+
+
+@check(
+    "ISL-010",
+    title={"en": "Network connectivity to external tenants", "ja": "外部テナントとのネットワーク接続"},
+    controls=["13.1.3", "CLD.9.5.1"],
+    policy_items=["12(3)"],
+    severity="medium",
+    needs=["resources", "tenants"],
+    reasons={
+        "pass": {"en": "peering {name} connects to {peer_account}, inside the organization",
+                 "ja": "ピアリング {name} の接続先 {peer_account} は組織内です"},
+        "approved": {"en": "peering {name} connects to approved external account {peer_account}",
+                     "ja": "ピアリング {name} の接続先は承認済みの外部アカウント {peer_account} です"},
+        "fail": {"en": "peering {name} connects to external account {peer_account}, not on the approved list",
+                 "ja": "ピアリング {name} は承認リストにない外部アカウント {peer_account} に接続しています"},
+        "unknown": {"en": "peering {name}: the remote account is unknown",
+                    "ja": "ピアリング {name} の接続先アカウントが不明です"},
+    },
+    remediation={"en": "Remove peerings, attachments and private-endpoint connections to accounts outside the "
+                       "organization, or list the vendor in identity.trusted_accounts.",
+                 "ja": "組織外アカウントとのピアリング・アタッチメント・プライベートエンドポイント接続を削除するか、"
+                       "委託先を identity.trusted_accounts に登録してください。"},
+)
+def external_connectivity(inv, policy: Policy) -> pd.DataFrame:
+    r = inv.resources[inv.resources["kind"] == "peering"]
+    own = set(inv.tenants["account_id"].dropna()) | set(accounts(inv)["account_id"])
+    peer = r["peer_account"]
+    internal = peer.isin(own).fillna(False).astype(bool)
+    approved = _matches(peer, _trusted_pattern(policy)) & ~internal
+    unknown = peer.isna()
+    status = np.select([unknown, internal | approved], ["FAIL", "PASS"], "FAIL")
+    key = np.select([unknown, internal, approved], ["unknown", "pass", "approved"], "fail")
+    severity = np.where(unknown, "high", "medium")
+    return r.assign(status=status, reason_key=key, severity=severity)[
+        ["provider", "account_id", "region", "resource_id", "name", "peer_account", "status", "reason_key",
+         "severity"]]
+
+
+@check(
+    "ISL-012",
+    title={"en": "VM hardening weaknesses", "ja": "仮想マシンの要塞化の不備"},
+    controls=["CLD.9.5.2"],
+    policy_items=["12(7)"],
+    severity="medium",
+    needs=["resources.weak_settings"],
+    reasons={
+        "pass": {"en": "vm {name} has no known hardening weakness", "ja": "VM {name} に既知の要塞化の不備はありません"},
+        "fail": {"en": "vm {name} has hardening weaknesses: {weak_settings}",
+                 "ja": "VM {name} に要塞化の不備があります: {weak_settings}"},
+    },
+    remediation={"en": "Require IMDSv2, enable secure boot / vTPM / integrity monitoring (Trusted Launch, Shielded "
+                       "VM), OS Login, disable serial ports, password login and project-wide SSH keys.",
+                 "ja": "IMDSv2 の必須化、セキュアブート・vTPM・整合性監視 (トラステッド起動、Shielded VM)、OS Login を"
+                       "有効にし、シリアルポート・パスワードログイン・プロジェクト全体の SSH 鍵を無効にしてください。"},
+)
+def vm_hardening(inv, policy: Policy) -> pd.DataFrame:
+    vms = inv.resources[inv.resources["kind"] == "vm"]
+    weak = vms["weak_settings"].astype(object).map(lambda v: sorted(v) if isinstance(v, (list, tuple)) else [])
+    status = np.where(weak.map(len) > 0, "FAIL", "PASS")
+    return vms.assign(weak_settings=weak, status=status)[
+        ["provider", "account_id", "region", "resource_id", "name", "weak_settings", "status"]]

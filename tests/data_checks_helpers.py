@@ -42,7 +42,7 @@ def account_statuses(df: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
 def res(provider: str, account: str, rid: str, kind: str, region: str | None, **extra) -> dict:
     """A resources row with sensible defaults for the data checks."""
     data_bearing = kind not in ("key", "vm", "security_group", "network", "load_balancer", "web_app", "cdn",
-                                "api_gateway", "peering")
+                                "api_gateway", "function", "peering")
     return {"provider": provider, "account_id": account, "resource_id": rid, "name": rid, "kind": kind,
             "region": region, "data_bearing": data_bearing, **extra}
 
