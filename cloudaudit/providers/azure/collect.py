@@ -1,0 +1,306 @@
+"""Read-only collection of a whole Entra tenant: ARM, Azure Resource Graph and Microsoft Graph.
+
+Every call is a GET, except Resource Graph's query POST. Every raw payload is kept with
+``collection.add`` and every (table, source, account) tried gets a coverage row, so
+``normalize`` can be pure and the engine can fail closed.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, Callable, Iterable
+
+from ...errors import ProviderError
+from ..base import Collection, Progress, classify_error, no_progress
+from .clients import Clients
+
+PROVIDER = "azure"
+GLOBAL = "global"
+ARG_BATCH = 1000   # Resource Graph accepts at most 1000 subscriptions per query
+
+# Resource Graph families: one paged query each across all subscriptions.
+FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # name: (ARM types, inventory tables fed besides resources and tags)
+    "storage": (("microsoft.storage/storageaccounts",), ("replicas",)),
+    "disks": (("microsoft.compute/disks", "microsoft.compute/snapshots"), ()),
+    "sql": (("microsoft.sql/servers", "microsoft.sql/servers/databases"), ()),
+    "cosmosdb": (("microsoft.documentdb/databaseaccounts",), ("replicas",)),
+    "keyvaults": (("microsoft.keyvault/vaults",), ()),
+    "recovery_vaults": (("microsoft.recoveryservices/vaults",), ("replicas",)),
+    "nsgs": (("microsoft.network/networksecuritygroups",), ("network_rules",)),
+    "vms": (("microsoft.compute/virtualmachines",), ()),
+    "workspaces": (("microsoft.operationalinsights/workspaces",), ()),
+}
+ARG_COLUMNS = "id, name, type, location, subscriptionId, resourceGroup, tags, sku, kind, managedBy, properties"
+SUBSCRIPTIONS_QUERY = ("resourcecontainers | where type =~ 'microsoft.resources/subscriptions' "
+                       "| project subscriptionId, name")
+
+API = {"managementGroups": "2021-04-01", "roleAssignments": "2022-04-01", "roleDefinitions": "2022-04-01",
+       "policyAssignments": "2022-06-01", "diagnosticSettings": "2021-05-01-preview",
+       "registrationAssignments": "2022-10-01", "firewallRules": "2021-11-01", "aadiam": "2017-04-01",
+       "roleAssignmentScheduleInstances": "2020-10-01"}
+
+# Per-subscription ARM lists: source -> (path under /subscriptions/{id}, api, tables, extra params)
+SUBSCRIPTION_SOURCES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
+    "arm:roleAssignments": ("/providers/Microsoft.Authorization/roleAssignments", API["roleAssignments"], ("grants",), {}),
+    "arm:roleAssignmentScheduleInstances": ("/providers/Microsoft.Authorization/roleAssignmentScheduleInstances",
+                                            API["roleAssignmentScheduleInstances"], ("grants.standing",), {}),
+    "arm:roleDefinitions": ("/providers/Microsoft.Authorization/roleDefinitions", API["roleDefinitions"], ("grants",), {}),
+    "arm:policyAssignments": ("/providers/Microsoft.Authorization/policyAssignments", API["policyAssignments"], ("guardrails",), {}),
+    "arm:diagnosticSettings": ("/providers/Microsoft.Insights/diagnosticSettings", API["diagnosticSettings"], ("audit_logs",), {}),
+    "arm:registrationAssignments": ("/providers/Microsoft.ManagedServices/registrationAssignments",
+                                    API["registrationAssignments"], ("trusts",), {"$expandRegistrationDefinition": "true"}),
+}
+
+# Microsoft Graph (tenant-wide) sources: source -> (path, params, tables)
+USER_SELECT = "id,displayName,userPrincipalName,mail,userType,accountEnabled,createdDateTime,externalUserState"
+GRAPH_SOURCES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
+    "graph:userRegistrationDetails": ("/v1.0/reports/authenticationMethods/userRegistrationDetails", {}, ("principals.mfa",)),
+    "graph:directoryRoleDefinitions": ("/v1.0/roleManagement/directory/roleDefinitions", {}, ("grants",)),
+    "graph:directoryRoleAssignments": ("/v1.0/roleManagement/directory/roleAssignments", {}, ("grants",)),
+    "graph:roleEligibilitySchedules": ("/v1.0/roleManagement/directory/roleEligibilitySchedules", {}, ("grants.standing",)),
+    "graph:conditionalAccessPolicies": ("/v1.0/identity/conditionalAccess/policies", {}, ("guardrails",)),
+    "graph:servicePrincipals": ("/v1.0/servicePrincipals", {"$select": "id,appId,displayName,accountEnabled,"
+                                "servicePrincipalType,appOwnerOrganizationId,createdDateTime,passwordCredentials,keyCredentials"},
+                                ("principals", "credentials")),
+    "graph:applications": ("/v1.0/applications", {"$select": "id,appId,displayName,createdDateTime,passwordCredentials,"
+                           "keyCredentials"}, ("credentials",)),
+}
+# Tables that only subscriptions hold: the tenant scope gets an 'ok, none here' row for them.
+SUBSCRIPTION_ONLY = ("regions", "resources", "tags", "replicas", "network_rules", "trusts")
+# Tables that only the tenant holds: each subscription mirrors the tenant's coverage for them.
+TENANT_ONLY = ("principals", "credentials")
+
+
+def _status(exc: BaseException) -> tuple[str, str]:
+    """Coverage status for a failure; a missing Entra licence is 'unsupported', not an error."""
+    status, message = classify_error(exc)
+    text = str(exc).lower()
+    if any(word in text for word in ("licen", "premium")):
+        return "unsupported", message
+    return status, message
+
+
+class _Run:
+    """State of one collection: clients, the Collection, and a guarded-call helper."""
+
+    def __init__(self, clients: Clients, collection: Collection):
+        self.clients = clients
+        self.c = collection
+
+    def call(self, account: str, tables: Iterable[str], source: str, fn: Callable[[], Any]) -> Any:
+        """Run one read; record its payload and an ok row per table, or a failure row per table."""
+        tables = list(tables)
+        try:
+            data = fn()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a coverage row
+            status, message = _status(exc)
+            for table in tables:
+                self.c.cover(account, None, table, source, status, message)
+            return None
+        self.c.add(account, GLOBAL, source, data)
+        for table in tables:
+            self.c.cover(account, None, table, source, "ok")
+        return data
+
+
+def collect(options: dict[str, Any], *, executor: Executor | None = None,
+            progress: Progress = no_progress) -> Collection:
+    """Collect the tenant (see the package docstring for the options)."""
+    clients = Clients.from_options(options or {})
+    collection = Collection(PROVIDER, meta={"cloud": options.get("cloud") or "public", "arm_endpoint": clients.arm,
+                                            "graph_endpoint": clients.graph, "authority": clients.authority})
+    run = _Run(clients, collection)
+    owned = executor is None
+    pool = executor or ThreadPoolExecutor(max_workers=int(options.get("max_workers") or 8),
+                                          thread_name_prefix="cloudaudit-azure")
+    try:
+        _collect(run, options, pool, progress)
+    finally:
+        if owned:
+            pool.shutdown(wait=True)
+    return collection
+
+
+def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progress) -> None:
+    clients, c = run.clients, run.c
+    sub_client = clients.subscriptions()
+    tenants, tenants_error = _try(lambda: [_raw(t) for t in sub_client.tenants.list()])
+    subs, subs_error = _try(lambda: [_raw(s) for s in sub_client.subscriptions.list()])
+    tenant_id = (options.get("tenant_id") or (tenants[0].get("tenantId") if tenants else None)
+                 or (subs[0].get("tenantId") if subs else None))
+    if not tenant_id:
+        failure = subs_error or tenants_error
+        raise ProviderError(f"azure: cannot read the tenant or any subscription ({failure}); "
+                            "check the credential or pass tenant_id")
+    c.meta.update({"tenant_id": tenant_id, "identity": {"tenant_id": tenant_id}})
+    if tenants is not None:
+        c.add(tenant_id, GLOBAL, "arm:tenants", [t for t in tenants if t.get("tenantId") == tenant_id] or tenants)
+    if subs is None:
+        status, message = _status(subs_error)  # type: ignore[arg-type]
+        c.cover(tenant_id, None, "tenants", "arm:subscriptions", status, message)
+        subs = []
+    else:
+        c.cover(tenant_id, None, "tenants", "arm:subscriptions", "ok")
+    subs = [s for s in subs if s.get("tenantId") in (None, tenant_id)]
+    wanted = options.get("subscriptions")
+    if wanted:
+        wanted = [str(w) for w in wanted]
+        for missing in sorted(set(wanted) - {s["subscriptionId"] for s in subs}):
+            c.cover(missing, None, "*", "arm:subscriptions", "error",
+                    "subscription not visible to this identity (not in GET /subscriptions)")
+        subs = [s for s in subs if s["subscriptionId"] in wanted]
+    c.add(tenant_id, GLOBAL, "arm:subscriptions", subs)
+    sub_ids = [s["subscriptionId"] for s in subs]
+    for sid in sub_ids:
+        c.cover(sid, None, "tenants", "arm:subscriptions", "ok")
+
+    tree, failure = _try(lambda: clients.arm_get(f"/providers/Microsoft.Management/managementGroups/{tenant_id}",
+                                                 API["managementGroups"], {"$expand": "children", "$recurse": "true"}))
+    status, message = _status(failure) if failure is not None else ("ok", "")
+    if failure is None:
+        c.add(tenant_id, GLOBAL, "arm:managementGroups", tree)
+    for account in [tenant_id, *sub_ids]:
+        c.cover(account, None, "tenants.parent_path", "arm:managementGroups", status, message)
+
+    graph_jobs = [pool.submit(_graph, run, tenant_id)]
+    total = len(sub_ids) + 1
+    done = 0
+    for _ in pool.map(lambda sid: _subscription(run, sub_client, sid), sub_ids):
+        done += 1
+        progress(done, total, "azure subscriptions")
+    _resource_graph(run, tenant_id, sub_ids, pool)
+    for job in graph_jobs:
+        job.result()
+    progress(total, total, "azure tenant")
+    _fill_scopes(c, tenant_id, sub_ids)
+
+
+def _raw(model: Any) -> Any:
+    """The REST-shaped JSON of an SDK model (new dict-backed models and older msrest ones)."""
+    if hasattr(model, "serialize"):
+        return model.serialize(keep_readonly=True)
+    if hasattr(model, "as_dict"):
+        return model.as_dict()
+    return dict(model)
+
+
+def _try(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return fn(), None
+    except Exception as exc:  # noqa: BLE001 - reported by the caller as coverage or one error line
+        return None, exc
+
+
+def _subscription(run: _Run, sub_client: Any, sid: str) -> None:
+    """Every per-subscription ARM source (locations, RBAC, policy, activity-log settings, Lighthouse)."""
+    run.call(sid, ["regions"], "arm:locations",
+             lambda: [_raw(loc) for loc in sub_client.subscriptions.list_locations(sid)])
+    for source, (path, api, tables, params) in SUBSCRIPTION_SOURCES.items():
+        run.call(sid, tables, source, lambda p=path, a=api, q=params: run.clients.arm_list(f"/subscriptions/{sid}{p}", a, q))
+
+
+def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executor) -> None:
+    """One paged Resource Graph query per family over all subscriptions, in batches of 1000."""
+    from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+    c = run.c
+    client = run.clients.resource_graph()
+
+    def query(text: str, batch: list[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        token = None
+        while True:
+            request = QueryRequest(subscriptions=batch, query=text,
+                                   options=QueryRequestOptions(skip_token=token, result_format="objectArray"))
+            response = client.resources(request)
+            rows.extend(response.data or [])
+            token = response.skip_token
+            if not token:
+                return rows
+
+    for start in range(0, len(sub_ids), ARG_BATCH):
+        batch = sub_ids[start:start + ARG_BATCH]
+        visible_rows, error = _try(lambda: query(SUBSCRIPTIONS_QUERY, batch))
+        if error is not None:
+            status, message = _status(error)
+            for sid in batch:
+                for family, (_, extra) in FAMILIES.items():
+                    for table in ("resources", "tags", *extra):
+                        c.cover(sid, None, table, f"arg:{family}", status, message)
+            continue
+        visible = {r.get("subscriptionId") for r in visible_rows}
+        c.add(tenant_id, GLOBAL, "arg:subscriptions",
+              {"query": SUBSCRIPTIONS_QUERY, "subscriptions": batch, "rows": visible_rows})
+
+        def family_job(item: tuple[str, tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
+            family, (types, extra) = item
+            text = (f"Resources | where type in~ ({', '.join(repr(t) for t in types)}) "
+                    f"| project {ARG_COLUMNS} | order by id asc")
+            rows, failure = _try(lambda: query(text, batch))
+            if failure is not None:
+                status, message = _status(failure)
+            else:
+                c.add(tenant_id, GLOBAL, f"arg:{family}", {"query": text, "subscriptions": batch, "rows": rows})
+            for sid in batch:
+                for table in ("resources", "tags", *extra):
+                    if failure is not None:
+                        c.cover(sid, None, table, f"arg:{family}", status, message)
+                    elif sid not in visible:
+                        c.cover(sid, None, table, f"arg:{family}", "denied",
+                                "Resource Graph returns nothing for this subscription (no read access)")
+                    else:
+                        c.cover(sid, None, table, f"arg:{family}", "ok")
+            if family == "sql" and rows:
+                servers = [r for r in rows if str(r.get("type", "")).lower() == "microsoft.sql/servers"]
+                for server in servers:
+                    _sql_firewall(run, server)
+
+        list(pool.map(family_job, FAMILIES.items()))
+
+
+def _sql_firewall(run: _Run, server: dict[str, Any]) -> None:
+    """Firewall rules of one SQL server ('allow Azure services' 0.0.0.0 makes it reachable by any tenant)."""
+    sid = server.get("subscriptionId") or server["id"].split("/")[2]
+    run.call(sid, ["resources.network_open"], "arm:sqlFirewallRules",
+             lambda: {"server": server["id"],
+                      "rules": run.clients.arm_list(f"{server['id']}/firewallRules", API["firewallRules"])})
+
+
+def _graph(run: _Run, tenant_id: str) -> None:
+    """Entra ID through Microsoft Graph (tenant-wide; account_id = tenant id)."""
+    clients, c = run.clients, run.c
+    # Users: ask for sign-in activity; without a P1 licence Graph refuses, so read again without it.
+    users, failure = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT + ",signInActivity"}))
+    if failure is None:
+        c.cover(tenant_id, None, "principals.last_active", "graph:users.signInActivity", "ok")
+    else:
+        status, message = _status(failure)
+        c.cover(tenant_id, None, "principals.last_active", "graph:users.signInActivity", status, message)
+        users, failure = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT}))
+    if failure is None:
+        c.add(tenant_id, GLOBAL, "graph:users", users)
+        c.cover(tenant_id, None, "principals", "graph:users", "ok")
+    else:
+        status, message = _status(failure)
+        c.cover(tenant_id, None, "principals", "graph:users", status, message)
+    for source, (path, params, tables) in GRAPH_SOURCES.items():
+        run.call(tenant_id, tables, source, lambda p=path, q=params: clients.graph_list(p, q))
+    run.call(tenant_id, ["guardrails"], "graph:securityDefaults",
+             lambda: clients.graph_get("/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"))
+    run.call(tenant_id, ["audit_logs"], "arm:aadiamDiagnosticSettings",
+             lambda: clients.arm_list("/providers/microsoft.aadiam/diagnosticSettings", API["aadiam"]))
+
+
+def _fill_scopes(c: Collection, tenant_id: str, sub_ids: list[str]) -> None:
+    """Make every (account, table) pair explicit: tenant-only tables mirror the tenant's status on
+    each subscription; subscription-only tables are empty (ok) at tenant scope."""
+    for table in SUBSCRIPTION_ONLY:
+        c.cover(tenant_id, None, table, "azure:tenant-scope", "ok",
+                "the Entra tenant scope holds no ARM data of this kind; see the subscriptions")
+    tenant_rows = [row for row in c.coverage if row.account_id == tenant_id
+                   and row.table.partition(".")[0] in TENANT_ONLY]
+    for sid in sub_ids:
+        for row in tenant_rows:
+            c.cover(sid, None, row.table, row.source, row.status,
+                    (row.message + " " if row.message else "") + f"(tenant-wide, tenant {tenant_id})")
