@@ -132,11 +132,12 @@ def _ts_text(value: Any) -> str | None:
     return ts.strftime(_TS_FORMAT)
 
 
-_KEEP = re.compile(r"^\s*(\d+)\s*([dwmy])\s*$", re.IGNORECASE)
+_KEEP = re.compile(r"^\s*(\d+)\s*([hdwmy])\s*$", re.IGNORECASE)
 
 
 def parse_keep(keep: str | timedelta) -> timedelta | pd.DateOffset:
-    """A retention period: ``"90d"`` days, ``"12w"`` weeks, ``"6m"`` calendar months, ``"1y"`` years.
+    """A retention period: ``"90d"`` days, ``"12w"`` weeks, ``"6m"`` calendar months, ``"1y"`` years
+    (``"36h"`` hours too).
 
     Raises :class:`RetentionError` (a ``ValueError``, so it also works as an argparse ``type``).
     """
@@ -146,10 +147,12 @@ def parse_keep(keep: str | timedelta) -> timedelta | pd.DateOffset:
         return keep
     match = _KEEP.match(str(keep))
     if not match:
-        raise RetentionError(f"retention period {keep!r} is not a number followed by d, w, m or y (e.g. 90d, 12w, 6m)")
+        raise RetentionError(f"retention period {keep!r} is not a number followed by h, d, w, m or y (e.g. 90d, 12w, 6m)")
     n, unit = int(match.group(1)), match.group(2).lower()
     if n <= 0:
         raise RetentionError(f"retention period {keep!r} must be positive")
+    if unit == "h":
+        return timedelta(hours=n)
     if unit == "d":
         return timedelta(days=n)
     if unit == "w":
