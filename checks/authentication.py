@@ -56,7 +56,7 @@ def joined(frame: pd.DataFrame, by: list[str], column: str, name: str) -> pd.Dat
     """``by`` keys with the sorted distinct values of ``column`` joined by ', ' as ``name``."""
     if frame.empty:
         return pd.DataFrame(columns=by + [name])
-    return (frame.dropna(subset=[column]).groupby(by, sort=False)[column]
+    return (frame.dropna(subset=[column]).groupby(by, sort=False, dropna=False)[column]
             .agg(lambda v: ", ".join(sorted(set(v)))).rename(name).reset_index())
 
 
