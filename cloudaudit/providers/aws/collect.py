@@ -1,0 +1,461 @@
+"""Read-only collection from an AWS Organization (or one account) into raw records.
+
+Three kinds of work items run on one bounded pool:
+
+1. the organization (once, from the caller): accounts, OU tree, SCPs;
+2. per account (global sources): enter the account, enabled regions, IAM, S3 bucket list,
+   account-level S3 public access block;
+3. per account and region: EC2 / RDS / KMS / DynamoDB / CloudTrail / Config, and the S3
+   buckets located there.
+
+Every call goes through :meth:`_Run.call`, which keeps the JSON-able payload as a record and
+writes coverage (merged to one row per table, source, account and region at the end).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable, Iterable
+
+from botocore.exceptions import ClientError
+
+from ..base import Collection, Progress, classify_error, no_progress
+from .client import HOME_REGION, ClientFactory, Credentials, partition_of
+
+PROVIDER = "aws"
+ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
+REGIONAL_TABLES = ("resources", "tags", "replicas", "network_rules", "audit_logs", "guardrails")
+_STATUS_RANK = {"ok": 0, "unsupported": 1, "error": 2, "denied": 3}
+
+
+def jsonable(value: Any) -> Any:
+    """The payload as plain JSON types (datetimes as ISO text, bytes as text, no ResponseMetadata)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return value
+
+
+def pages(client: Any, operation: str, **params: Any) -> dict:
+    """All pages of a paginated operation merged into one response (lists concatenated)."""
+    merged: dict[str, Any] = {}
+    for page in client.get_paginator(operation).paginate(**params):
+        for key, value in page.items():
+            if key in ("ResponseMetadata", "NextToken", "Marker", "IsTruncated", "nextToken", "ContinuationToken"):
+                continue
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+            else:
+                merged.setdefault(key, value)
+    return merged
+
+
+@dataclass
+class Account:
+    """One account being collected."""
+
+    id: str
+    credentials: Credentials | None = None
+    regions: list[str] = field(default_factory=list)
+    buckets: dict[str, list[str]] = field(default_factory=dict)   # region -> bucket names
+
+
+class _Run:
+    """State shared by the work items of one collection."""
+
+    def __init__(self, factory: ClientFactory, collection: Collection, options: dict[str, Any]):
+        self.factory = factory
+        self.collection = collection
+        self.options = options
+        self.partition = "aws"
+        self.home = factory.region
+        self.failures: list[tuple] = []   # coverage held back for org-level sources (copied per account)
+
+    def client(self, account: Account, service: str, region: str | None = None) -> Any:
+        return self.factory.client(service, region or self.home, account.credentials)
+
+    def call(self, account_id: str, region: str, source: str, tables: Iterable[str], fn: Callable[[], Any], *,
+             absent: Iterable[str] = (), extra: dict | None = None, cover: bool = True) -> Any:
+        """Run one read-only call, keep its payload, record coverage; return the payload or None.
+
+        Error codes in ``absent`` mean "not configured" (no policy, no encryption rule ...):
+        the payload is then ``{"absent": code}`` and coverage is ok.
+        """
+        tables = list(tables)
+        cov_region = None if region == "global" else region
+        try:
+            data = fn()
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code not in set(absent):
+                return self._fail(account_id, cov_region, tables, source, exc, cover)
+            data = {"absent": code}
+        except Exception as exc:  # noqa: BLE001 - connection, parsing, validation: all coverage rows
+            return self._fail(account_id, cov_region, tables, source, exc, cover)
+        data = jsonable(data)
+        if extra:
+            data = {**extra, **data}
+        self.collection.add(account_id, region, source, data)
+        if cover:
+            for table in tables:
+                self.collection.cover(account_id, cov_region, table, source, "ok")
+        return data
+
+    def _fail(self, account_id: str, region: str | None, tables: list[str], source: str, exc: BaseException,
+              cover: bool) -> None:
+        status, message = classify_error(exc)
+        if cover:
+            for table in tables:
+                self.collection.cover(account_id, region, table, source, status, message)
+        else:
+            self.failures.append((tables, source, status, message))
+        return None
+
+
+# ----------------------------------------------------------------------------- organization
+
+def collect_organization(run: _Run, caller: str) -> tuple[list[str], list[tuple]]:
+    """Organization, accounts, OU tree and SCPs. Returns member account ids and coverage to copy per account."""
+    run.failures = []
+    covered: list[tuple] = []
+    org = run.factory.client("organizations", run.home)
+
+    def do(source: str, tables: list[str], fn: Callable[[], Any], **kw: Any) -> Any:
+        before = len(run.failures)
+        data = run.call(caller, "global", source, tables, fn, cover=False, **kw)
+        if data is not None and len(run.failures) == before:
+            covered.append((tables, source, "ok", ""))
+        return data
+
+    described = do("organizations:DescribeOrganization", ["tenants"], org.describe_organization,
+                   absent=("AWSOrganizationsNotInUseException",))
+    if described is None or "absent" in described:
+        covered.extend(run.failures)
+        return [caller], covered
+    listed = do("organizations:ListAccounts", ["tenants"], lambda: pages(org, "list_accounts"))
+    roots = do("organizations:ListRoots", ["tenants"], lambda: pages(org, "list_roots"))
+    # Walk the OU tree breadth-first to know each account's path.
+    queue = [r["Id"] for r in (roots or {}).get("Roots", [])]
+    while queue:
+        parent = queue.pop(0)
+        ous = do("organizations:ListOrganizationalUnitsForParent", ["tenants"],
+                 lambda p=parent: pages(org, "list_organizational_units_for_parent", ParentId=p),
+                 extra={"ParentId": parent})
+        do("organizations:ListAccountsForParent", ["tenants"],
+           lambda p=parent: pages(org, "list_accounts_for_parent", ParentId=p), extra={"ParentId": parent})
+        queue.extend(ou["Id"] for ou in (ous or {}).get("OrganizationalUnits", []))
+    policies = do("organizations:ListPolicies", ["guardrails"],
+                  lambda: pages(org, "list_policies", Filter="SERVICE_CONTROL_POLICY"))
+    for policy in (policies or {}).get("Policies", []):
+        pid = policy["Id"]
+        do("organizations:DescribePolicy", ["guardrails"], lambda p=pid: org.describe_policy(PolicyId=p))
+        do("organizations:ListTargetsForPolicy", ["guardrails"],
+           lambda p=pid: pages(org, "list_targets_for_policy", PolicyId=p), extra={"PolicyId": pid})
+    covered.extend(run.failures)
+    accounts = [a["Id"] for a in (listed or {}).get("Accounts", []) if a.get("Status", a.get("State")) == "ACTIVE"]
+    return accounts or [caller], covered
+
+
+# ----------------------------------------------------------------------------- per account
+
+def enter_account(run: _Run, account: Account, caller: str) -> bool:
+    """Assume the audit role in a member account; a failure covers the whole account as not ok."""
+    if account.id == caller:
+        return True
+    role = run.options.get("role_name") or "OrganizationAccountAccessRole"
+    arn = f"arn:{run.partition}:iam::{account.id}:role/{role}"
+    try:
+        account.credentials, safe = run.factory.assume(arn, run.home, run.options.get("external_id"))
+    except Exception as exc:  # noqa: BLE001 - the account becomes a coverage row, the run goes on
+        status, message = classify_error(exc)
+        run.collection.cover(account.id, None, "*", "sts:AssumeRole", status, message)
+        return False
+    run.collection.add(account.id, "global", "sts:AssumeRole", jsonable(safe))
+    return True
+
+
+def collect_regions(run: _Run, account: Account) -> None:
+    ec2 = run.client(account, "ec2")
+    data = run.call(account.id, "global", "ec2:DescribeRegions", ["regions"],
+                    lambda: ec2.describe_regions(AllRegions=True))
+    explicit = run.options.get("regions")
+    if explicit:
+        account.regions = list(explicit)
+    elif data is not None:
+        account.regions = sorted(r["RegionName"] for r in data.get("Regions", [])
+                                 if r.get("OptInStatus", "opt-in-not-required") in ENABLED_OPT_IN
+                                 and partition_of(r["RegionName"]) == run.partition)
+    else:  # without the region list nothing regional can be collected: say so for every regional table
+        for table in REGIONAL_TABLES:
+            run.collection.cover(account.id, None, table, "ec2:DescribeRegions", "error",
+                                 "enabled regions unknown: ec2:DescribeRegions failed")
+
+
+def collect_iam(run: _Run, account: Account) -> None:
+    iam = run.client(account, "iam")
+    a = account.id
+
+    def credential_report() -> Any:
+        deadline = time.monotonic() + float(run.options.get("report_timeout", 60))
+        while True:  # GenerateCredentialReport answers STARTED / INPROGRESS until the report is ready
+            state = iam.generate_credential_report().get("State")
+            if state == "COMPLETE" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        return iam.get_credential_report()
+
+    run.call(a, "global", "iam:GetCredentialReport", ["principals", "credentials"], credential_report)
+    run.call(a, "global", "iam:GetAccountAuthorizationDetails", ["principals", "grants", "trusts"],
+             lambda: pages(iam, "get_account_authorization_details"))
+    run.call(a, "global", "iam:ListVirtualMFADevices", ["principals"],
+             lambda: pages(iam, "list_virtual_mfa_devices"))
+    run.call(a, "global", "iam:GetAccountSummary", ["principals", "credentials"], iam.get_account_summary)
+    run.call(a, "global", "iam:GetAccountPasswordPolicy", ["guardrails"], iam.get_account_password_policy,
+             absent=("NoSuchEntity",))
+
+
+def collect_s3_account(run: _Run, account: Account) -> None:
+    a = account.id
+    s3 = run.client(account, "s3")
+    s3control = run.client(account, "s3control")
+    run.call(a, "global", "s3control:GetPublicAccessBlock", ["guardrails", "resources"],
+             lambda: s3control.get_public_access_block(AccountId=a),
+             absent=("NoSuchPublicAccessBlockConfiguration",))
+    listed = run.call(a, "global", "s3:ListBuckets", ["resources"], lambda: pages(s3, "list_buckets"))
+    for bucket in (listed or {}).get("Buckets", []):
+        name = bucket["Name"]
+        region = bucket.get("BucketRegion")
+        if not region:  # older endpoints: one GetBucketLocation per bucket (null = us-east-1, EU = eu-west-1)
+            loc = run.call(a, "global", "s3:GetBucketLocation", ["resources"],
+                           lambda n=name: s3.get_bucket_location(Bucket=n), extra={"Bucket": name})
+            if loc is None:
+                continue
+            region = bucket_region(loc.get("LocationConstraint"))
+        account.buckets.setdefault(region, []).append(name)
+
+
+def bucket_region(constraint: str | None) -> str:
+    """Region of a bucket from its LocationConstraint (null means us-east-1, EU means eu-west-1)."""
+    if not constraint:
+        return "us-east-1"
+    return "eu-west-1" if constraint == "EU" else constraint
+
+
+# ----------------------------------------------------------------------------- per region
+
+_BUCKET_CALLS = (
+    # (source, method, tables, absent codes)
+    ("s3:GetBucketPolicyStatus", "get_bucket_policy_status", ["resources"], ("NoSuchBucketPolicy",)),
+    ("s3:GetPublicAccessBlock", "get_public_access_block", ["resources"], ("NoSuchPublicAccessBlockConfiguration",)),
+    ("s3:GetBucketAcl", "get_bucket_acl", ["resources"], ()),
+    ("s3:GetBucketPolicy", "get_bucket_policy", ["resources"], ("NoSuchBucketPolicy",)),
+    ("s3:GetBucketEncryption", "get_bucket_encryption", ["resources"], ("ServerSideEncryptionConfigurationNotFoundError",)),
+    ("s3:GetBucketReplication", "get_bucket_replication", ["replicas"], ("ReplicationConfigurationNotFoundError",)),
+    ("s3:GetBucketTagging", "get_bucket_tagging", ["tags"], ("NoSuchTagSet",)),
+)
+
+
+def collect_buckets(run: _Run, account: Account, region: str, names: list[str]) -> None:
+    s3 = run.client(account, "s3", region)
+    for name in names:
+        for source, method, tables, absent in _BUCKET_CALLS:
+            run.call(account.id, region, source, tables, lambda m=method, n=name: getattr(s3, m)(Bucket=n),
+                     absent=absent, extra={"Bucket": name})
+
+
+def collect_ec2(run: _Run, account: Account, region: str) -> None:
+    a = account.id
+    ec2 = run.client(account, "ec2", region)
+    run.call(a, region, "ec2:DescribeSecurityGroups", ["network_rules", "resources"],
+             lambda: pages(ec2, "describe_security_groups"))
+    run.call(a, region, "ec2:DescribeNetworkInterfaces", ["network_rules", "resources"],
+             lambda: pages(ec2, "describe_network_interfaces"))
+    run.call(a, region, "ec2:DescribeVolumes", ["resources", "tags"], lambda: pages(ec2, "describe_volumes"))
+    run.call(a, region, "ec2:DescribeSnapshots", ["resources", "tags"],
+             lambda: pages(ec2, "describe_snapshots", OwnerIds=["self"]), extra={"Public": False})
+    # The public subset in one call ("all" = restorable by everyone) instead of one attribute call per snapshot.
+    run.call(a, region, "ec2:DescribeSnapshots", ["resources"],
+             lambda: pages(ec2, "describe_snapshots", OwnerIds=["self"], RestorableByUserIds=["all"]),
+             extra={"Public": True})
+    run.call(a, region, "ec2:DescribeImages", ["resources", "tags"],
+             lambda: ec2.describe_images(Owners=["self"]))
+    run.call(a, region, "ec2:GetSnapshotBlockPublicAccessState", ["guardrails"],
+             ec2.get_snapshot_block_public_access_state)
+
+
+def collect_rds(run: _Run, account: Account, region: str) -> None:
+    a = account.id
+    rds = run.client(account, "rds", region)
+    run.call(a, region, "rds:DescribeDBInstances", ["resources", "tags", "replicas"],
+             lambda: pages(rds, "describe_db_instances"))
+    snaps = run.call(a, region, "rds:DescribeDBSnapshots", ["resources", "tags"],
+                     lambda: pages(rds, "describe_db_snapshots"))
+    for snap in (snaps or {}).get("DBSnapshots", []):
+        if snap.get("SnapshotType") == "manual":  # only manual snapshots can be shared
+            sid = snap["DBSnapshotIdentifier"]
+            run.call(a, region, "rds:DescribeDBSnapshotAttributes", ["resources"],
+                     lambda s=sid: rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=s))
+
+
+def collect_kms(run: _Run, account: Account, region: str) -> None:
+    a = account.id
+    kms = run.client(account, "kms", region)
+    keys = run.call(a, region, "kms:ListKeys", ["resources"], lambda: pages(kms, "list_keys"))
+    for key in (keys or {}).get("Keys", []):
+        kid = key["KeyId"]
+        meta = run.call(a, region, "kms:DescribeKey", ["resources", "replicas"], lambda k=kid: kms.describe_key(KeyId=k))
+        m = (meta or {}).get("KeyMetadata", {})
+        if (m.get("KeyManager") == "CUSTOMER" and m.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+                and m.get("Origin", "AWS_KMS") == "AWS_KMS" and m.get("KeyState") == "Enabled"):
+            run.call(a, region, "kms:GetKeyRotationStatus", ["resources"],
+                     lambda k=kid: kms.get_key_rotation_status(KeyId=k), extra={"KeyId": kid})
+
+
+def collect_dynamodb(run: _Run, account: Account, region: str) -> None:
+    a = account.id
+    ddb = run.client(account, "dynamodb", region)
+    tables = run.call(a, region, "dynamodb:ListTables", ["resources"], lambda: pages(ddb, "list_tables"))
+    for name in (tables or {}).get("TableNames", []):
+        described = run.call(a, region, "dynamodb:DescribeTable", ["resources", "replicas"],
+                             lambda n=name: ddb.describe_table(TableName=n))
+        arn = (described or {}).get("Table", {}).get("TableArn")
+        if arn:
+            run.call(a, region, "dynamodb:ListTagsOfResource", ["tags"],
+                     lambda r=arn: pages(ddb, "list_tags_of_resource", ResourceArn=r), extra={"ResourceArn": arn})
+
+
+def collect_logs(run: _Run, account: Account, region: str) -> None:
+    a = account.id
+    ct = run.client(account, "cloudtrail", region)
+    # Only trails whose home is this region: a multi-region trail is read once, in its home region.
+    trails = run.call(a, region, "cloudtrail:DescribeTrails", ["audit_logs"],
+                      lambda: ct.describe_trails(includeShadowTrails=False))
+    for trail in (trails or {}).get("trailList", []):
+        arn = trail.get("TrailARN") or trail["Name"]
+        run.call(a, region, "cloudtrail:GetTrailStatus", ["audit_logs"], lambda t=arn: ct.get_trail_status(Name=t),
+                 extra={"TrailARN": arn})
+        run.call(a, region, "cloudtrail:GetEventSelectors", ["audit_logs"],
+                 lambda t=arn: ct.get_event_selectors(TrailName=t), extra={"TrailARN": arn})
+    cfg = run.client(account, "config", region)
+    run.call(a, region, "config:DescribeConfigurationRecorders", ["audit_logs"], cfg.describe_configuration_recorders)
+    run.call(a, region, "config:DescribeConfigurationRecorderStatus", ["audit_logs"],
+             cfg.describe_configuration_recorder_status)
+
+
+REGIONAL_COLLECTORS = (collect_ec2, collect_rds, collect_kms, collect_dynamodb, collect_logs)
+
+
+# ----------------------------------------------------------------------------- driver
+
+def merge_coverage(collection: Collection) -> None:
+    """One coverage row per (account, region, table, source): the worst status, messages joined."""
+    merged: dict[tuple, list] = {}
+    for row in collection.coverage:
+        key = (row.account_id, row.region, row.table, row.source)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = [row.status, [row.message] if row.message else []]
+            continue
+        if _STATUS_RANK[row.status] > _STATUS_RANK[seen[0]]:
+            seen[0] = row.status
+        if row.message and row.message not in seen[1]:
+            seen[1].append(row.message)
+    from ..base import CoverageRow
+
+    collection.coverage = [CoverageRow(collection.provider, a, r, t, s, status, "; ".join(msgs)[:1000])
+                           for (a, r, t, s), (status, msgs) in merged.items()]
+
+
+def factory_from_options(options: dict[str, Any]) -> ClientFactory:
+    """Build the client factory from the adapter options."""
+    return ClientFactory(options.get("session"), profile=options.get("profile"), region=options.get("region"),
+                         endpoint_url=options.get("endpoint_url"), max_attempts=int(options.get("max_attempts", 8)),
+                         hooks=options.get("client_hooks"),
+                         max_pool_connections=max(16, int(options.get("max_workers", 8)) * 2))
+
+
+def collect(options: dict[str, Any], *, executor: Executor | None = None,
+            progress: Progress = no_progress) -> Collection:
+    """Collect raw records and coverage (see the package docstring for the options)."""
+    options = dict(options or {})
+    factory = options.get("factory") or factory_from_options(options)
+    collection = Collection(provider=PROVIDER)
+    run = _Run(factory, collection, options)
+    try:
+        identity = jsonable(factory.client("sts", factory.region).get_caller_identity())
+    except Exception as exc:  # noqa: BLE001 - nothing can be collected without an identity
+        from ...errors import ProviderError
+
+        raise ProviderError(f"aws: cannot identify the caller (sts:GetCallerIdentity): {exc}") from None
+    caller = identity["Account"]
+    collection.add(caller, "global", "sts:GetCallerIdentity", identity)
+    run.partition = identity["Arn"].split(":")[1]
+    run.home = options.get("region") or (factory.region if partition_of(factory.region) == run.partition
+                                         else HOME_REGION.get(run.partition, factory.region))
+    collection.meta.update(identity={"account": caller, "arn": identity["Arn"]}, partition=run.partition,
+                           endpoint_url=factory.endpoint_url, role_name=options.get("role_name")
+                           or "OrganizationAccountAccessRole")
+
+    if options.get("single_account"):
+        account_ids, org_coverage = [caller], []
+        collection.cover(caller, None, "tenants", "sts:GetCallerIdentity", "ok")
+    else:
+        account_ids, org_coverage = collect_organization(run, caller)
+        if org_coverage and all(src != "organizations:ListAccounts" for _, src, _, _ in org_coverage):
+            collection.cover(caller, None, "tenants", "sts:GetCallerIdentity", "ok")  # standalone account
+    if options.get("accounts"):
+        account_ids = [str(a) for a in options["accounts"]]
+    for account_id in account_ids:  # org-level sources: one row for each account they describe
+        for tables, source, status, message in org_coverage:
+            for table in tables:
+                collection.cover(account_id, None, table, source, status, message)
+
+    own_pool = executor is None
+    pool = executor or ThreadPoolExecutor(max_workers=int(options.get("max_workers", 8)),
+                                          thread_name_prefix="cloudaudit-aws")
+    done = 0
+    pending: dict[Future, str] = {}
+
+    def account_task(account: Account) -> Account | None:
+        if not enter_account(run, account, caller):
+            return None
+        collect_regions(run, account)
+        collect_iam(run, account)
+        collect_s3_account(run, account)
+        return account
+
+    def region_task(account: Account, region: str) -> None:
+        for collector in REGIONAL_COLLECTORS:
+            collector(run, account, region)
+
+    try:
+        for account_id in account_ids:
+            pending[pool.submit(account_task, Account(account_id))] = f"account {account_id}"
+        while pending:
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in finished:
+                label = pending.pop(future)
+                done += 1
+                result = future.result()
+                if isinstance(result, Account):
+                    for region in result.regions:
+                        f = pool.submit(region_task, result, region)
+                        pending[f] = f"{result.id} {region}"
+                    # Buckets are read in their own region, scanned or not (residency needs them all).
+                    for region, names in result.buckets.items():
+                        f = pool.submit(collect_buckets, run, result, region, names)
+                        pending[f] = f"{result.id} {region} buckets"
+                progress(done, done + len(pending), label)
+    finally:
+        if own_pool:
+            pool.shutdown(wait=True)
+    merge_coverage(collection)
+    return collection
