@@ -62,7 +62,7 @@ def json_for_script(data: Any) -> str:
     ``<``, ``>`` and ``&`` become ``\\u003c`` etc., so ``</script>`` or ``<!--`` in a value
     cannot end the block or open a comment; JSON.parse restores them.
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -76,6 +76,12 @@ def _s(value: Any) -> str:
     if not isinstance(value, (list, tuple, dict)) and pd.isna(value):
         return ""
     return str(value)
+
+
+def _texts(series: pd.Series) -> list[str | None]:
+    """Plain Python strings for JSON (None for missing: never NaN, which JSON cannot hold)."""
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+            for v in series.astype(object).tolist()]
 
 
 def _cell(text: Any, cls: str = "") -> dict[str, str]:
@@ -468,15 +474,13 @@ def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP)
     status_code = kept["status"].map({s: i for i, s in enumerate(STATUSES)}).astype(int).to_numpy()
     sev_code = kept["severity"].cat.codes.to_numpy()
     evidence = [json.loads(e) if e else {} for e in kept["evidence"].fillna("").tolist()]
-    frame = pd.DataFrame({
-        "c": columns["c"], "t": columns["t"], "s": status_code, "v": sev_code, "p": columns["p"],
-        "a": columns["a"], "g": columns["g"], "r": kept["resource_id"].astype(object).where(kept["resource_id"].notna(), None).to_numpy(),
-        "x": _localized(kept, "reason", lang).to_numpy(), "k": columns["k"], "l": columns["l"], "m": columns["m"],
-        "q": kept["acceptance"].astype(object).where(kept["acceptance"].notna(), None).to_numpy()})
-    rows = frame.to_numpy().tolist()
-    for row, ev in zip(rows, evidence):
-        row.append(ev)
-    return {"cols": list(frame.columns) + ["e"], "s": [str(u) for u in uniques], "rows": rows,
+    names = ["c", "t", "s", "v", "p", "a", "g", "r", "x", "k", "l", "m", "q", "e"]
+    values = [columns["c"].tolist(), columns["t"].tolist(), status_code.tolist(), sev_code.tolist(),
+              columns["p"].tolist(), columns["a"].tolist(), columns["g"].tolist(), _texts(kept["resource_id"]),
+              _texts(_localized(kept, "reason", lang)), columns["k"].tolist(), columns["l"].tolist(),
+              columns["m"].tolist(), _texts(kept["acceptance"]), evidence]
+    rows = [list(r) for r in zip(*values)]
+    return {"cols": names, "s": [str(u) for u in uniques], "rows": rows,
             "pass_omitted": omitted, "total": int(len(df)),
             "statuses": [STATUS_NAMES[lang][s] for s in STATUSES], "status_keys": list(STATUSES),
             "severities": [SEVERITY_NAMES[lang][s] for s in SEVERITIES]}
