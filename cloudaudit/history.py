@@ -135,12 +135,14 @@ def _ts_text(value: Any) -> str | None:
 _KEEP = re.compile(r"^\s*(\d+)\s*([hdwmy])\s*$", re.IGNORECASE)
 
 
-def parse_keep(keep: str | timedelta) -> timedelta | pd.DateOffset:
+def parse_keep(keep: str | timedelta | pd.DateOffset) -> timedelta | pd.DateOffset:
     """A retention period: ``"90d"`` days, ``"12w"`` weeks, ``"6m"`` calendar months, ``"1y"`` years
     (``"36h"`` hours too).
 
     Raises :class:`RetentionError` (a ``ValueError``, so it also works as an argparse ``type``).
     """
+    if isinstance(keep, pd.DateOffset):  # already parsed (e.g. by argparse ``type=parse_keep``)
+        return keep
     if isinstance(keep, timedelta):
         if keep <= timedelta(0):
             raise RetentionError(f"retention period {keep} must be positive")
@@ -443,7 +445,7 @@ class History:
             severity_changed=int((persisting["severity_before"] != persisting["severity_after"]).sum()),
             drift=drift)
 
-    def prune(self, keep: str | timedelta, *, now: datetime | None = None) -> list[str]:
+    def prune(self, keep: str | timedelta | pd.DateOffset, *, now: datetime | None = None) -> list[str]:
         """Delete runs (and their findings) started before ``now - keep``; never the latest run.
 
         Returns the deleted run ids.  ``keep`` as for :func:`parse_keep`.

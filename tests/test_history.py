@@ -189,7 +189,9 @@ def test_prune_accepts_weeks_months_and_timedelta(recorded):
         assert h.prune("1w", now=DAY3) == []
         assert h.prune("1m", now=datetime(2026, 12, 2, 3, tzinfo=timezone.utc)) == ["run1", "run2"]
         assert h.prune(timedelta(seconds=1), now=DAY3 + timedelta(days=9999)) == []
+        assert h.prune(parse_keep("1y"), now=DAY3 + timedelta(days=9999)) == []  # parsed early, as argparse would
     assert parse_keep("6m") == pd.DateOffset(months=6)
+    assert parse_keep("36h") == timedelta(hours=36)
     assert parse_keep("12W") == timedelta(weeks=12)
     assert parse_keep("2y") == pd.DateOffset(years=2)
 
