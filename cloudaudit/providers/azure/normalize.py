@@ -1,0 +1,527 @@
+"""Pure mapping from the Azure collection's raw records to inventory tables.
+
+Reads nothing but ``collection.records`` / ``collection.coverage`` (and the collection's start
+time as "now" for credential expiry), so an evidence bundle replays into the same inventory.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import pandas as pd
+
+from ...inventory import Inventory
+from ..base import Collection
+
+PROVIDER = "azure"
+
+# Built-in Azure RBAC roles by definition GUID.
+ARM_ROLE_PRIVILEGE = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "admin",   # Owner
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "admin",   # User Access Administrator
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": "admin",   # Role Based Access Control Administrator
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "write",   # Contributor
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": "read",    # Reader
+}
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+PRIVILEGED_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+ALLOWED_LOCATIONS = "e56962a6-4747-49cd-b67b-bf8b01975c4c"
+STORAGE_NO_PUBLIC = "4fa4b6c0-31ca-4c0d-b10d-24b96f62a751"
+MICROSOFT_TENANTS = {"f8cdef31-a31e-4b4a-93e4-5f571e91255a", "72f988bf-86f1-41af-91ab-2d7cd011db47"}
+
+PHISHING_RESISTANT = {"fido2", "windowshelloforbusiness", "x509certificatemultifactor", "x509certificatesinglefactor",
+                      "passkeydevicebound", "passkeydeviceboundauthenticator", "passkeydeviceboundwindowshello",
+                      "platformcredential"}
+HARDWARE = {"hardwareonetimepasscode"}
+SECOND_FACTORS = {"microsoftauthenticatorpush", "softwareonetimepasscode", "mobilephone", "alternatemobilephone",
+                  "officephone", "microsoftauthenticatorpasswordless", "temporaryaccesspass"}
+
+KINDS = {  # ARM type -> (kind, data_bearing)
+    "microsoft.storage/storageaccounts": ("bucket", True),
+    "microsoft.compute/disks": ("volume", True),
+    "microsoft.compute/snapshots": ("snapshot", True),
+    "microsoft.sql/servers": ("database", True),
+    "microsoft.sql/servers/databases": ("database", True),
+    "microsoft.documentdb/databaseaccounts": ("database", True),
+    "microsoft.keyvault/vaults": ("secret", True),
+    "microsoft.recoveryservices/vaults": ("vault", True),
+    "microsoft.network/networksecuritygroups": ("security_group", False),
+    "microsoft.compute/virtualmachines": ("vm", False),
+    "microsoft.operationalinsights/workspaces": ("log_store", True),
+}
+GEO_SKUS = ("GRS", "GZRS")
+TLS = {"TLS1_0": "1.0", "TLS1_1": "1.1", "TLS1_2": "1.2", "TLS1_3": "1.3", "Tls": "1.0", "Tls11": "1.1",
+       "Tls12": "1.2", "Tls13": "1.3", "1.0": "1.0", "1.1": "1.1", "1.2": "1.2", "1.3": "1.3", "None": "1.0"}
+PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "*": "all", "esp": "esp", "ah": "ah"}
+
+
+def normalize(collection: Collection) -> Inventory:
+    """Build the inventory tables from an Azure collection (pure)."""
+    n = _Normalizer(collection)
+    return Inventory({
+        "tenants": n.tenants(), "regions": n.regions(), "resources": n.resources(), "tags": n.tags(),
+        "replicas": n.replicas(), "principals": n.principals(), "credentials": n.credentials(),
+        "grants": n.grants(), "trusts": n.trusts(), "network_rules": n.network_rules(),
+        "guardrails": n.guardrails(), "audit_logs": n.audit_logs(), "coverage": n.coverage(),
+    })
+
+
+def _guid(resource_id: str | None) -> str:
+    return (resource_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _code(location: str | None) -> str | None:
+    """Location code as ARM names it (display names like 'Japan East' become 'japaneast')."""
+    if not location:
+        return None
+    return str(location).replace(" ", "").lower()
+
+
+def _sub_of(resource_id: str) -> str | None:
+    parts = resource_id.split("/")
+    return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else None
+
+
+class _Normalizer:
+    def __init__(self, collection: Collection):
+        self.c = collection
+        self.tenant = str(collection.meta.get("tenant_id") or self._first_account("arm:subscriptions") or "unknown")
+        started = pd.Timestamp(collection.started)
+        self.now = started.tz_convert("UTC") if started.tzinfo else started.tz_localize("UTC")
+        self.rows = self._arg_rows()
+        self.by_id = {str(r.get("id", "")).lower(): r for r in self.rows}
+        self.users = {u["id"]: u for u in self._graph("graph:users")}
+        self.sps = {s["id"]: s for s in self._graph("graph:servicePrincipals")}
+        self.pairs = self._pairs()
+
+    # ------------------------------------------------------------------ record access
+    def _first_account(self, source: str) -> str | None:
+        recs = self.c.find(source)
+        return recs[0].account_id if recs else None
+
+    def _arg_rows(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for rec in self.c.records:
+            if rec.source.startswith("arg:") and rec.source != "arg:subscriptions":
+                rows.extend(rec.data.get("rows", []))
+        return rows
+
+    def _graph(self, source: str) -> list[dict[str, Any]]:
+        return [item for rec in self.c.find(source) for item in (rec.data or [])]
+
+    def _per_account(self, source: str) -> Iterable[tuple[str, dict[str, Any]]]:
+        for rec in self.c.find(source):
+            for item in rec.data or []:
+                yield rec.account_id, item
+
+    def _pairs(self) -> dict[tuple[str, str], str | None]:
+        pairs: dict[tuple[str, str], str | None] = {}
+        for sid, loc in self._per_account("arm:locations"):
+            paired = (loc.get("metadata") or {}).get("pairedRegion") or []
+            pairs[(sid, loc.get("name", ""))] = paired[0].get("name") if paired else None
+        return pairs
+
+    # ------------------------------------------------------------------ tenancy
+    def _mg_paths(self) -> dict[str, str]:
+        """Subscription id -> management-group path (display names, root first)."""
+        paths: dict[str, str] = {}
+
+        def walk(node: dict[str, Any], trail: list[str]) -> None:
+            props = node.get("properties", node)
+            name = props.get("displayName") or node.get("name")
+            if str(node.get("type", "")).lower() == "/subscriptions":
+                paths[str(node.get("name"))] = "/".join(trail)
+                return
+            for child in props.get("children") or []:
+                walk(child, trail + [name])
+
+        for rec in self.c.find("arm:managementGroups"):
+            walk(rec.data, [])
+        return paths
+
+    def tenants(self) -> list[dict[str, Any]]:
+        info = next((t for rec in self.c.find("arm:tenants") for t in rec.data or []), {})
+        rows = [{"provider": PROVIDER, "account_id": self.tenant, "org_id": self.tenant,
+                 "name": info.get("displayName") or self.tenant, "parent_path": "", "is_management": True,
+                 "state": "Enabled"}]
+        paths = self._mg_paths()
+        for _, sub in self._per_account("arm:subscriptions"):
+            sid = sub["subscriptionId"]
+            rows.append({"provider": PROVIDER, "account_id": sid, "org_id": sub.get("tenantId") or self.tenant,
+                         "name": sub.get("displayName"), "parent_path": paths.get(sid), "is_management": False,
+                         "state": sub.get("state")})
+        return rows
+
+    def regions(self) -> list[dict[str, Any]]:
+        return [{"provider": PROVIDER, "account_id": sid, "region": loc["name"], "enabled": True, "opt_in": None}
+                for sid, loc in self._per_account("arm:locations")
+                if (loc.get("metadata") or {}).get("regionType", "Physical") == "Physical"]
+
+    # ------------------------------------------------------------------ resources
+    def _sql_open(self) -> dict[str, bool]:
+        """SQL server id -> any firewall rule admits all Azure tenants (0.0.0.0) or the Internet."""
+        open_: dict[str, bool] = {}
+        for rec in self.c.find("arm:sqlFirewallRules"):
+            rules = rec.data.get("rules", [])
+            open_[rec.data["server"].lower()] = any(
+                (r.get("properties") or {}).get("startIpAddress") == "0.0.0.0"
+                and (r.get("properties") or {}).get("endIpAddress") in ("0.0.0.0", "255.255.255.255") for r in rules)
+        return open_
+
+    def resources(self) -> list[dict[str, Any]]:
+        sql_open = self._sql_open()
+        out = []
+        for r in self.rows:
+            rtype = str(r.get("type", "")).lower()
+            kind, data_bearing = KINDS.get(rtype, ("other", True))
+            p = r.get("properties") or {}
+            row = {"provider": PROVIDER, "account_id": r.get("subscriptionId") or _sub_of(r["id"]),
+                   "region": _code(r.get("location")), "resource_id": r["id"], "name": r.get("name"),
+                   "kind": kind, "native_type": rtype, "data_bearing": data_bearing}
+            row.update(_properties(rtype, r, p, sql_open, self.by_id))
+            out.append(row)
+        return out
+
+    def tags(self) -> list[dict[str, Any]]:
+        out = [{"provider": PROVIDER, "account_id": r.get("subscriptionId") or _sub_of(r["id"]), "resource_id": r["id"],
+                "key": k, "value": v} for r in self.rows for k, v in (r.get("tags") or {}).items()]
+        out += [{"provider": PROVIDER, "account_id": s["subscriptionId"], "resource_id": f"/subscriptions/{s['subscriptionId']}",
+                 "key": k, "value": v} for _, s in self._per_account("arm:subscriptions") for k, v in (s.get("tags") or {}).items()]
+        return out
+
+    def replicas(self) -> list[dict[str, Any]]:
+        out = []
+        for r in self.rows:
+            rtype = str(r.get("type", "")).lower()
+            p = r.get("properties") or {}
+            sid = r.get("subscriptionId") or _sub_of(r["id"])
+            source = _code(r.get("location"))
+            base = {"provider": PROVIDER, "account_id": sid, "resource_id": r["id"], "source_region": source}
+            if rtype == "microsoft.storage/storageaccounts":
+                sku = str((r.get("sku") or {}).get("name", ""))
+                if any(sku.upper().endswith(s) for s in GEO_SKUS):
+                    target = _code(p.get("secondaryLocation")) or self.pairs.get((sid, source or ""))
+                    out.append({**base, "target_region": target, "kind": "geo_pair"})
+            elif rtype == "microsoft.documentdb/databaseaccounts":
+                for loc in p.get("locations") or []:
+                    target = _code(loc.get("locationName"))
+                    if target and target != source:
+                        out.append({**base, "target_region": target, "kind": "replication"})
+            elif rtype == "microsoft.recoveryservices/vaults":
+                redundancy = str((p.get("redundancySettings") or {}).get("standardTierStorageRedundancy", ""))
+                if redundancy.lower().startswith("georedundant") or "geozone" in redundancy.lower():
+                    out.append({**base, "target_region": self.pairs.get((sid, source or "")), "kind": "backup"})
+            elif rtype == "microsoft.sql/servers/databases":
+                redundancy = str(p.get("currentBackupStorageRedundancy") or "")
+                if redundancy.lower() in ("geo", "geozone"):
+                    out.append({**base, "target_region": self.pairs.get((sid, source or "")), "kind": "backup"})
+        return out
+
+    def network_rules(self) -> list[dict[str, Any]]:
+        out = []
+        for r in self.rows:
+            rtype = str(r.get("type", "")).lower()
+            p = r.get("properties") or {}
+            sid = r.get("subscriptionId") or _sub_of(r["id"])
+            if rtype == "microsoft.network/networksecuritygroups":
+                attached = bool(p.get("subnets") or p.get("networkInterfaces"))
+                for rule in (p.get("securityRules") or []) + (p.get("defaultSecurityRules") or []):
+                    rp = rule.get("properties") or rule  # Resource Graph keeps the nested 'properties'
+                    sources = rp.get("sourceAddressPrefixes") or [rp.get("sourceAddressPrefix") or "*"]
+                    ports = rp.get("destinationPortRanges") or [rp.get("destinationPortRange") or "*"]
+                    for src in sources:
+                        for port in ports:
+                            low, high = _ports(port)
+                            out.append({"provider": PROVIDER, "account_id": sid, "region": _code(r.get("location")),
+                                        "resource_id": r["id"], "rule_id": rule.get("name"),
+                                        "direction": "ingress" if str(rp.get("direction", "")).lower() == "inbound" else "egress",
+                                        "source": _source(src),
+                                        "protocol": PROTOCOLS.get(str(rp.get("protocol", "*")).lower(), str(rp.get("protocol")).lower()),
+                                        "port_from": low, "port_to": high,
+                                        "action": str(rp.get("access", "")).lower(), "attached": attached})
+        for rec in self.c.find("arm:sqlFirewallRules"):
+            server = self.by_id.get(rec.data["server"].lower(), {})
+            for rule in rec.data.get("rules", []):
+                rp = rule.get("properties") or {}
+                start, end = rp.get("startIpAddress"), rp.get("endIpAddress")
+                source = ("0.0.0.0/0" if (start, end) == ("0.0.0.0", "255.255.255.255")
+                          else "AzureCloud" if (start, end) == ("0.0.0.0", "0.0.0.0") else f"{start}-{end}")
+                out.append({"provider": PROVIDER, "account_id": rec.account_id, "region": _code(server.get("location")),
+                            "resource_id": rec.data["server"], "rule_id": rule.get("name"), "direction": "ingress",
+                            "source": source, "protocol": "tcp", "port_from": 1433, "port_to": 1433,
+                            "action": "allow", "attached": True})
+        return out
+
+    # ------------------------------------------------------------------ identity
+    def _mfa(self) -> dict[str, str]:
+        mfa: dict[str, str] = {}
+        for d in self._graph("graph:userRegistrationDetails"):
+            methods = {str(m).lower() for m in d.get("methodsRegistered") or []}
+            if methods & PHISHING_RESISTANT:
+                mfa[d["id"]] = "phishing_resistant"
+            elif methods & HARDWARE:
+                mfa[d["id"]] = "hardware"
+            elif d.get("isMfaRegistered") or methods & SECOND_FACTORS:
+                mfa[d["id"]] = "virtual"
+            else:
+                mfa[d["id"]] = "none"
+        return mfa
+
+    def _directory_roles(self) -> dict[str, dict[str, Any]]:
+        return {str(d.get("templateId") or d["id"]).lower(): d for d in self._graph("graph:directoryRoleDefinitions")} | \
+               {str(d["id"]).lower(): d for d in self._graph("graph:directoryRoleDefinitions")}
+
+    def _global_admins(self) -> set[str]:
+        items = self._graph("graph:directoryRoleAssignments") + self._graph("graph:roleEligibilitySchedules")
+        return {a["principalId"] for a in items if str(a.get("roleDefinitionId", "")).lower() == GLOBAL_ADMIN}
+
+    def principals(self) -> list[dict[str, Any]]:
+        have_mfa = bool(self.c.find("graph:userRegistrationDetails"))
+        mfa = self._mfa()
+        admins = self._global_admins()
+        out = []
+        for u in self.users.values():
+            guest = str(u.get("userType", "")).lower() == "guest" or "#ext#" in str(u.get("userPrincipalName", "")).lower()
+            sign_in = u.get("signInActivity") or {}
+            out.append({"provider": PROVIDER, "account_id": self.tenant, "principal_id": u["id"],
+                        "name": u.get("userPrincipalName") or u.get("displayName"), "kind": "guest" if guest else "user",
+                        "human": True, "top_level": u["id"] in admins, "console_access": bool(u.get("accountEnabled")),
+                        "mfa": mfa.get(u["id"], "unknown") if have_mfa else None,
+                        "enabled": u.get("accountEnabled"), "external": guest, "created": u.get("createdDateTime"),
+                        "last_active": sign_in.get("lastSuccessfulSignInDateTime") or sign_in.get("lastSignInDateTime")})
+        for s in self.sps.values():
+            owner = s.get("appOwnerOrganizationId")
+            out.append({"provider": PROVIDER, "account_id": self.tenant, "principal_id": s["id"],
+                        "name": s.get("displayName"), "kind": "service_principal", "human": False,
+                        "top_level": s["id"] in admins, "console_access": False, "mfa": None,
+                        "enabled": s.get("accountEnabled"),
+                        "external": bool(owner) and owner != self.tenant and owner not in MICROSOFT_TENANTS,
+                        "created": s.get("createdDateTime")})
+        return out
+
+    def credentials(self) -> list[dict[str, Any]]:
+        sp_by_app = {s.get("appId"): s["id"] for s in self.sps.values()}
+        out = []
+        owners = [(sp_by_app.get(a.get("appId"), a["id"]), a) for a in self._graph("graph:applications")]
+        owners += [(s["id"], s) for s in self.sps.values()]
+        for principal, obj in owners:
+            for field, kind in (("passwordCredentials", "client_secret"), ("keyCredentials", "certificate")):
+                for cred in obj.get(field) or []:
+                    start, end = cred.get("startDateTime"), cred.get("endDateTime")
+                    active = (end is None or pd.Timestamp(end) > self.now) and (start is None or pd.Timestamp(start) <= self.now)
+                    out.append({"provider": PROVIDER, "account_id": self.tenant, "principal_id": principal,
+                                "credential_id": cred.get("keyId"), "kind": kind, "active": active,
+                                "created": start, "last_rotated": start, "expires": end})
+        return out
+
+    def _principal_kind(self, principal_id: str, arm_type: str | None = None) -> tuple[str, bool]:
+        """(kind, external) for a principal id, from Graph when known, else from ARM's principalType."""
+        if principal_id in self.users:
+            u = self.users[principal_id]
+            guest = str(u.get("userType", "")).lower() == "guest"
+            return ("guest" if guest else "user"), guest
+        if principal_id in self.sps:
+            owner = self.sps[principal_id].get("appOwnerOrganizationId")
+            return "service_principal", bool(owner) and owner != self.tenant and owner not in MICROSOFT_TENANTS
+        kind = {"user": "user", "group": "group", "serviceprincipal": "service_principal",
+                "foreigngroup": "group", "device": "device"}.get(str(arm_type or "").lower(), "unknown")
+        return kind, str(arm_type or "").lower() == "foreigngroup"
+
+    def grants(self) -> list[dict[str, Any]]:
+        out = []
+        roles = self._directory_roles()
+        for source, standing in (("graph:directoryRoleAssignments", True), ("graph:roleEligibilitySchedules", False)):
+            for a in self._graph(source):
+                role = roles.get(str(a.get("roleDefinitionId", "")).lower(), {})
+                kind, external = self._principal_kind(a["principalId"])
+                rid = str(a.get("roleDefinitionId", "")).lower()
+                name = role.get("displayName") or rid
+                privilege = ("admin" if rid in (GLOBAL_ADMIN, PRIVILEGED_ROLE_ADMIN) or role.get("isPrivileged")
+                             else "read" if "reader" in str(name).lower() else "write")
+                scope = a.get("directoryScopeId") or "/"
+                out.append({"provider": PROVIDER, "account_id": self.tenant, "principal_id": a["principalId"],
+                            "principal_kind": kind, "scope": "tenant" if scope == "/" else scope, "role": name,
+                            "privilege": privilege, "standing": standing, "via": "direct", "external": external,
+                            "public": False})
+        definitions = {(acc, _guid(d.get("id") or d.get("name"))): d for acc, d in self._per_account("arm:roleDefinitions")}
+        # PIM activations are time-bound: the assignment they created is not standing access.
+        activated = {str((i.get("properties") or {}).get("originRoleAssignmentId", "")).lower()
+                     for _, i in self._per_account("arm:roleAssignmentScheduleInstances")
+                     if str((i.get("properties") or {}).get("assignmentType")) == "Activated"}
+        for sid, a in self._per_account("arm:roleAssignments"):
+            out.append(self._arm_grant(sid, a, definitions, activated))
+        return out
+
+    def _arm_grant(self, sid: str, a: dict[str, Any], definitions: dict[tuple[str, str], dict[str, Any]],
+                   activated: set[str]) -> dict[str, Any]:
+        p = a.get("properties") or {}
+        guid = _guid(p.get("roleDefinitionId"))
+        definition = definitions.get((sid, guid), {})
+        kind, external = self._principal_kind(p.get("principalId", ""), p.get("principalType"))
+        scope = p.get("scope") or ""
+        within = scope.lower().startswith(f"/subscriptions/{sid}".lower())
+        return {"provider": PROVIDER, "account_id": sid, "principal_id": p.get("principalId"), "principal_kind": kind,
+                "scope": scope, "role": (definition.get("properties") or {}).get("roleName") or guid,
+                "privilege": ARM_ROLE_PRIVILEGE.get(guid) or _privilege_of(definition),
+                "standing": str(a.get("id", "")).lower() not in activated,
+                "via": "direct" if within else "inherited", "external": external, "public": False}
+
+    def trusts(self) -> list[dict[str, Any]]:
+        out = []
+        for sid, a in self._per_account("arm:registrationAssignments"):
+            definition = ((a.get("properties") or {}).get("registrationDefinition") or {}).get("properties") or {}
+            for auth in definition.get("authorizations") or []:
+                guid = _guid(auth.get("roleDefinitionId"))
+                out.append({"provider": PROVIDER, "account_id": sid, "role_id": auth.get("roleDefinitionId"),
+                            "trusted": auth.get("principalId"), "trusted_account": definition.get("managedByTenantId"),
+                            "external": definition.get("managedByTenantId") != self.tenant, "wildcard": False,
+                            "external_id": None, "mfa_required": None, "privilege": ARM_ROLE_PRIVILEGE.get(guid, "write")})
+        return out
+
+    # ------------------------------------------------------------------ guardrails and logs
+    def guardrails(self) -> list[dict[str, Any]]:
+        out = []
+        for sid, a in self._per_account("arm:policyAssignments"):
+            p = a.get("properties") or {}
+            guid = _guid(p.get("policyDefinitionId"))
+            params = {k: (v or {}).get("value") for k, v in (p.get("parameters") or {}).items()}
+            excluded = any(f"/subscriptions/{sid}".lower().startswith(str(s).lower()) for s in p.get("notScopes") or [])
+            enforced = p.get("enforcementMode", "Default") == "Default" and not excluded
+            detail = json.dumps({"assignment": a.get("id"), "name": p.get("displayName"), "definition": p.get("policyDefinitionId"),
+                                 "enforcementMode": p.get("enforcementMode"), "notScopes": p.get("notScopes") or [],
+                                 "parameters": params}, sort_keys=True)
+            if guid == ALLOWED_LOCATIONS:
+                out.append({"provider": PROVIDER, "account_id": sid, "scope": p.get("scope"), "kind": "region_restriction",
+                            "effective": enforced, "values": [str(v).lower() for v in params.get("listOfAllowedLocations") or []],
+                            "detail": detail})
+            elif guid == STORAGE_NO_PUBLIC:
+                effect = str(params.get("effect") or "audit").lower()
+                out.append({"provider": PROVIDER, "account_id": sid, "scope": p.get("scope"), "kind": "public_access_block",
+                            "effective": enforced and effect == "deny", "values": [], "detail": detail})
+        for pol in self._graph("graph:conditionalAccessPolicies"):
+            grant = pol.get("grantControls") or {}
+            if "mfa" not in [str(x).lower() for x in grant.get("builtInControls") or []] and not grant.get("authenticationStrength"):
+                continue
+            users = (pol.get("conditions") or {}).get("users") or {}
+            values = list(users.get("includeRoles") or []) + list(users.get("includeUsers") or [])
+            out.append({"provider": PROVIDER, "account_id": self.tenant, "scope": "tenant", "kind": "mfa_required",
+                        "effective": pol.get("state") == "enabled", "values": values,
+                        "detail": json.dumps({"policy": pol.get("id"), "name": pol.get("displayName"), "state": pol.get("state"),
+                                              "users": users, "applications": (pol.get("conditions") or {}).get("applications"),
+                                              "grantControls": grant}, sort_keys=True)})
+        for rec in self.c.find("graph:securityDefaults"):
+            out.append({"provider": PROVIDER, "account_id": self.tenant, "scope": "tenant", "kind": "mfa_required",
+                        "effective": bool(rec.data.get("isEnabled")), "values": ["All"],
+                        "detail": json.dumps({"policy": "securityDefaults", "isEnabled": rec.data.get("isEnabled")})})
+        return out
+
+    def audit_logs(self) -> list[dict[str, Any]]:
+        out = []
+        sources = [(sid, s, ("administrative", "security", "policy"), "administrative")
+                   for sid, s in self._per_account("arm:diagnosticSettings")]
+        sources += [(self.tenant, s, ("auditlogs", "signinlogs"), "auditlogs")
+                    for _, s in self._per_account("arm:aadiamDiagnosticSettings")]
+        for account, s, wanted, management in sources:
+            p = s.get("properties") or {}
+            on = {str(log.get("category", "")).lower() for log in p.get("logs") or [] if log.get("enabled")}
+            dest_id = p.get("workspaceId") or p.get("storageAccountId") or p.get("eventHubAuthorizationRuleId") or ""
+            dest = self.by_id.get(dest_id.lower(), {})
+            retention = (dest.get("properties") or {}).get("retentionInDays")
+            out.append({"provider": PROVIDER, "account_id": account, "region": "global", "log_id": s.get("id"),
+                        "scope": "account" if account != self.tenant else "organization",
+                        "enabled": bool(on & set(wanted)), "multi_region": True, "management_events": management in on,
+                        "data_events": False, "integrity": None, "retention_days": retention,
+                        "destination_region": _code(dest.get("location"))})
+        return out
+
+    def coverage(self) -> list[dict[str, Any]]:
+        return [{"provider": row.provider, "account_id": row.account_id, "region": row.region, "table": row.table,
+                 "source": row.source, "status": row.status, "message": row.message} for row in self.c.coverage]
+
+
+# ---------------------------------------------------------------------------- resource properties
+
+def _properties(rtype: str, r: dict[str, Any], p: dict[str, Any], sql_open: dict[str, bool],
+                by_id: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Security-relevant columns of one Resource Graph row, by type."""
+    created = p.get("creationTime") or p.get("timeCreated") or p.get("creationDate") or p.get("createdDate")
+    out: dict[str, Any] = {"created": created}
+    if rtype == "microsoft.storage/storageaccounts":
+        enc = p.get("encryption") or {}
+        cmk = str(enc.get("keySource", "")).lower() == "microsoft.keyvault"
+        kv = enc.get("keyvaultproperties") or {}
+        out.update(encryption="customer" if cmk else "provider" if enc else "unknown",
+                   key_id=(f"{kv.get('keyvaulturi', '')}{kv.get('keyname', '')}" if cmk else None),
+                   public_read=p.get("allowBlobPublicAccess"), public_write=False if "allowBlobPublicAccess" in p else None,
+                   network_open=(str(p.get("publicNetworkAccess", "Enabled")) != "Disabled"
+                                 and str((p.get("networkAcls") or {}).get("defaultAction", "Allow")) == "Allow"),
+                   https_only=p.get("supportsHttpsTrafficOnly"), min_tls=TLS.get(str(p.get("minimumTlsVersion"))))
+    elif rtype in ("microsoft.compute/disks", "microsoft.compute/snapshots"):
+        enc = p.get("encryption") or {}
+        etype = str(enc.get("type", ""))
+        reachable = p.get("networkAccessPolicy", "AllowAll") == "AllowAll" and p.get("publicNetworkAccess") != "Disabled"
+        out.update(encryption="customer" if "CustomerKey" in etype else "provider" if etype else "unknown",
+                   key_id=enc.get("diskEncryptionSetId"),
+                   public_read=reachable and str(p.get("diskState", "")).startswith("ActiveSAS"), public_write=False,
+                   network_open=reachable,
+                   attached=str(p.get("diskState", "")) in ("Attached", "Reserved") or bool(r.get("managedBy")))
+    elif rtype in ("microsoft.sql/servers", "microsoft.sql/servers/databases"):
+        server_id = r["id"] if rtype == "microsoft.sql/servers" else r["id"].rsplit("/databases/", 1)[0]
+        server = by_id.get(server_id.lower(), r)
+        sp = server.get("properties") or {}
+        public = str(sp.get("publicNetworkAccess", "Enabled")) == "Enabled"
+        fw = sql_open.get(server_id.lower())
+        out.update(encryption="unknown", public_read=False, public_write=False,
+                   network_open=(public and fw) if fw is not None or not public else None,
+                   https_only=True, min_tls=TLS.get(str(sp.get("minimalTlsVersion"))))
+    elif rtype == "microsoft.documentdb/databaseaccounts":
+        open_ = str(p.get("publicNetworkAccess", "Enabled")) == "Enabled" and not p.get("ipRules") \
+            and not p.get("isVirtualNetworkFilterEnabled")
+        out.update(encryption="customer" if p.get("keyVaultKeyUri") else "provider", key_id=p.get("keyVaultKeyUri"),
+                   public_read=False, public_write=False, network_open=open_, https_only=True,
+                   min_tls=TLS.get(str(p.get("minimalTlsVersion"))))
+    elif rtype == "microsoft.keyvault/vaults":
+        acl = p.get("networkAcls") or {}
+        out.update(encryption="provider", public_read=False, public_write=False, https_only=True,
+                   network_open=str(p.get("publicNetworkAccess", "Enabled")) != "Disabled"
+                   and str(acl.get("defaultAction", "Allow")) == "Allow")
+    elif rtype == "microsoft.recoveryservices/vaults":
+        key = ((p.get("encryption") or {}).get("keyVaultProperties") or {}).get("keyUri")
+        out.update(encryption="customer" if key else "provider", key_id=key, public_read=False, public_write=False,
+                   network_open=str(p.get("publicNetworkAccess", "Enabled")) != "Disabled")
+    elif rtype == "microsoft.network/networksecuritygroups":
+        out.update(attached=bool(p.get("subnets") or p.get("networkInterfaces")))
+    elif rtype == "microsoft.operationalinsights/workspaces":
+        out.update(encryption="provider", public_read=False, public_write=False,
+                   network_open=p.get("publicNetworkAccessForQuery", "Enabled") == "Enabled"
+                   or p.get("publicNetworkAccessForIngestion", "Enabled") == "Enabled")
+    return out
+
+
+def _privilege_of(definition: dict[str, Any]) -> str:
+    """admin / write / read for a custom role from its actions."""
+    actions, not_actions = [], []
+    for perm in (definition.get("properties") or {}).get("permissions") or []:
+        actions += [str(a).lower() for a in perm.get("actions") or []]
+        not_actions += [str(a).lower() for a in perm.get("notActions") or []]
+    auth_blocked = any(a.startswith("microsoft.authorization/") and ("write" in a or "*" in a) for a in not_actions)
+    if ("*" in actions and not auth_blocked) or any(a in ("microsoft.authorization/*", "microsoft.authorization/roleassignments/write")
+                                                    for a in actions):
+        return "admin"
+    if any(not a.endswith("/read") for a in actions):
+        return "write"
+    return "read"
+
+
+def _ports(text: str) -> tuple[int | None, int | None]:
+    text = str(text).strip()
+    if text in ("*", "", "0-65535"):
+        return None, None
+    low, _, high = text.partition("-")
+    return int(low), int(high or low)
+
+
+def _source(prefix: str) -> str:
+    text = str(prefix).strip()
+    return {"any": "*", "0.0.0.0": "0.0.0.0/0"}.get(text.lower(), text)
