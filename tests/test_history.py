@@ -359,3 +359,17 @@ def test_unreadable_or_missing_history_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "absent.sqlite").exists()
     with History(tmp_path / "empty.sqlite") as h, pytest.raises(HistoryError, match="has no runs yet"):
         h.drift()
+
+
+def test_an_empty_run_is_recorded_and_resolves_everything(recorded):
+    path, _, _ = recorded
+    empty = Findings(pd.DataFrame(columns=list(Findings(pd.DataFrame()).df.columns)))
+    with History(path) as h:
+        summary = h.record(empty, meta={"run_id": "empty", "started": DAY3 + timedelta(days=1)})
+        assert (summary.previous_run_id, summary.new, summary.resolved, summary.persisting) == ("run3", 0, 5, 0)
+        assert len(h.findings("empty")) == 0 and h.runs()["run_id"].iloc[-1] == "empty"
+
+
+def test_lock_in_a_missing_directory_is_a_one_line_error(tmp_path):
+    with pytest.raises(HistoryError, match=r"cannot create lock file .*nowhere/report.html.lock: No such file"):
+        HistoryLock(tmp_path / "nowhere" / "report.html").acquire()
