@@ -59,20 +59,30 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
     return frame.assign(countries=text, _outside=bad.astype(bool))
 
 
-def classification(inv, policy: Policy) -> pd.DataFrame:
+def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
     """(provider, account_id, resource_id, label, level): the label of every resource.
 
     ``level`` is the canonical level, ``invalid`` for a value outside the scheme and the
-    policy's default level for unlabelled resources (column ``labelled`` False).
+    policy's default level for unlabelled resources (column ``labelled`` False). With
+    ``inherit``, a resource without its own label takes the label on its account (a tag row
+    whose ``resource_id`` is the account id: AWS account tags, subscription tags, project
+    labels); ``label_source`` says ``resource``, ``account`` or ``none``.
     """
     res = inv.resources[["provider", "account_id", "resource_id"]]
     tags = inv.tags[inv.tags["key"] == policy.classification_key]
     tags = tags.drop_duplicates(["provider", "account_id", "resource_id"])[["provider", "account_id", "resource_id", "value"]]
     merged = res.merge(tags, on=["provider", "account_id", "resource_id"], how="left")
+    source = pd.Series(np.where(merged["value"].notna(), "resource", "none"), index=merged.index)
+    if inherit:
+        own = tags[tags["resource_id"] == tags["account_id"]][["provider", "account_id", "value"]]
+        parent = merged[KEY].merge(own.rename(columns={"value": "_parent"}), on=KEY, how="left")["_parent"]
+        parent.index = merged.index
+        source = source.where(~(merged["value"].isna() & parent.notna()), "account")
+        merged["value"] = merged["value"].fillna(parent)
     labelled = merged["value"].notna()
     level = policy.levels(merged["value"])
     level = level.where(labelled, policy.default_level)
-    return merged.rename(columns={"value": "label"}).assign(level=level, labelled=labelled)
+    return merged.rename(columns={"value": "label"}).assign(level=level, labelled=labelled, label_source=source)
 
 
 def level_name_ja(level: pd.Series) -> pd.Series:

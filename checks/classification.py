@@ -1,1 +1,133 @@
-"""classification checks (being written)."""
+"""Information classification (CLS): the seed policy's four levels and their control matrix.
+
+Levels: 極秘 (top_secret), 部外秘 (confidential), グループ外秘 (group_internal), 公開 (public),
+with the aliases of :data:`cloudaudit.policy.DEFAULT_ALIASES`. Unlabelled data-bearing
+resources are judged at ``policy.default_level``; a label on the account is inherited.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cloudaudit.engine import check
+from cloudaudit.policy import Policy
+
+from ._common import BACKUP_KINDS, RKEY, classification, flag, join_nonempty, level_name_ja, location_verdict
+
+_LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
+# Kinds where anonymous access is a real setting: unknown there is a violation (fail closed).
+_SHAREABLE = ("bucket",) + BACKUP_KINDS[:3]
+
+
+@check(
+    "CLS-001",
+    title={"en": "Data-bearing resources missing / invalid classification label",
+           "ja": "データを保持するリソースに機密区分ラベルがない・不正"},
+    controls=["8.2.2"],
+    policy_items=["CLS", "11(2)"],
+    severity="medium",
+    needs=["resources", "tags"],
+    reasons={
+        "pass": {"en": "{kind} {name} is labelled {tag_key}={label} ({level}, label on the {label_source})",
+                 "ja": "{kind} {name} には {tag_key}={label} ({level_ja}、{label_source_ja}のラベル) が付いています"},
+        "missing": {"en": "{kind} {name} has no {tag_key} label (judged as {level})",
+                    "ja": "{kind} {name} に {tag_key} ラベルがありません ({level_ja} として扱います)"},
+        "invalid": {"en": "{kind} {name} has {tag_key}={label}, which is not a level of the scheme ({levels})",
+                    "ja": "{kind} {name} の {tag_key}={label} は区分 ({levels}) のいずれでもありません"},
+    },
+    remediation={"en": "Tag every data-bearing resource (or its account) with the classification key and one of the "
+                       "four levels; enforce it with a tag policy / 'require a tag' policy.",
+                 "ja": "データを保持するすべてのリソース (またはそのアカウント) に機密区分キーと 4 区分のいずれかの値を"
+                       "付け、タグポリシー・「タグを必須にする」ポリシーで強制してください。"},
+)
+def missing_labels(inv, policy: Policy) -> pd.DataFrame:
+    res = inv.resources[flag(inv.resources["data_bearing"], True)]
+    res = res.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled", "label_source"]],
+                    on=RKEY, how="left")
+    labelled = flag(res["labelled"], False)
+    invalid = labelled & (res["level"] == "invalid").fillna(False).astype(bool)
+    status = np.where(~labelled | invalid, "FAIL", "PASS")
+    key = np.select([~labelled, invalid], ["missing", "invalid"], "pass")
+    return res.assign(status=status, reason_key=key, tag_key=policy.classification_key,
+                      level_ja=level_name_ja(res["level"]), levels=_LEVEL_TEXT,
+                      label_source_ja=res["label_source"].map({"resource": "リソース", "account": "アカウント"}))[
+        ["provider", "account_id", "region", "resource_id", "kind", "name", "tag_key", "label", "label_source",
+         "label_source_ja", "level", "level_ja", "levels", "status", "reason_key"]]
+
+
+@check(
+    "CLS-002",
+    title={"en": "Classification-driven control violations", "ja": "機密区分に応じた管理策の違反"},
+    controls=["8.2.2", "9.4.1", "10.1.1", "18.1.1"],
+    policy_items=["CLS", "11(6)", "12(8)"],
+    severity="high",
+    needs=["resources", "tags"],
+    reasons={
+        "pass": {"en": "{kind} {name} ({level}) meets every requirement of its level",
+                 "ja": "{kind} {name} ({level_ja}) は区分のすべての要件を満たしています"},
+        "fail": {"en": "{kind} {name} ({level}) violates its level: {violations}",
+                 "ja": "{kind} {name} ({level_ja}) は区分の要件に違反しています: {violations_ja}"},
+    },
+    remediation={"en": "Bring the resource in line with its level (no public access, allowed countries only, "
+                       "customer-managed key, data-access logging), or correct its label.",
+                 "ja": "区分の要件 (公開禁止、許可国のみ、顧客管理鍵、データアクセスログ) に合わせるか、ラベルを訂正してください。"},
+)
+def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
+    res = inv.resources[flag(inv.resources["data_bearing"], True)]
+    res = res.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled"]], on=RKEY, how="left")
+    res = res.reset_index(drop=True)
+    # A label outside the scheme is judged at the default level (CLS-001 reports the label).
+    level = res["level"].where(res["level"].isin(list(policy.matrix)), policy.default_level)
+    res["level"] = level
+    rules = pd.DataFrame([{"level": k, "_public_ok": v.public_allowed, "_cmk": v.customer_managed_key,
+                           "_dal": v.data_access_logging} for k, v in policy.matrix.items()])
+    res = res.merge(rules, on="level", how="left")
+    # Residency per level: one location verdict per distinct level's allowed countries.
+    outside = pd.Series(False, index=res.index)
+    countries = pd.Series("", index=res.index, dtype=object)
+    for lvl in res["level"].dropna().unique():
+        part = res["level"] == lvl
+        allowed = policy.countries_for_level(lvl)
+        verdict = location_verdict(res[part], policy, allowed=allowed)
+        outside[part] = verdict["_outside"]
+        countries[part] = verdict["countries"] + "; allowed: " + ", ".join(allowed)
+    read, write = res["public_read"].astype("boolean"), res["public_write"].astype("boolean")
+    public = flag(read, False) | flag(write, False)
+    public_unknown = ~public & (read.isna() | write.isna()) & res["kind"].isin(_SHAREABLE)
+    enc = res["encryption"].str.lower()
+    cmk_unknown = enc.isna() | (enc == "unknown")
+    dal = res["data_access_logging"].astype("boolean")
+
+    def item(mask: pd.Series, text) -> pd.Series:
+        return pd.Series(np.where(mask.fillna(False).astype(bool), text, ""), index=res.index, dtype=object)
+
+    not_public = ~res["_public_ok"].astype(bool)
+    cmk, logging = res["_cmk"].astype(bool), res["_dal"].astype(bool)
+    checks_en = [
+        item(not_public & public, "publicly accessible"),
+        item(not_public & public_unknown, "public access unknown"),
+        item(outside, "stored in " + res["region"].fillna("unknown location") + " (" + countries + ")"),
+        item(cmk & ~cmk_unknown & (enc != "customer"), "not encrypted with a customer-managed key ("
+             + res["encryption"].fillna("unknown") + ")"),
+        item(cmk & cmk_unknown, "key type unknown"),
+        item(logging & (dal == False), "no data-access logging"),  # noqa: E712 - nullable boolean
+        item(logging & dal.isna(), "data-access logging unknown"),
+    ]
+    checks_ja = [
+        item(not_public & public, "公開アクセス可能"),
+        item(not_public & public_unknown, "公開可否が不明"),
+        item(outside, res["region"].fillna("不明な場所") + " (" + countries + ") に保存"),
+        item(cmk & ~cmk_unknown & (enc != "customer"), "顧客管理鍵で暗号化されていない ("
+             + res["encryption"].fillna("unknown") + ")"),
+        item(cmk & cmk_unknown, "鍵の種類が不明"),
+        item(logging & (dal == False), "データアクセスログなし"),  # noqa: E712
+        item(logging & dal.isna(), "データアクセスログの有無が不明"),
+    ]
+    violations = join_nonempty(checks_en)
+    status = np.where(violations != "", "FAIL", "PASS")
+    return res.assign(violations=violations, violations_ja=join_nonempty(checks_ja, sep="、"), status=status,
+                      level_ja=level_name_ja(res["level"]), countries=countries)[
+        ["provider", "account_id", "region", "resource_id", "kind", "name", "label", "level", "level_ja",
+         "public_read", "public_write", "countries", "encryption", "data_access_logging", "violations",
+         "violations_ja", "status"]]
