@@ -133,3 +133,21 @@ def names(inv, frame: pd.DataFrame) -> pd.DataFrame:
     out["name"] = out["name"].fillna(out["resource_id"])
     out["kind"] = out["kind"].fillna("resource")
     return out
+
+
+def account_guardrails(inv, kinds: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
+    """Guardrail rows per account they apply to (``account_id`` is always a member account).
+
+    Rows recorded at organization level (``account_id`` equal to a ``tenants.org_id``) are
+    repeated for every account of that organization; ``applies_via`` tells ``account`` or
+    ``organization``.
+    """
+    g = inv.guardrails if kinds is None else inv.guardrails[inv.guardrails["kind"].isin(list(kinds))]
+    members = inv.tenants[["provider", "account_id", "org_id"]].dropna(subset=["org_id"])
+    members = members[members["account_id"] != members["org_id"]]
+    org_ids = set(members["org_id"])
+    at_org = g["account_id"].isin(org_ids)
+    direct = g[~at_org].assign(applies_via="account")
+    spread = (g[at_org].rename(columns={"account_id": "org_id"})
+              .merge(members, on=["provider", "org_id"]).drop(columns=["org_id"]).assign(applies_via="organization"))
+    return pd.concat([direct, spread[direct.columns]], ignore_index=True)

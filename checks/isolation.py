@@ -10,7 +10,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import BACKUP_KINDS, KEY, RKEY, accounts, classification, flag, join_nonempty, state_text
+from ._common import BACKUP_KINDS, KEY, RKEY, account_guardrails, accounts, classification, flag, join_nonempty, state_text
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
 _TCP = ("tcp", "all", "*", "-1")
@@ -88,7 +88,8 @@ def _guardrail_kinds(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.D
     accts = accounts(inv)
     expected = pd.DataFrame([(p, k) for p, ks in kinds_by_provider.items() for k in ks], columns=["provider", "kind"])
     want = accts.merge(expected, on="provider")
-    g = inv.guardrails.assign(_eff=flag(inv.guardrails["effective"], False))
+    g = account_guardrails(inv)
+    g = g.assign(_eff=flag(g["effective"], False))
     have = g.groupby(KEY + ["kind"], as_index=False).agg(_present=("_eff", "size"), _effective=("_eff", "any"))
     out = want.merge(have, on=KEY + ["kind"], how="left")
     out["_present"] = out["_present"].fillna(0).astype(int) > 0

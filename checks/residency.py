@@ -13,7 +13,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import BACKUP_KINDS, KEY, accounts, allowed_countries_text, flag, location_verdict, names
+from ._common import BACKUP_KINDS, KEY, account_guardrails, accounts, allowed_countries_text, flag, location_verdict, names
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -194,7 +194,7 @@ def _region_values(values: pd.Series) -> pd.Series:
 )
 def region_guardrail(inv, policy: Policy) -> pd.DataFrame:
     accts = accounts(inv)
-    g = inv.guardrails[inv.guardrails["kind"] == "region_restriction"].reset_index(drop=True)
+    g = account_guardrails(inv, ["region_restriction"]).reset_index(drop=True)
     g = g.assign(_gid=g.index)
     # One row per allowed value; a restriction without values is "unknown location" (too wide).
     vals = g[["provider", "_gid", "values"]].explode("values").reset_index(drop=True)

@@ -196,3 +196,16 @@ def test_RES_006_denied_guardrails_is_error_not_fail_or_pass():
                                  "effective": True, "values": ["ap-northeast-1"]}],
                     gaps=[denied("aws", "2", "guardrails")])
     assert account_statuses(run(inv, "RES-006")) == {("aws", "1"): ["PASS"], ("aws", "2"): ["ERROR"]}
+
+
+def test_RES_006_org_level_guardrail_covers_every_member_account():
+    inv = inventory(
+        tenants=[{"provider": "aws", "account_id": a, "org_id": "o-9"} for a in ("5", "6")]
+        + [{"provider": "azure", "account_id": "sub", "org_id": "tenant-1"}],
+        guardrails=[{"provider": "aws", "account_id": "o-9", "scope": "r-root", "kind": "region_restriction",
+                     "effective": True, "values": ["ap-northeast-1"]},
+                    {"provider": "azure", "account_id": "tenant-1", "scope": "/providers/Microsoft.Management/mg",
+                     "kind": "region_restriction", "effective": True, "values": ["japaneast", "japanwest"]}])
+    df = run(inv, "RES-006")
+    assert statuses(df) == {"5": "PASS", "6": "PASS", "sub": "PASS"}
+    assert "o-9" not in set(df["account_id"])
