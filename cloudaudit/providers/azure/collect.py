@@ -20,16 +20,17 @@ ARG_BATCH = 1000   # Resource Graph accepts at most 1000 subscriptions per query
 
 # Resource Graph families: one paged query each across all subscriptions.
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # name: (ARM types, inventory tables fed besides resources and tags)
-    "storage": (("microsoft.storage/storageaccounts",), ("replicas",)),
-    "disks": (("microsoft.compute/disks", "microsoft.compute/snapshots"), ()),
-    "sql": (("microsoft.sql/servers", "microsoft.sql/servers/databases"), ()),
-    "cosmosdb": (("microsoft.documentdb/databaseaccounts",), ("replicas",)),
-    "keyvaults": (("microsoft.keyvault/vaults",), ()),
-    "recovery_vaults": (("microsoft.recoveryservices/vaults",), ("replicas",)),
-    "nsgs": (("microsoft.network/networksecuritygroups",), ("network_rules",)),
-    "vms": (("microsoft.compute/virtualmachines",), ()),
-    "workspaces": (("microsoft.operationalinsights/workspaces",), ()),
+    # name: (ARM types, inventory tables the family feeds)
+    "storage": (("microsoft.storage/storageaccounts",), ("resources", "tags", "replicas")),
+    "disks": (("microsoft.compute/disks", "microsoft.compute/snapshots"), ("resources", "tags")),
+    "sql": (("microsoft.sql/servers", "microsoft.sql/servers/databases"), ("resources", "tags", "replicas")),
+    "cosmosdb": (("microsoft.documentdb/databaseaccounts",), ("resources", "tags", "replicas")),
+    "keyvaults": (("microsoft.keyvault/vaults",), ("resources", "tags")),
+    "recovery_vaults": (("microsoft.recoveryservices/vaults",), ("resources", "tags", "replicas")),
+    "nsgs": (("microsoft.network/networksecuritygroups",), ("resources", "tags", "network_rules")),
+    "vms": (("microsoft.compute/virtualmachines",), ("resources", "tags")),
+    "workspaces": (("microsoft.operationalinsights/workspaces",), ("resources", "tags")),
+    "activity_log_alerts": (("microsoft.insights/activitylogalerts",), ("guardrails",)),
 }
 ARG_COLUMNS = "id, name, type, location, subscriptionId, resourceGroup, tags, sku, kind, managedBy, properties"
 SUBSCRIPTIONS_QUERY = ("resourcecontainers | where type =~ 'microsoft.resources/subscriptions' "
@@ -38,7 +39,8 @@ SUBSCRIPTIONS_QUERY = ("resourcecontainers | where type =~ 'microsoft.resources/
 API = {"managementGroups": "2021-04-01", "roleAssignments": "2022-04-01", "roleDefinitions": "2022-04-01",
        "policyAssignments": "2022-06-01", "diagnosticSettings": "2021-05-01-preview",
        "registrationAssignments": "2022-10-01", "firewallRules": "2021-11-01", "aadiam": "2017-04-01",
-       "roleAssignmentScheduleInstances": "2020-10-01"}
+       "roleAssignmentScheduleInstances": "2020-10-01", "pricings": "2024-01-01",
+       "securityContacts": "2023-12-01-preview"}
 
 # Per-subscription ARM lists: source -> (path under /subscriptions/{id}, api, tables, extra params)
 SUBSCRIPTION_SOURCES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
@@ -48,6 +50,8 @@ SUBSCRIPTION_SOURCES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]
     "arm:roleDefinitions": ("/providers/Microsoft.Authorization/roleDefinitions", API["roleDefinitions"], ("grants",), {}),
     "arm:policyAssignments": ("/providers/Microsoft.Authorization/policyAssignments", API["policyAssignments"], ("guardrails",), {}),
     "arm:diagnosticSettings": ("/providers/Microsoft.Insights/diagnosticSettings", API["diagnosticSettings"], ("audit_logs",), {}),
+    "arm:pricings": ("/providers/Microsoft.Security/pricings", API["pricings"], ("guardrails",), {}),
+    "arm:securityContacts": ("/providers/Microsoft.Security/securityContacts", API["securityContacts"], ("guardrails",), {}),
     "arm:registrationAssignments": ("/providers/Microsoft.ManagedServices/registrationAssignments",
                                     API["registrationAssignments"], ("trusts",), {"$expandRegistrationDefinition": "true"}),
 }
@@ -55,6 +59,8 @@ SUBSCRIPTION_SOURCES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]
 # Microsoft Graph (tenant-wide) sources: source -> (path, params, tables)
 USER_SELECT = "id,displayName,userPrincipalName,mail,userType,accountEnabled,createdDateTime,externalUserState"
 GRAPH_SOURCES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
+    "graph:groups": ("/v1.0/groups", {"$select": "id,displayName,securityEnabled,mailEnabled,groupTypes,"
+                     "isAssignableToRole,createdDateTime,onPremisesSyncEnabled"}, ("principals",)),
     "graph:userRegistrationDetails": ("/v1.0/reports/authenticationMethods/userRegistrationDetails", {}, ("principals.mfa",)),
     "graph:directoryRoleDefinitions": ("/v1.0/roleManagement/directory/roleDefinitions", {}, ("grants",)),
     "graph:directoryRoleAssignments": ("/v1.0/roleManagement/directory/roleAssignments", {}, ("grants",)),
@@ -225,8 +231,8 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
         if error is not None:
             status, message = _status(error)
             for sid in batch:
-                for family, (_, extra) in FAMILIES.items():
-                    for table in ("resources", "tags", *extra):
+                for family, (_, tables) in FAMILIES.items():
+                    for table in tables:
                         c.cover(sid, None, table, f"arg:{family}", status, message)
             continue
         visible = {r.get("subscriptionId") for r in visible_rows}
@@ -234,7 +240,7 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
               {"query": SUBSCRIPTIONS_QUERY, "subscriptions": batch, "rows": visible_rows})
 
         def family_job(item: tuple[str, tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
-            family, (types, extra) = item
+            family, (types, tables) = item
             text = (f"Resources | where type in~ ({', '.join(repr(t) for t in types)}) "
                     f"| project {ARG_COLUMNS} | order by id asc")
             rows, failure = _try(lambda: query(text, batch))
@@ -243,7 +249,7 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
             else:
                 c.add(tenant_id, GLOBAL, f"arg:{family}", {"query": text, "subscriptions": batch, "rows": rows})
             for sid in batch:
-                for table in ("resources", "tags", *extra):
+                for table in tables:
                     if failure is not None:
                         c.cover(sid, None, table, f"arg:{family}", status, message)
                     elif sid not in visible:

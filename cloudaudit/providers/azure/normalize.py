@@ -174,7 +174,9 @@ class _Normalizer:
         out = []
         for r in self.rows:
             rtype = str(r.get("type", "")).lower()
-            kind, data_bearing = KINDS.get(rtype, ("other", True))
+            if rtype not in KINDS:  # e.g. activity-log alerts: guardrails, not resources
+                continue
+            kind, data_bearing = KINDS[rtype]
             p = r.get("properties") or {}
             row = {"provider": PROVIDER, "account_id": r.get("subscriptionId") or _sub_of(r["id"]),
                    "region": _code(r.get("location")), "resource_id": r["id"], "name": r.get("name"),
@@ -185,7 +187,8 @@ class _Normalizer:
 
     def tags(self) -> list[dict[str, Any]]:
         out = [{"provider": PROVIDER, "account_id": r.get("subscriptionId") or _sub_of(r["id"]), "resource_id": r["id"],
-                "key": k, "value": v} for r in self.rows for k, v in (r.get("tags") or {}).items()]
+                "key": k, "value": v} for r in self.rows if str(r.get("type", "")).lower() in KINDS
+               for k, v in (r.get("tags") or {}).items()]
         out += [{"provider": PROVIDER, "account_id": s["subscriptionId"], "resource_id": f"/subscriptions/{s['subscriptionId']}",
                  "key": k, "value": v} for _, s in self._per_account("arm:subscriptions") for k, v in (s.get("tags") or {}).items()]
         return out
@@ -290,6 +293,11 @@ class _Normalizer:
                         "mfa": mfa.get(u["id"], "unknown") if have_mfa else None,
                         "enabled": u.get("accountEnabled"), "external": guest, "created": u.get("createdDateTime"),
                         "last_active": sign_in.get("lastSuccessfulSignInDateTime") or sign_in.get("lastSignInDateTime")})
+        for g in self._graph("graph:groups"):
+            out.append({"provider": PROVIDER, "account_id": self.tenant, "principal_id": g["id"],
+                        "name": g.get("displayName"), "kind": "group", "human": False, "top_level": g["id"] in admins,
+                        "console_access": False, "mfa": None, "enabled": True, "external": False,
+                        "created": g.get("createdDateTime")})
         for s in self.sps.values():
             owner = s.get("appOwnerOrganizationId")
             out.append({"provider": PROVIDER, "account_id": self.tenant, "principal_id": s["id"],
@@ -410,6 +418,33 @@ class _Normalizer:
                         "detail": json.dumps({"policy": pol.get("id"), "name": pol.get("displayName"), "state": pol.get("state"),
                                               "users": users, "applications": (pol.get("conditions") or {}).get("applications"),
                                               "grantControls": grant}, sort_keys=True)})
+        plans: dict[str, list[str]] = {}
+        for sid, plan in self._per_account("arm:pricings"):
+            tier = str((plan.get("properties") or {}).get("pricingTier", ""))
+            plans.setdefault(sid, []).append(f"{plan.get('name')}={tier}")
+        for sid, items in plans.items():
+            out.append({"provider": PROVIDER, "account_id": sid, "scope": f"/subscriptions/{sid}", "kind": "threat_detection",
+                        "effective": any(i.endswith("=Standard") for i in items), "values": ["*"],
+                        "detail": json.dumps({"defender_plans": sorted(items)})})
+        for sid, contact in self._per_account("arm:securityContacts"):
+            p = contact.get("properties") or {}
+            emails = [e for e in str(p.get("emails") or p.get("email") or "").split(";") if e.strip()]
+            notify = p.get("isEnabled", str((p.get("alertNotifications") or {}).get("state", "")).lower() == "on")
+            out.append({"provider": PROVIDER, "account_id": sid, "scope": f"/subscriptions/{sid}", "kind": "security_contact",
+                        "effective": bool(emails) and bool(notify), "values": emails,
+                        "detail": json.dumps({"contact": contact.get("id"), "notificationsByRole": p.get("notificationsByRole"),
+                                              "notificationsSources": p.get("notificationsSources")}, sort_keys=True)})
+        for r in self.rows:
+            if str(r.get("type", "")).lower() != "microsoft.insights/activitylogalerts":
+                continue
+            p = r.get("properties") or {}
+            ops = _alert_operations(p.get("condition") or {})
+            security = any(op.lower().startswith(SECURITY_OPERATIONS) for op in ops)
+            actions = (p.get("actions") or {}).get("actionGroups") or []
+            out.append({"provider": PROVIDER, "account_id": r.get("subscriptionId") or _sub_of(r["id"]),
+                        "scope": ",".join(p.get("scopes") or []), "kind": "security_alerting",
+                        "effective": bool(p.get("enabled")) and security and bool(actions), "values": ops,
+                        "detail": json.dumps({"alert": r["id"], "actionGroups": len(actions)})})
         for rec in self.c.find("graph:securityDefaults"):
             out.append({"provider": PROVIDER, "account_id": self.tenant, "scope": "tenant", "kind": "mfa_required",
                         "effective": bool(rec.data.get("isEnabled")), "values": ["All"],
@@ -491,12 +526,37 @@ def _properties(rtype: str, r: dict[str, Any], p: dict[str, Any], sql_open: dict
         out.update(encryption="customer" if key else "provider", key_id=key, public_read=False, public_write=False,
                    network_open=str(p.get("publicNetworkAccess", "Enabled")) != "Disabled")
     elif rtype == "microsoft.network/networksecuritygroups":
-        out.update(attached=bool(p.get("subnets") or p.get("networkInterfaces")))
+        # Azure creates no default NSG; its built-in default rules are separate rows in network_rules.
+        out.update(attached=bool(p.get("subnets") or p.get("networkInterfaces")), is_default=False)
+    elif rtype == "microsoft.compute/virtualmachines":
+        security = p.get("securityProfile") or {}
+        uefi = security.get("uefiSettings") or {}
+        linux = (p.get("osProfile") or {}).get("linuxConfiguration") or {}
+        weak = [name for name, bad in (("no_secure_boot", not uefi.get("secureBootEnabled")),
+                                       ("no_vtpm", not uefi.get("vTpmEnabled")),
+                                       ("password_login", linux and linux.get("disablePasswordAuthentication") is False))
+                if bad]
+        out.update(weak_settings=weak)
     elif rtype == "microsoft.operationalinsights/workspaces":
         out.update(encryption="provider", public_read=False, public_write=False,
                    network_open=p.get("publicNetworkAccessForQuery", "Enabled") == "Enabled"
                    or p.get("publicNetworkAccessForIngestion", "Enabled") == "Enabled")
     return out
+
+
+SECURITY_OPERATIONS = ("microsoft.authorization/", "microsoft.network/networksecuritygroups", "microsoft.security/",
+                       "microsoft.insights/diagnosticsettings", "microsoft.keyvault/vaults/delete",
+                       "microsoft.sql/servers/firewallrules")
+
+
+def _alert_operations(condition: dict[str, Any]) -> list[str]:
+    """operationName values anywhere in an activity-log alert condition (allOf / anyOf trees)."""
+    found: list[str] = []
+    for leaf in condition.get("allOf") or []:
+        if str(leaf.get("field", "")).lower() == "operationname" and leaf.get("equals"):
+            found.append(str(leaf["equals"]))
+        found += _alert_operations({"allOf": leaf.get("anyOf") or []})
+    return found
 
 
 def _privilege_of(definition: dict[str, Any]) -> str:

@@ -298,6 +298,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._paged(items, "nextLink", path, query)
         if rest == "/providers/microsoft.insights/diagnosticsettings":
             return self._send(200, {"value": arm["diagnosticSettings"].get(sub, [])})
+        if rest == "/providers/microsoft.security/pricings":
+            return self._send(200, {"value": arm.get("pricings", {}).get(sub, [])})
+        if rest == "/providers/microsoft.security/securitycontacts":
+            return self._paged(arm.get("securityContacts", {}).get(sub, []), "nextLink", path, query)
         if rest == "/providers/microsoft.managedservices/registrationassignments":
             return self._paged(arm["registrationAssignments"].get(sub, []), "nextLink", path, query)
         if rest.endswith("/firewallrules"):
@@ -365,6 +369,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._paged(g["conditionalAccessPolicies"], "@odata.nextLink", path, query)
         if route == "/policies/identitySecurityDefaultsEnforcementPolicy":
             return self._send(200, g["identitySecurityDefaultsEnforcementPolicy"])
+        if route == "/groups":
+            return self._paged(g.get("groups", []), "@odata.nextLink", path, query)
         if route == "/servicePrincipals":
             return self._paged(g["servicePrincipals"], "@odata.nextLink", path, query)
         if route == "/applications":
