@@ -139,6 +139,13 @@ def privileged(inv) -> pd.DataFrame:
     return ids
 
 
+def owner_names(inv, frame: pd.DataFrame) -> pd.Series:
+    """Display name of each row's ``principal_id`` (the id itself when the principal is unknown)."""
+    ids = identities(inv)[PKEY + ["name"]].rename(columns={"name": "_owner"})
+    merged = frame[PKEY].merge(ids, on=PKEY, how="left")
+    return text_or(merged["_owner"], "").where(merged["_owner"].notna(), merged["principal_id"]).set_axis(frame.index)
+
+
 def mfa_verdict(frame: pd.DataFrame, weak: tuple[str, ...] = ()) -> pd.DataFrame:
     """Add ``status``/``reason_key`` from ``mfa``: none FAIL, unknown or empty FAIL ('unknown'),
     a value in ``weak`` FAIL ('weak'), any other MFA PASS."""
@@ -295,8 +302,9 @@ def admin_count_out_of_bounds(inv, policy: Policy) -> pd.DataFrame:
     g = inv.grants[inv.grants["privilege"] == "admin"][KEY + ["principal_id"]]
     top = inv.principals[flag(inv.principals["top_level"], False)][KEY + ["principal_id"]]
     holders = pd.concat([g, top], ignore_index=True).drop_duplicates().merge(ids, on=PKEY, how="left")
-    # AWS root is in every account and cannot be removed; groups are counted through members.
-    holders = holders[~holders["kind"].isin(["root", "group"])]
+    # AWS root is in every account and cannot be removed; a group counts as one holder because
+    # adapters cannot always expand its members.
+    holders = holders[holders["kind"] != "root"]
     counts = holders.groupby(KEY).size().rename("n_admins").reset_index()
     names = joined(holders.assign(who=text_or(holders["name"], "?")), KEY, "who", "admins")
     out = account_universe(inv, g).merge(counts, on=KEY, how="left").merge(names, on=KEY, how="left")
@@ -386,20 +394,21 @@ def long_lived_keys(inv, policy: Policy) -> pd.DataFrame:
     controls=["9.2.4"], policy_items=["12(9)"], severity="medium",
     needs=["credentials"],
     reasons={
-        "pass": {"en": "{kind} {resource_id} of {principal_id} was rotated {age_days} days ago (limit {max_age_days})",
-                 "ja": "{principal_id} の {kind} {resource_id} は {age_days} 日前にローテーションされました (上限 {max_age_days} 日)"},
-        "old": {"en": "{kind} {resource_id} of {principal_id} is {age_days} days old, more than {max_age_days}",
-                "ja": "{principal_id} の {kind} {resource_id} は作成・ローテーションから {age_days} 日で、上限 {max_age_days} 日を超えています"},
-        "no_expiry": {"en": "{kind} {resource_id} of {principal_id} has no expiry",
-                      "ja": "{principal_id} の {kind} {resource_id} に有効期限が設定されていません"},
-        "unknown": {"en": "{kind} {resource_id} of {principal_id}: age unknown (no creation or rotation time)",
-                    "ja": "{principal_id} の {kind} {resource_id}: 作成・ローテーション日時が不明です"},
+        "pass": {"en": "{kind} {resource_id} of {owner} was rotated {age_days} days ago (limit {max_age_days})",
+                 "ja": "{owner} の {kind} {resource_id} は {age_days} 日前にローテーションされました (上限 {max_age_days} 日)"},
+        "old": {"en": "{kind} {resource_id} of {owner} is {age_days} days old, more than {max_age_days}",
+                "ja": "{owner} の {kind} {resource_id} は作成・ローテーションから {age_days} 日で、上限 {max_age_days} 日を超えています"},
+        "no_expiry": {"en": "{kind} {resource_id} of {owner} has no expiry",
+                      "ja": "{owner} の {kind} {resource_id} に有効期限が設定されていません"},
+        "unknown": {"en": "{kind} {resource_id} of {owner}: age unknown (no creation or rotation time)",
+                    "ja": "{owner} の {kind} {resource_id}: 作成・ローテーション日時が不明です"},
     },
     remediation={"en": "Rotate the key (create a new one, switch, delete the old one) and set an expiry.",
                  "ja": "キーをローテーションし (新規作成・切替・旧キー削除)、有効期限を設定してください。"},
 )
 def stale_keys(inv, policy: Policy) -> pd.DataFrame:
     c = inv.credentials[flag(inv.credentials["active"], True)]
+    c = c.assign(owner=owner_names(inv, c))
     rotated = c["last_rotated"].fillna(c["created"])
     age = days_since(rotated, now_utc())
     limit = policy.thresholds.key_max_age_days
@@ -409,7 +418,8 @@ def stale_keys(inv, policy: Policy) -> pd.DataFrame:
     key = np.select([unknown, old, no_expiry], ["unknown", "old", "no_expiry"], "pass")
     return pd.DataFrame({
         "provider": c["provider"], "account_id": c["account_id"], "resource_id": c["credential_id"],
-        "kind": text_or(c["kind"], "credential"), "principal_id": c["principal_id"], "last_rotated": rotated,
+        "kind": text_or(c["kind"], "credential"), "owner": c["owner"], "principal_id": c["principal_id"],
+        "last_rotated": rotated,
         "expires": c["expires"], "age_days": age, "max_age_days": limit,
         "status": np.where(key == "pass", "PASS", "FAIL"), "reason_key": key})
 

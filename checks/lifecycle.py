@@ -8,7 +8,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from .authentication import KEY, PKEY, days_since, flag, identities, joined, now_utc, privileged, text_or
+from .authentication import KEY, PKEY, days_since, flag, identities, joined, now_utc, owner_names, privileged, text_or
 
 
 def idle_verdict(last: pd.Series, created: pd.Series, limit: int) -> tuple[np.ndarray, pd.Series, pd.Series]:
@@ -90,7 +90,7 @@ def unused_credentials(inv, policy: Policy) -> pd.DataFrame:
     limit = policy.thresholds.inactive_days
     c = inv.credentials[flag(inv.credentials["active"], True)]
     creds = pd.DataFrame({"provider": c["provider"], "account_id": c["account_id"], "resource_id": c["credential_id"],
-                          "name": text_or(c["credential_id"], "?") + " of " + text_or(c["principal_id"], "?"),
+                          "name": text_or(c["credential_id"], "?") + " of " + owner_names(inv, c),
                           "kind": text_or(c["kind"], "credential"), "last_used": c["last_used"],
                           "created": c["created"]})
     p = identities(inv)

@@ -12,6 +12,9 @@ from ._common import classification
 from .authentication import KEY, account_universe, flag, guardrail_verdict, joined, text_or
 
 RKEY = KEY + ["region"]
+# Kinds with a data plane whose reads and writes can be logged (object stores, databases and
+# tables, file shares, secrets, messaging); disks, snapshots, images and backups have none.
+DATA_STORE_KINDS = ("bucket", "database", "table", "dataset", "file_share", "secret", "queue", "topic")
 
 
 def account_regions(inv) -> pd.DataFrame:
@@ -155,14 +158,14 @@ def log_retention(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "データアクセスログ (CloudTrail データイベント、診断設定、DATA_READ/DATA_WRITE 監査ログ) を有効にしてください。"},
 )
 def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
-    res = inv.resources[flag(inv.resources["data_bearing"], True)]
+    res = inv.resources[inv.resources["kind"].isin(DATA_STORE_KINDS).fillna(False)]
     cls = classification(inv, policy)[KEY + ["resource_id", "label", "level", "labelled"]]
     res = res.merge(cls.drop_duplicates(KEY + ["resource_id"]), on=KEY + ["resource_id"], how="left")
     # A level the matrix does not know (an invalid label) is held to the strictest rule.
     required = {level: rules.data_access_logging for level, rules in policy.matrix.items()}
-    res = res[res["level"].map(lambda v: required.get(v, True)).astype(bool)]
+    res = res[res["level"].map(required).astype("boolean").fillna(True).astype(bool)]
     labelled = flag(res["labelled"], False)
-    level_ja = res["level"].map(lambda v: LEVEL_NAMES_JA.get(v, v))
+    level_ja = res["level"].map(LEVEL_NAMES_JA).fillna(res["level"])
     label = pd.Series(np.where(labelled, "labelled " + res["label"].astype(str) + " = " + res["level"].astype(str),
                                "unlabelled, default level " + res["level"].astype(str)), index=res.index)
     label_ja = pd.Series(np.where(labelled, "ラベル " + res["label"].astype(str) + " = " + level_ja.astype(str),
@@ -195,7 +198,7 @@ def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
 def threat_detection_missing(inv, policy: Policy) -> pd.DataFrame:
     subjects = account_regions(inv)
     g = inv.guardrails[inv.guardrails["kind"] == "threat_detection"]
-    g = g.assign(value=g["values"].map(lambda v: list(v) or [None])).explode("value")
+    g = g.assign(value=g["values"]).explode("value")  # an empty list becomes one row with no region
     items = pd.DataFrame({"provider": g["provider"].astype("string"), "account_id": g["account_id"].astype("string"),
                           "_org": _org_or_self(inv, g), "value": g["value"].astype("string"),
                           "_eff": flag(g["effective"], False),

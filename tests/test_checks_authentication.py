@@ -143,12 +143,14 @@ def test_AUTH_006_admin_count_bounds_treat_aws_azure_and_gcp_alike():
         for i in range(3):
             role = {"aws": "AdministratorAccess", "azure": "Owner", "gcp": "roles/owner"}[provider]
             grants.append(grant(provider, account, f"{prefix}{i}", role))
-    grants.append(grant("aws", AWS, "arn:aws:iam::111111111111:group/admins", "AdministratorAccess", kind="group"))
-    tenants = TENANTS + [{"provider": "aws", "account_id": "333333333333", "org_id": "o-abc"}]
+    # A group whose members are not expanded counts as one holder; root does not count.
+    grants.append(grant("aws", "222222222222", "arn:aws:iam::222222222222:group/admins", "AdministratorAccess",
+                        kind="group"))
+    tenants = TENANTS + [{"provider": "aws", "account_id": a, "org_id": "o-abc"} for a in ("222222222222", "333333333333")]
     principals.append(principal("aws", "333333333333", "arn:aws:iam::333333333333:root", kind="root", top_level=True))
     inv = inventory(tenants=tenants, principals=principals, grants=grants)
     df = run(inv, "AUTH-006", Policy(thresholds=Thresholds(max_admins=3, min_admins=1)))
-    assert statuses(df) == {AWS: "FAIL", AZ_SUB: "FAIL", GCP: "FAIL", "333333333333": "FAIL"}
+    assert statuses(df) == {AWS: "FAIL", AZ_SUB: "FAIL", GCP: "FAIL", "222222222222": "PASS", "333333333333": "FAIL"}
     assert row(df, AWS)["reason"].startswith("account 111111111111 has 4 administrator(s), more than 3: ")
     assert "alice" in row(df, AWS)["reason"] and "carol@example.jp" in row(df, GCP)["reason"]
     assert row(df, "333333333333")["reason"] == "account 333333333333 has 0 administrator(s), fewer than 1"
@@ -283,3 +285,15 @@ def test_AUTH_checks_declare_column_level_needs():
     assert "grants.standing" in reg["AUTH-007"].needs
     assert reg["AUTH-010"].providers == ("aws",)
     assert all(reg[f"AUTH-{i:03d}"].severity in ("critical", "high", "medium") for i in range(1, 12))
+
+
+def test_AUTH_checks_evaluate_empty_and_sparse_inventories_without_crashing():
+    ids = [c for c in registry() if c.startswith("AUTH-")]
+    sparse = inventory(tenants=TENANTS, principals=[{"provider": "aws", "account_id": AWS, "principal_id": "p"}],
+                       grants=[{"provider": "gcp", "account_id": GCP, "principal_id": "g"}],
+                       credentials=[{"provider": "azure", "account_id": AZ_TENANT, "principal_id": "x",
+                                     "credential_id": "c"}])
+    for inv in (inventory(tenants=TENANTS), sparse):
+        df = run_checks(inv, Policy(), checks=ids).df
+        assert not df["reason"].str.startswith("check failed").any(), df[df["status"] == "ERROR"]["reason"].tolist()
+        assert "ERROR" not in set(df["status"].astype(str))

@@ -1,5 +1,6 @@
 """Golden tests of the LOG checks: audit trails, integrity, retention, data-access logs, detection, alerting."""
 
+from cloudaudit.engine import registry, run_checks
 from cloudaudit.policy import Policy, Thresholds
 from cloudaudit.testing import inventory
 
@@ -101,11 +102,15 @@ def test_LOG_004_classified_stores_need_data_access_logging():
          "kind": "bucket", "data_bearing": True, "data_access_logging": None},
         {"provider": "aws", "account_id": AWS, "region": "ap-northeast-1", "resource_id": "vm-1", "name": "vm",
          "kind": "vm", "data_bearing": False, "data_access_logging": False},
+        # disks have no data plane to log: not a subject even when labelled 極秘
+        {"provider": "aws", "account_id": AWS, "region": "ap-northeast-1", "resource_id": "vol-1", "name": "disk",
+         "kind": "volume", "data_bearing": True, "data_access_logging": False},
     ]
     tags = [{"provider": "aws", "account_id": AWS, "resource_id": "b-secret", "key": "classification", "value": "極秘"},
             {"provider": "azure", "account_id": AZ_SUB, "resource_id": "sa-conf", "key": "classification",
              "value": "confidential"},
-            {"provider": "gcp", "account_id": GCP, "resource_id": "b-public", "key": "classification", "value": "public"}]
+            {"provider": "gcp", "account_id": GCP, "resource_id": "b-public", "key": "classification", "value": "public"},
+            {"provider": "aws", "account_id": AWS, "resource_id": "vol-1", "key": "classification", "value": "極秘"}]
     inv = inventory(tenants=TENANTS, resources=res, tags=tags)
     df = run(inv, "LOG-004")
     assert statuses(df) == {"b-secret": "FAIL", "sa-conf": "PASS", "b-nolabel": "FAIL"}
@@ -173,3 +178,14 @@ def test_LOG_008_security_contact_per_account_inherited_from_the_organization():
     assert ("aws", AWS2) in errors(df)
     assert row(df, GCP)["reason"] == "account proj-1: a security contact is registered (organization organizations/9)"
     assert set(df["severity"].astype(str)) == {"low"}
+
+
+def test_LOG_checks_evaluate_empty_and_sparse_inventories_without_crashing():
+    ids = [c for c in registry() if c.startswith("LOG-")]
+    sparse = inventory(tenants=TENANTS, audit_logs=[{"provider": "aws", "account_id": AWS, "log_id": "t"}],
+                       guardrails=[{"provider": "gcp", "account_id": GCP, "kind": "threat_detection"}],
+                       resources=[{"provider": "azure", "account_id": AZ_SUB, "resource_id": "r", "kind": "bucket"}])
+    for inv in (inventory(tenants=TENANTS), sparse):
+        df = run_checks(inv, Policy(), checks=ids).df
+        assert not df["reason"].str.startswith("check failed").any(), df[df["status"] == "ERROR"]["reason"].tolist()
+        assert "ERROR" not in set(df["status"].astype(str))
