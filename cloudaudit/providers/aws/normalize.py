@@ -57,6 +57,10 @@ def _doc(value: Any) -> dict:
     return {}
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)  # stable text: live and replayed payloads compare equal
+
+
 def _date(value: Any) -> Any:
     return None if value in _NA_TEXT else value
 
@@ -501,7 +505,8 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
             is_attached = gid in attached[(a, region)] if (a, region) in _regions_with(rec, "ec2:DescribeNetworkInterfaces") else None
             resources.append({"provider": P, "account_id": a, "region": region, "resource_id": arn,
                               "name": sg.get("GroupName"), "kind": "security_group",
-                              "native_type": "AWS::EC2::SecurityGroup", "data_bearing": False, "attached": is_attached})
+                              "native_type": "AWS::EC2::SecurityGroup", "data_bearing": False, "attached": is_attached,
+                              "is_default": sg.get("GroupName") == "default"})
             tags.extend(_tags(a, arn, sg.get("Tags")))
             for perm in sg.get("IpPermissions", []):
                 proto = str(perm.get("IpProtocol", "-1")).lower()
@@ -684,22 +689,22 @@ def _guardrails(rec: _Records, tenants: list[dict]) -> list[dict]:
                     rows.append({"provider": P, "account_id": acct, "scope": scope, "kind": "region_restriction",
                                  # SCPs never restrict the management account
                                  "effective": acct not in mgmt, "values": sorted(allowed),
-                                 "detail": json.dumps({"policy_id": summary.get("Id"), "policy": summary.get("Name"),
+                                 "detail": _json({"policy_id": summary.get("Id"), "policy": summary.get("Name"),
                                                        "target": tid, "management_account": acct in mgmt})})
     for r in rec("s3control:GetPublicAccessBlock"):
         cfg = r.data.get("PublicAccessBlockConfiguration", {})
         on = sorted(k for k, v in cfg.items() if v)
         rows.append({"provider": P, "account_id": r.account_id, "scope": "account", "kind": "public_access_block",
-                     "effective": len(on) == 4, "values": on, "detail": json.dumps(cfg or {"absent": True})})
+                     "effective": len(on) == 4, "values": on, "detail": _json(cfg or {"absent": True})})
     for r in rec("ec2:GetSnapshotBlockPublicAccessState"):
         state = r.data.get("State")
         rows.append({"provider": P, "account_id": r.account_id, "scope": "account", "kind": "snapshot_public_block",
                      "effective": state in ("block-all-sharing", "block-new-sharing"), "values": [state] if state else [],
-                     "detail": json.dumps({"region": r.region, **r.data})})
+                     "detail": _json({"region": r.region, **r.data})})
     for r in rec("iam:GetAccountPasswordPolicy"):
         pol = r.data.get("PasswordPolicy")
         rows.append({"provider": P, "account_id": r.account_id, "scope": "account", "kind": "password_policy",
-                     "effective": bool(pol), "values": [], "detail": json.dumps(pol or {"absent": True})})
+                     "effective": bool(pol), "values": [], "detail": _json(pol or {"absent": True})})
     return rows
 
 

@@ -204,10 +204,12 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
         {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}])
     ct.start_logging(Name="local-only")
     weak_key = prod_app.client("kms").create_key(Description="no rotation")["KeyMetadata"]["KeyId"]  # no rotation
+    db_key = prod_app.client("kms").create_key(Description="orders db")["KeyMetadata"]
+    prod_app.client("kms").enable_key_rotation(KeyId=db_key["KeyId"])
     rds = prod_app.client("rds")
     rds.create_db_instance(DBInstanceIdentifier="orders", DBInstanceClass="db.t3.micro", Engine="postgres",
                            MasterUsername="app", MasterUserPassword="Secret-Pass-1", AllocatedStorage=20,
-                           StorageEncrypted=True, PubliclyAccessible=False, Tags=[LABEL])
+                           StorageEncrypted=True, KmsKeyId=db_key["Arn"], PubliclyAccessible=False, Tags=[LABEL])
     # No account-level S3 public access block here: that is what lets the bucket above be public.
     prod_app.client("iam").update_account_password_policy(MinimumPasswordLength=14, RequireSymbols=True,
                                                           RequireNumbers=True, MaxPasswordAge=90)

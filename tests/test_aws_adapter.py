@@ -1,0 +1,271 @@
+"""AWS adapter against a moto server over HTTP: the sample organization, faults and replay."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import cloudaudit
+from cloudaudit.providers import aws
+from cloudaudit.providers.aws.sample import ALLOWED_REGIONS, HOME, MANAGEMENT, OUTSIDE_ACCOUNT
+
+from aws_fakes import FaultProxy, deny_assume_role, deny_region, moto_endpoint, sample_org, throttle  # noqa: F401
+
+FAST = {"max_attempts": 1}   # moto answers 500 for unimplemented calls: no time spent retrying them
+
+
+@pytest.fixture(scope="module")
+def collection(sample_org):
+    """One full collection: every account, every enabled region (as a real run would)."""
+    return aws.collect(dict(FAST))
+
+
+@pytest.fixture(scope="module")
+def inv(collection):
+    return aws.normalize(collection)
+
+
+@pytest.fixture(scope="module")
+def findings(inv):
+    return cloudaudit.audit(inv).df
+
+
+def _rows(table: pd.DataFrame, **where) -> pd.DataFrame:
+    mask = pd.Series(True, index=table.index)
+    for column, value in where.items():
+        mask &= table[column] == value
+    return table[mask]
+
+
+def _status(findings: pd.DataFrame, check_id: str, resource_id: str) -> set[str]:
+    return set(findings[(findings.check_id == check_id) & (findings.resource_id == resource_id)].status.astype(str))
+
+
+# ----------------------------------------------------------------------------- tenancy and regions
+
+def test_tenancy_accounts_ou_paths_and_management(inv, sample_org):
+    tenants = inv.tenants.set_index("account_id")
+    members = sample_org["members"]
+    assert set(tenants.index) == {MANAGEMENT, *members.values()}
+    assert (tenants.org_id == sample_org["org_id"]).all()
+    assert tenants.loc[MANAGEMENT, "is_management"] and not tenants.loc[members["prod-app"], "is_management"]
+    assert tenants.loc[members["prod-app"], "parent_path"] == "Root/Workloads/Prod"
+    assert tenants.loc[members["shared-services"], "parent_path"] == "Root/Workloads"
+    assert tenants.loc[members["prod-app"], "name"] == "prod-app"
+    assert (tenants.state == "ACTIVE").all()
+
+
+def test_every_enabled_region_of_the_partition_is_scanned(inv, collection, sample_org):
+    regions = inv.regions
+    assert not regions.region.str.startswith(("cn-", "us-gov-")).any()  # other partitions are left out
+    enabled = regions[regions.enabled]
+    assert set(regions[~regions.enabled].opt_in) == {"not-opted-in"}
+    assert set(enabled.opt_in) <= {"not-required", "opted-in"}
+    cov = inv.coverage
+    for account in inv.tenants.account_id:
+        want = set(enabled[enabled.account_id == account].region)
+        got = set(cov[(cov.account_id == account) & (cov.source == "ec2:DescribeSecurityGroups")].region)
+        assert want and got == want, account
+    # every (account, enabled region) has one coverage row per regional table and source
+    keys = cov[["account_id", "region", "table", "source"]]
+    assert not keys.duplicated().any()
+
+
+# ----------------------------------------------------------------------------- identity
+
+def test_principals_mfa_console_and_root(inv, sample_org):
+    p = inv.principals.set_index("principal_id")
+    user = f"arn:aws:iam::{MANAGEMENT}:user/"
+    assert p.loc[user + "bob", "mfa"] == "none" and p.loc[user + "bob", "console_access"]
+    assert p.loc[user + "carol", "mfa"] == "none"
+    assert p.loc[user + "alice", "mfa"] == "virtual" and p.loc[user + "dave", "mfa"] == "virtual"
+    assert not p.loc[user + "svc-deploy", "console_access"] and not p.loc[user + "svc-deploy", "human"]
+    roots = inv.principals[inv.principals.kind == "root"]
+    assert len(roots) == 3 and roots.top_level.all()
+    # moto has no <root_account> report row: root MFA comes from the account summary, and with no
+    # virtual device for root the device is a hardware one
+    assert set(roots.mfa) == {"hardware"}
+
+
+def test_grants_privilege_and_via(inv):
+    g = inv.grants
+    user = f"arn:aws:iam::{MANAGEMENT}:user/"
+    carol = _rows(g, principal_id=user + "carol")
+    assert list(carol.privilege) == ["admin"] and list(carol.via) == ["direct"]
+    dave = _rows(g, principal_id=user + "dave")
+    assert list(dave.privilege) == ["admin"] and list(dave.via) == ["group"]
+    assert set(_rows(g, principal_id=user + "bob").privilege) == {"read"}
+    assert set(_rows(g, principal_id=f"arn:aws:iam::{MANAGEMENT}:role/VendorAdmin").privilege) == {"admin"}
+
+
+def test_old_access_key_from_credential_report(inv):
+    c = inv.credentials
+    key = _rows(c, principal_id=f"arn:aws:iam::{MANAGEMENT}:user/svc-deploy")
+    assert len(key) == 1 and key.active.all()
+    age = (pd.Timestamp.now(tz="UTC") - key.created.iloc[0]).days
+    assert 399 <= age <= 401
+
+
+def test_trusts_external_account_and_external_id(inv, sample_org):
+    t = inv.trusts.set_index("role_id")
+    vendor = t.loc[f"arn:aws:iam::{MANAGEMENT}:role/VendorAdmin"]
+    assert vendor.trusted_account == OUTSIDE_ACCOUNT and vendor.external and not vendor.external_id
+    assert vendor.privilege == "admin"
+    partner = t.loc[f"arn:aws:iam::{MANAGEMENT}:role/PartnerRead"]
+    assert partner.external and partner.external_id and partner.privilege == "read"
+    # the members' OrganizationAccountAccessRole trusts the management account: inside the org
+    inside = inv.trusts[inv.trusts.trusted_account == MANAGEMENT]
+    assert len(inside) == 2 and not inside.external.any()
+
+
+# ----------------------------------------------------------------------------- resources
+
+def test_buckets_region_public_encryption_tls_tags(inv, sample_org):
+    res = inv.resources.set_index("resource_id")
+    probs = sample_org["problems"]
+    public = res.loc[probs["public_bucket"]]
+    assert public.region == HOME and public.public_read and not public.public_write
+    outside = res.loc[probs["bucket_outside_japan"]]
+    assert outside.region == "us-east-1" and not outside.public_read   # null LocationConstraint
+    buckets = inv.resources[inv.resources.kind == "bucket"]
+    assert len(buckets) == 5 and set(buckets.encryption) == {"provider"} and buckets.https_only.all()
+    shared = buckets[buckets.account_id == sample_org["members"]["shared-services"]]
+    assert list(shared.region) == ["ap-northeast-3"]
+    labels = inv.tags[inv.tags.key == "classification"]
+    assert set(buckets.resource_id) <= set(labels.resource_id)
+
+
+def test_snapshot_volume_database_keys(inv, sample_org):
+    res = inv.resources.set_index("resource_id")
+    probs = sample_org["problems"]
+    assert res.loc[probs["public_snapshot"], "public_read"]
+    vols = inv.resources[inv.resources.kind == "volume"]
+    assert len(vols) == 1 and vols.attached.eq(False).all() and (vols.encryption != "none").all()
+    db = inv.resources[inv.resources.kind == "database"]
+    assert list(db.name) == ["orders"] and not db.network_open.any()
+    weak = res.loc[probs["key_without_rotation"]]
+    assert weak.kind == "key" and weak.key_manager == "customer" and pd.isna(weak.rotation_days)
+    rotated = inv.resources[(inv.resources.kind == "key") & (inv.resources.account_id == MANAGEMENT)]
+    assert list(rotated.rotation_days) == [365]
+
+
+def test_security_group_rules_and_attachment(inv, sample_org):
+    sg = sample_org["problems"]["open_admin_ports"]
+    rules = _rows(inv.network_rules, resource_id=sg)
+    assert sorted(rules.port_from) == [22, 3389] and set(rules.source) == {"0.0.0.0/0"}
+    assert set(rules.protocol) == {"tcp"} and rules.attached.all()
+    web = inv.network_rules[inv.network_rules.port_from == 443]
+    assert len(web) == 1 and not web.attached.any()
+    groups = inv.resources[inv.resources.kind == "security_group"]
+    assert groups[groups.name == "default"].is_default.all() and not groups[groups.name == "bastion"].is_default.any()
+
+
+# ----------------------------------------------------------------------------- guardrails and logs
+
+def test_guardrails_scp_region_restriction_pab_password(inv, sample_org):
+    g = inv.guardrails
+    region = g[g.kind == "region_restriction"].set_index("account_id")
+    assert set(region.index) == {MANAGEMENT, *sample_org["members"].values()}
+    for account, row in region.iterrows():
+        assert sorted(row["values"]) == ALLOWED_REGIONS and row.scope == "organization root"
+        assert row.effective == (account != MANAGEMENT)   # SCPs never bind the management account
+    pab = g[g.kind == "public_access_block"].set_index("account_id")
+    assert pab.loc[MANAGEMENT, "effective"] and not pab.loc[sample_org["members"]["prod-app"], "effective"]
+    assert set(g[g.kind == "password_policy"].account_id) == {MANAGEMENT, *sample_org["members"].values()}
+
+
+def test_audit_logs_trails_and_recorders(inv, sample_org):
+    logs = inv.audit_logs.set_index("log_id")
+    weak = logs.loc[sample_org["problems"]["single_region_trail"]]
+    assert weak.enabled and not weak.multi_region and not weak.integrity and weak.management_events
+    good = logs.loc[f"arn:aws:cloudtrail:{HOME}:{MANAGEMENT}:trail/audit"]
+    assert good.multi_region and good.integrity and good.destination_region == HOME
+    recorders = inv.audit_logs[inv.audit_logs.log_id.str.contains(":configuration-recorder/")]
+    assert len(recorders) == 2 and recorders.enabled.all()
+
+
+def test_unsupported_snapshot_block_state_is_a_coverage_row(inv):
+    cov = inv.coverage
+    rows = cov[cov.source == "ec2:GetSnapshotBlockPublicAccessState"]
+    assert len(rows) and (rows.table == "guardrails").all()
+    assert (rows.status != "ok").all()   # moto answers 500: never silently "no guardrail"
+
+
+# ----------------------------------------------------------------------------- findings
+
+def test_findings_for_the_seeded_problems(findings, sample_org):
+    probs = sample_org["problems"]
+    assert _status(findings, "RES-001", probs["bucket_outside_japan"]) == {"FAIL"}
+    assert _status(findings, "RES-001", probs["public_bucket"]) == {"PASS"}
+    assert _status(findings, "ISL-001", probs["public_bucket"]) == {"FAIL"}
+    assert "FAIL" in _status(findings, "ISL-003", probs["open_admin_ports"])
+    assert _status(findings, "ISL-005", probs["public_snapshot"]) == {"FAIL"}
+    assert _status(findings, "AUTH-003", probs["console_user_without_mfa"]) == {"FAIL"}
+    assert _status(findings, "AUTH-004", probs["admin_user_without_mfa"]) == {"FAIL"}
+    assert _status(findings, "AUTH-009", probs["old_access_key"] + "#access_key_1") == {"FAIL"}
+    assert "FAIL" in _status(findings, "ISL-006", probs["external_admin_role"])
+    assert "FAIL" in set(findings[findings.check_id == "LOG-002"].status.astype(str))
+
+
+# ----------------------------------------------------------------------------- faults, retry, replay
+
+def test_denied_role_and_denied_region_become_errors_while_the_rest_completes(moto_endpoint, sample_org):
+    blocked = sample_org["members"]["shared-services"]
+    prod = sample_org["members"]["prod-app"]
+    throttled = throttle("GetAccountAuthorizationDetails", 1)
+    rules = [deny_assume_role(blocked), deny_region("ec2", "us-east-1"), throttled]
+    with FaultProxy(moto_endpoint, rules) as proxy:
+        collection = aws.collect({"endpoint_url": proxy.url, "regions": [HOME, "us-east-1"], "max_attempts": 3})
+    inv = aws.normalize(collection)
+    cov = inv.coverage
+    star = cov[(cov.account_id == blocked) & (cov.table == "*")]
+    assert list(star.status) == ["denied"] and "AccessDenied" in star.message.iloc[0]
+    assert not (cov[(cov.account_id == blocked) & (cov.table != "*")].source.str.startswith(("iam:", "ec2:", "s3"))).any()
+    denied = cov[(cov.region == "us-east-1") & cov.source.str.startswith("ec2:")]
+    assert len(denied) and (denied.status == "denied").all()
+    assert (cov[(cov.region == HOME) & cov.source.str.startswith("ec2:Describe")].status == "ok").all()
+    # throttling was answered by the adaptive retry: the call succeeded
+    assert throttled.state["hits"] == 1
+    assert (cov[cov.source == "iam:GetAccountAuthorizationDetails"].status == "ok").all()
+
+    f = cloudaudit.audit(inv, checks=["ISL-001", "ISL-003", "RES-001", "AUTH-003"]).df
+    blocked_rows = f[f.account_id == blocked]
+    assert len(blocked_rows) and (blocked_rows.status == "ERROR").all()
+    isl3 = f[(f.check_id == "ISL-003") & (f.account_id == prod)]
+    assert "ERROR" in set(isl3[isl3.region == "us-east-1"].status.astype(str))
+    assert "FAIL" in set(isl3[isl3.region == HOME].status.astype(str))
+    assert _status(f, "ISL-001", sample_org["problems"]["public_bucket"]) == {"FAIL"}
+
+
+def test_bundle_replays_to_identical_inventory_and_findings(collection, inv, findings, tmp_path):
+    from cloudaudit.bundle import write_bundle
+
+    collection.finished = collection.finished or collection.started
+    path = write_bundle([collection], tmp_path / "aws.zip")
+    replayed = cloudaudit.load_bundle(path)
+    for name in inv.tables:
+        pd.testing.assert_frame_equal(inv[name], replayed[name], check_like=False, obj=name)
+    keys = ["check_id", "account_id", "region", "resource_id", "status", "reason"]
+    ours = findings[keys].sort_values(keys).reset_index(drop=True)
+    theirs = cloudaudit.audit(replayed).df[keys].sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_single_account_mode_makes_no_organizations_call(moto_endpoint, sample_org):
+    seen = []
+
+    def record(model, **_):
+        seen.append(model.service_model.service_name)
+
+    c = aws.collect({"single_account": True, "regions": [HOME], "max_attempts": 1,
+                     "client_hooks": {"before-call.*.*": record}})
+    inv = aws.normalize(c)
+    assert "organizations" not in seen and "iam" in seen
+    assert list(inv.tenants.account_id) == [MANAGEMENT]
+    assert (inv.coverage.status[inv.coverage.table == "tenants"] == "ok").all()
+
+
+def test_top_level_api_runs_the_adapter(sample_org):
+    inv = cloudaudit.collect(["aws"], options={"aws": {"regions": [HOME], "max_attempts": 1}})
+    assert set(inv.tenants.account_id) == {MANAGEMENT, *sample_org["members"].values()}
+    assert (inv.resources.kind == "bucket").sum() == 5
