@@ -151,3 +151,10 @@ def account_guardrails(inv, kinds: tuple[str, ...] | list[str] | None = None) ->
     spread = (g[at_org].rename(columns={"account_id": "org_id"})
               .merge(members, on=["provider", "org_id"]).drop(columns=["org_id"]).assign(applies_via="organization"))
     return pd.concat([direct, spread[direct.columns]], ignore_index=True)
+
+
+def resources(inv) -> pd.DataFrame:
+    """``inv.resources`` with ``name`` filled from ``resource_id`` where the adapter had none,
+    so reasons always name the subject."""
+    r = inv.resources
+    return r.assign(name=r["name"].fillna(r["resource_id"]))

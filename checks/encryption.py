@@ -8,7 +8,7 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import RKEY, WEB_ENDPOINT_KINDS, classification, flag, level_name_ja
+from ._common import RKEY, WEB_ENDPOINT_KINDS, classification, flag, level_name_ja, resources
 
 
 def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +41,7 @@ def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndar
                  "ja": "顧客管理鍵 (AWS KMS カスタマーキー、Azure Key Vault キー、GCP CMEK) で再暗号化してください。"},
 )
 def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
-    res = inv.resources[flag(inv.resources["data_bearing"], True)]
+    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
     levels = classification(inv, policy)[RKEY + ["level", "labelled"]]
     res = res.merge(levels, on=RKEY, how="left")
     # A label outside the scheme is judged at the default level (CLS-001 reports the label itself).
@@ -82,7 +82,7 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
                        "暗号化されていないボリューム・DB は暗号化済みのものへ複製が必要です。"},
 )
 def unencrypted_at_rest(inv, policy: Policy) -> pd.DataFrame:
-    res = inv.resources[flag(inv.resources["data_bearing"], True)]
+    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
     enc = res["encryption"].str.lower()
     unknown = (enc.isna() | (enc == "unknown")).astype(bool)
     bad = (enc == "none").fillna(False).astype(bool)
@@ -110,7 +110,7 @@ def unencrypted_at_rest(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "ポリシーの範囲内 (thresholds.key_rotation_days) の周期で自動ローテーションを有効にしてください。"},
 )
 def key_rotation(inv, policy: Policy) -> pd.DataFrame:
-    keys = inv.resources[inv.resources["kind"] == "key"]
+    keys = resources(inv)[resources(inv)["kind"] == "key"]
     # Provider-managed keys are rotated by the provider; an unknown manager is judged (fail closed).
     keys = keys[(keys["key_manager"] != "provider").fillna(True)]
     limit = policy.thresholds.key_rotation_days
@@ -145,7 +145,7 @@ def key_rotation(inv, policy: Policy) -> pd.DataFrame:
                        "supportsHttpsTrafficOnly=true を設定してください。"},
 )
 def storage_plain_http(inv, policy: Policy) -> pd.DataFrame:
-    b = inv.resources[inv.resources["kind"] == "bucket"]
+    b = resources(inv)[resources(inv)["kind"] == "bucket"]
     https = b["https_only"].astype("boolean")
     status, key = _status_key(~flag(https, True), https.isna())
     return b.assign(status=status, reason_key=key)[
@@ -179,7 +179,7 @@ def _tls_version(text: pd.Series) -> pd.Series:
                        "セキュリティポリシー、GCP SSL ポリシー)。"},
 )
 def min_tls(inv, policy: Policy) -> pd.DataFrame:
-    r = inv.resources
+    r = resources(inv)
     # Judged where a minimum is reported, and always for web endpoints (unknown there FAILs).
     r = r[r["min_tls"].notna() | r["kind"].isin(WEB_ENDPOINT_KINDS)]
     version = _tls_version(r["min_tls"])
@@ -215,7 +215,7 @@ def min_tls(inv, policy: Policy) -> pd.DataFrame:
                        "httpsOnly、GCP URL マップ httpsRedirect) するか、HTTP リスナーを削除してください。"},
 )
 def plain_http_listeners(inv, policy: Policy) -> pd.DataFrame:
-    r = inv.resources[inv.resources["kind"].isin(WEB_ENDPOINT_KINDS)]
+    r = resources(inv)[resources(inv)["kind"].isin(WEB_ENDPOINT_KINDS)]
     public = flag(r["network_open"], True)  # unknown exposure counts as Internet-facing
     https = r["https_only"].astype("boolean")
     unknown = public & https.isna()
@@ -246,7 +246,7 @@ def plain_http_listeners(inv, policy: Policy) -> pd.DataFrame:
                        "require_secure_transport=on、Cloud SQL sslMode ENCRYPTED_ONLY)。"},
 )
 def database_tls(inv, policy: Policy) -> pd.DataFrame:
-    db = inv.resources[inv.resources["kind"] == "database"]
+    db = resources(inv)[resources(inv)["kind"] == "database"]
     tls = db["https_only"].astype("boolean")
     status, key = _status_key(~flag(tls, True), tls.isna())
     return db.assign(status=status, reason_key=key, tls_required=tls)[

@@ -10,7 +10,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import BACKUP_KINDS, KEY, RKEY, account_guardrails, accounts, classification, flag, join_nonempty, state_text
+from ._common import (BACKUP_KINDS, KEY, RKEY, account_guardrails, accounts, classification, flag,
+                      join_nonempty, resources, state_text)
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
 _TCP = ("tcp", "all", "*", "-1")
@@ -65,7 +66,7 @@ def _matches(series: pd.Series, pattern: str | None) -> pd.Series:
                        "GCS 公開アクセス防止)、AllUsers や匿名の権限付与を削除してください。"},
 )
 def public_buckets(inv, policy: Policy) -> pd.DataFrame:
-    b = inv.resources[inv.resources["kind"] == "bucket"]
+    b = resources(inv)[resources(inv)["kind"] == "bucket"]
     b = b.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled"]], on=RKEY, how="left")
     read, write = b["public_read"].astype("boolean"), b["public_write"].astype("boolean")
     is_read, is_write = flag(read, False), flag(write, False)
@@ -154,10 +155,13 @@ def public_access_guardrails(inv, policy: Policy) -> pd.DataFrame:
 def admin_ports_open(inv, policy: Policy) -> pd.DataFrame:
     rules = inv.network_rules
     ports = pd.DataFrame({"_port": list(policy.thresholds.admin_ports)})
-    open_ = rules[(rules["direction"].str.lower() == "ingress").fillna(True)
-                  & (rules["action"].str.lower() != "deny").fillna(True)
-                  & rules["source"].str.strip().str.lower().isin(_ANY_SOURCE).fillna(False)
-                  & rules["protocol"].str.lower().isin(_TCP).fillna(True)]
+    direction, action = rules["direction"].str.lower(), rules["action"].str.lower()
+    source, protocol = rules["source"].str.strip().str.lower(), rules["protocol"].str.lower()
+    # Unknown direction / action / source / protocol count as the open case (fail closed).
+    open_ = rules[((direction == "ingress") | direction.isna()).fillna(True).astype(bool)
+                  & ((action != "deny") | action.isna()).fillna(True).astype(bool)
+                  & (source.isin(_ANY_SOURCE) | source.isna()).fillna(True).astype(bool)
+                  & (protocol.isin(_TCP) | protocol.isna()).fillna(True).astype(bool)]
     hits = open_.merge(ports, how="cross")
     lo, hi = hits["port_from"].fillna(0), hits["port_to"].fillna(65535)
     hits = hits[(lo <= hits["_port"]) & (hits["_port"] <= hi)]
@@ -194,7 +198,7 @@ def admin_ports_open(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "パブリックネットワークアクセスを無効にし、プライベートエンドポイントまたは特定の送信元範囲のみを許可してください。"},
 )
 def open_endpoints(inv, policy: Policy) -> pd.DataFrame:
-    r = inv.resources
+    r = resources(inv)
     # Evaluated where the adapter knows reachability, and always for databases / clusters
     # (unknown there FAILs); object stores without a network setting are ISL-001's.
     r = r[r["network_open"].notna() | r["kind"].isin(ENDPOINT_KINDS)]
@@ -223,7 +227,7 @@ def open_endpoints(inv, policy: Policy) -> pd.DataFrame:
                        "allUsers) を削除し、アカウントレベルのブロックを有効にしてください。"},
 )
 def public_snapshots(inv, policy: Policy) -> pd.DataFrame:
-    r = inv.resources
+    r = resources(inv)
     # Volumes only where the provider can expose them (Azure disk SAS): unknown is not applicable there.
     r = r[r["kind"].isin(BACKUP_KINDS[:3]) | ((r["kind"] == "volume") & r["public_read"].notna())]
     pub = r["public_read"].astype("boolean")  # sharing a copy = anyone may read / restore it
@@ -332,7 +336,7 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
                        "エンドポイント) を付け、関数 URL には認証を必須にしてください。"},
 )
 def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
-    r = inv.resources[inv.resources["kind"].isin(ANON_KINDS)]
+    r = resources(inv)[resources(inv)["kind"].isin(ANON_KINDS)]
     g = inv.grants[flag(inv.grants["public"], False)]
     per = g.groupby(KEY + ["scope"], as_index=False).agg(
         _grant=("role", lambda s: "public grant " + ", ".join(sorted(set(s.dropna().astype(str)))) if len(s) else ""))
@@ -350,7 +354,7 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     rows = r.assign(status=status, reason_key=key, via=via, severity=severity)
     # Public grants on scopes that are not such resources (and not buckets / backups, which
     # ISL-001 / ISL-005 judge) still FAIL: anonymous access to an unknown kind of thing.
-    seen = per.merge(inv.resources[RKEY].drop_duplicates(), on=RKEY, how="left", indicator=True)
+    seen = per.merge(resources(inv)[RKEY].drop_duplicates(), on=RKEY, how="left", indicator=True)
     orphan = seen[seen["_merge"] == "left_only"].drop(columns=["_merge"])
     orphan = orphan.assign(kind="resource", name=orphan["resource_id"], status="FAIL", reason_key="fail",
                            via=orphan["_grant"], severity="critical", region=pd.NA)
@@ -423,7 +427,7 @@ def external_identities(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "未使用の既定ネットワークを削除し、既定セキュリティグループのルールを空にして、ワークロードを専用ネットワークへ移してください。"},
 )
 def default_networks(inv, policy: Policy) -> pd.DataFrame:
-    r = inv.resources[inv.resources["kind"].isin(["network", "security_group"])]
+    r = resources(inv)[resources(inv)["kind"].isin(["network", "security_group"])]
     default = r["is_default"].astype("boolean")
     in_use = flag(r["attached"], True)
     is_def = flag(default, False)
@@ -458,7 +462,7 @@ def default_networks(inv, policy: Policy) -> pd.DataFrame:
                        "委託先を identity.trusted_accounts に登録してください。"},
 )
 def external_connectivity(inv, policy: Policy) -> pd.DataFrame:
-    r = inv.resources[inv.resources["kind"] == "peering"]
+    r = resources(inv)[resources(inv)["kind"] == "peering"]
     own = set(inv.tenants["account_id"].dropna()) | set(accounts(inv)["account_id"])
     peer = r["peer_account"]
     internal = peer.isin(own).fillna(False).astype(bool)
@@ -490,7 +494,7 @@ def external_connectivity(inv, policy: Policy) -> pd.DataFrame:
                        "有効にし、シリアルポート・パスワードログイン・プロジェクト全体の SSH 鍵を無効にしてください。"},
 )
 def vm_hardening(inv, policy: Policy) -> pd.DataFrame:
-    vms = inv.resources[inv.resources["kind"] == "vm"]
+    vms = resources(inv)[resources(inv)["kind"] == "vm"]
     weak = vms["weak_settings"].astype(object).map(lambda v: sorted(v) if isinstance(v, (list, tuple)) else [])
     status = np.where(weak.map(len) > 0, "FAIL", "PASS")
     return vms.assign(weak_settings=weak, status=status)[

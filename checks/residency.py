@@ -13,7 +13,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import BACKUP_KINDS, KEY, account_guardrails, accounts, allowed_countries_text, flag, location_verdict, names
+from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, allowed_countries_text, flag,
+                      location_verdict, names, resources)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -45,7 +46,7 @@ def _verdict(frame: pd.DataFrame, policy: Policy, location: str) -> pd.DataFrame
 )
 def resources_outside_allowed_countries(inv, policy: Policy) -> pd.DataFrame:
     # data_bearing <NA> counts as data-bearing: an unknown kind must not escape residency.
-    res = inv.resources[flag(inv.resources["data_bearing"], True)]
+    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
     res = _verdict(res, policy, "region")
     return res[["provider", "account_id", "region", "resource_id", "kind", "name", "countries",
                 "status", "allowed"]]
@@ -71,7 +72,7 @@ def resources_outside_allowed_countries(inv, policy: Policy) -> pd.DataFrame:
                        "バケットを作り直してデータを移し、旧バケットを削除してください。"},
 )
 def bucket_location(inv, policy: Policy) -> pd.DataFrame:
-    res = inv.resources[inv.resources["kind"] == "bucket"]
+    res = resources(inv)[resources(inv)["kind"] == "bucket"]
     res = _verdict(res, policy, "region")
     return res[["provider", "account_id", "region", "resource_id", "name", "countries", "status", "allowed"]]
 
@@ -151,7 +152,7 @@ def database_replicas(inv, policy: Policy) -> pd.DataFrame:
 )
 def backups_outside(inv, policy: Policy) -> pd.DataFrame:
     copies = _replica_check(inv, policy, ("backup", "snapshot_copy"))
-    stored = inv.resources[inv.resources["kind"].isin(BACKUP_KINDS)]
+    stored = resources(inv)[resources(inv)["kind"].isin(BACKUP_KINDS)]
     stored = stored.assign(copy_kind="stored", source_region=stored["region"], target_region=stored["region"],
                            target_account=stored["account_id"])
     stored = _verdict(stored, policy, "target_region")
@@ -279,7 +280,7 @@ def logs_and_keys_outside(inv, policy: Policy) -> pd.DataFrame:
     logs = pd.DataFrame({"provider": logs["provider"], "account_id": logs["account_id"], "region": logs["region"],
                          "resource_id": logs["log_id"], "name": logs["log_id"], "subject": "audit log destination of",
                          "location": logs["destination_region"]})
-    res = inv.resources[inv.resources["kind"].isin(["log_store", "key"])]
+    res = resources(inv)[resources(inv)["kind"].isin(["log_store", "key"])]
     res = pd.DataFrame({"provider": res["provider"], "account_id": res["account_id"], "region": res["region"],
                         "resource_id": res["resource_id"], "name": res["name"].fillna(res["resource_id"]),
                         "subject": res["kind"].map({"log_store": "log store", "key": "key"}),

@@ -209,3 +209,36 @@ def test_RES_006_org_level_guardrail_covers_every_member_account():
     df = run(inv, "RES-006")
     assert statuses(df) == {"5": "PASS", "6": "PASS", "sub": "PASS"}
     assert "o-9" not in set(df["account_id"])
+
+
+def test_data_checks_do_not_crash_or_pass_on_rows_with_every_field_unknown():
+    """Every RES/ISL/ENC/CLS/CSP check over rows whose fields are all <NA>: no exception, no PASS
+    (except ISL-012, whose empty weak_settings list means "none found" by contract)."""
+    from cloudaudit.engine import registry
+
+    kinds = ["bucket", "volume", "snapshot", "image", "database", "db_snapshot", "key", "vm", "network",
+             "security_group", "peering", "load_balancer", "queue", "function", None]
+    providers = ("aws", "azure", "gcp")
+    inv = inventory(
+        tenants=[{"provider": p, "account_id": "1", "org_id": "o"} for p in providers],
+        resources=[{"provider": p, "account_id": "1", "resource_id": f"{p}-{k}", "kind": k}
+                   for p in providers for k in kinds],
+        replicas=[{"provider": "aws", "account_id": "1", "resource_id": "r", "kind": k}
+                  for k in ("replication", "read_replica", "backup", "multi_region_key")],
+        guardrails=[{"provider": "aws", "account_id": "1", "kind": k}
+                    for k in ("region_restriction", "public_access_block", "provider_access_approval")],
+        network_rules=[{"provider": "aws", "account_id": "1", "resource_id": "sg"}],
+        trusts=[{"provider": "aws", "account_id": "1", "role_id": "role"}],
+        grants=[{"provider": "gcp", "account_id": "1", "principal_id": "u", "external": True, "public": None}],
+        principals=[{"provider": "azure", "account_id": "1", "principal_id": "g", "kind": "guest"}],
+        audit_logs=[{"provider": "aws", "account_id": "1", "log_id": "t"}],
+        regions=[{"provider": "aws", "account_id": "1", "region": "me-south-1"}])
+    ids = [c for c in registry() if c.split("-")[0] in ("RES", "ISL", "ENC", "CLS", "CSP")]
+    assert len(ids) == 29
+    for check_id in ids:
+        df = run(inv, check_id)
+        assert not df["reason"].str.startswith("check failed").any(), (check_id, df["reason"].tolist())
+        assert not (df["status"] == "ERROR").any(), check_id
+        passed = df[df["status"] == "PASS"]
+        if check_id != "ISL-012":
+            assert passed.empty, (check_id, passed["reason"].tolist())
