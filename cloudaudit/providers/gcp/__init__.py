@@ -8,7 +8,8 @@ when configured — the Admin SDK Directory API for 2-step verification.
 Options (``collect(options)``):
 
 ``credentials``
-    google.auth credentials; default ``google.auth.default()`` (read-only scope).
+    google.auth credentials; default ``google.auth.default()`` (read-only scope). The string
+    ``"anonymous"`` sends no credentials (only for private test endpoints such as the sample fake).
 ``organization`` / ``folder`` / ``project``
     the audit scope: ``organizations/123`` (or ``123``), ``folders/456``, or a project id. With
     none, every organization visible through ``organizations:search``.
@@ -32,7 +33,7 @@ Options (``collect(options)``):
 from __future__ import annotations
 
 from .collector import collect
-from .normalize import normalize
+from .normalizer import normalize
 
 NAME = "gcp"
 

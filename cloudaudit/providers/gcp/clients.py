@@ -44,6 +44,11 @@ class ClientFactory:
         unknown = sorted(set(endpoints) - set(APIS))
         if unknown:
             raise ProviderError(f"gcp option 'endpoints': unknown API {unknown[0]!r} (known: {', '.join(APIS)})")
+        if credentials == "anonymous":
+            # For private test endpoints (e.g. the bundled fake), never for Google's own APIs.
+            from google.auth.credentials import AnonymousCredentials
+
+            credentials = AnonymousCredentials()
         if credentials is None:
             import google.auth
             from google.auth.exceptions import DefaultCredentialsError
@@ -53,7 +58,6 @@ class ClientFactory:
             except DefaultCredentialsError as exc:
                 raise ProviderError(f"gcp: no credentials found (run 'gcloud auth application-default "
                                     f"login' or pass options['credentials']): {exc}") from None
-            quota_project = quota_project or None
         self.credentials = credentials
         self.endpoints = endpoints
         self.quota_project = quota_project

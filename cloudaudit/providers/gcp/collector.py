@@ -7,9 +7,9 @@ where the REST binding uses POST). Raw responses are kept as records in their RE
 
 from __future__ import annotations
 
-import json
+import re
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from google.protobuf import json_format
 
@@ -64,6 +64,7 @@ CONFIG_ASSET_TYPES: tuple[str, ...] = (
     "compute.googleapis.com/Snapshot",
     "compute.googleapis.com/Image",
     "compute.googleapis.com/Firewall",
+    "compute.googleapis.com/Network",
     "sqladmin.googleapis.com/Instance",
     "bigquery.googleapis.com/Dataset",
     "cloudkms.googleapis.com/CryptoKey",
@@ -71,14 +72,16 @@ CONFIG_ASSET_TYPES: tuple[str, ...] = (
     "logging.googleapis.com/LogBucket",
     "iam.googleapis.com/ServiceAccount",
     "iam.googleapis.com/ServiceAccountKey",
+    "essentialcontacts.googleapis.com/Contact",
+    "monitoring.googleapis.com/AlertPolicy",
 )
 
 # Which inventory tables each source feeds (for coverage rows).
 TABLES_OF: dict[str, tuple[str, ...]] = {
     SRC_PROJECTS: ("tenants",),
     SRC_SEARCH_RESOURCES: ("resources", "tags"),
-    SRC_LIST_ASSETS: ("resources", "replicas", "network_rules", "credentials", "audit_logs"),
-    SRC_SEARCH_IAM: ("grants", "principals", "resources"),
+    SRC_LIST_ASSETS: ("resources", "replicas", "network_rules", "credentials", "audit_logs", "guardrails"),
+    SRC_SEARCH_IAM: ("grants", "principals", "trusts", "resources"),
     SRC_IAM_POLICY: ("audit_logs",),
     SRC_EFFECTIVE_POLICY: ("guardrails",),
 }
@@ -127,13 +130,17 @@ class _Run:
         return results
 
 
+_URL = re.compile(r" (GET|POST) https?://\S+?: ")
+
+
 def _try(call: Callable[[], Any]) -> tuple[Any, str, str]:
     """(result, status, message): status 'ok' or the coverage status of the exception."""
     try:
         return call(), "ok", ""
     except Exception as exc:  # noqa: BLE001 - every failure becomes coverage
         status, message = classify_error(exc)
-        return None, status, message
+        # "Forbidden: 403 GET http://host/v2/...?$alt=json: text" -> "Forbidden: 403 text" (one short line)
+        return None, status, _URL.sub(" ", message, count=1)
 
 
 # ----------------------------------------------------------------------------- hierarchy
@@ -327,8 +334,10 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
         org, containers, projects = _hierarchy(run, scope)
         org_key = org or "organizations/unknown"
         project_ids = [p["projectId"] for p in projects if p.get("projectId")]
-        audit_scope = scope.get("project") and f"projects/{project_ids[0]}" if project_ids else None
-        audit_scope = audit_scope or scope.get("folder") or org
+        if "project" in scope:
+            audit_scope = f"projects/{project_ids[0]}" if project_ids else None
+        else:
+            audit_scope = scope.get("folder") or org
         accounts = list(project_ids) + ([org] if org else [])
         c.meta.update({"organization": org, "scope": audit_scope, "endpoints": dict(run.factory.endpoints),
                        "identity": {"principal": getattr(run.factory.credentials, "service_account_email", None)
@@ -370,16 +379,11 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
             status, message = "unsupported", MFA_UNSUPPORTED
         for account in accounts:
             c.cover(account, None, "principals.mfa", SRC_DIRECTORY, status, message)
+            # GCP has no per-project region enablement: the regions table is empty by definition.
+            c.cover(account, None, "regions", "gcp:regions", "ok",
+                    "GCP projects have no region opt-in; every region is available")
         return c
     finally:
         if run.own_executor:
             run.executor.shutdown(wait=True)
 
-
-def dumps(collection: Collection) -> str:
-    """Debug helper: the records as pretty JSON."""
-    return json.dumps([r.data for r in collection.records], indent=1, default=str)
-
-
-def _iter_records(collection: Collection, source: str) -> Iterable[Any]:
-    return (r.data for r in collection.find(source))

@@ -337,7 +337,16 @@ def _log_bucket(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str
 
 
 def _firewall(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -> tuple[dict, list]:
-    return {"region": GLOBAL, "attached": not d.get("disabled", False), "created": d.get("creationTimestamp")}, []
+    # The "default" network comes with default-allow-* rules created by Google.
+    default = str(d.get("network", "")).endswith("/networks/default") and \
+        str(d.get("name", "")).startswith("default-allow-")
+    return {"region": GLOBAL, "attached": not d.get("disabled", False), "created": d.get("creationTimestamp"),
+            "is_default": default}, []
+
+
+def _network(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -> tuple[dict, list]:
+    return {"region": GLOBAL, "is_default": d.get("name") == "default", "created": d.get("creationTimestamp"),
+            "attached": bool(d.get("subnetworks")) or None}, []
 
 
 SHAPERS = {
@@ -351,6 +360,7 @@ SHAPERS = {
     "pubsub.googleapis.com/Topic": _topic,
     "logging.googleapis.com/LogBucket": _log_bucket,
     "compute.googleapis.com/Firewall": _firewall,
+    "compute.googleapis.com/Network": _network,
 }
 
 
@@ -393,6 +403,11 @@ def _resources(ctx: _Context, assets: dict[str, dict[str, Any]]) -> tuple[list, 
         elif atype in SHAPERS and not config_ok:
             extra = {"encryption": base.get("encryption", "unknown")}
         row = {**base, **{k: v for k, v in extra.items() if v is not None or k in ("public_read", "public_write")}}
+        if "public_read" not in extra and ctx.iam_ok:
+            # Anonymous access to everything but buckets is IAM only (allUsers / allAuthenticatedUsers).
+            roles = {b.get("role") for b in ctx.bindings_on.get(rid, []) if PUBLIC_MEMBERS & set(b.get("members", []))}
+            row["public_read"] = bool(roles)
+            row["public_write"] = any(privilege_of(r) != "read" for r in roles)
         if kind not in NOT_DATA_BEARING and row["account_id"] in ctx.project_ids:
             row["data_access_logging"] = ctx.data_access_logged(account, atype.split("/", 1)[0])
         row["created"] = _ts(row.get("created"))
@@ -400,7 +415,7 @@ def _resources(ctx: _Context, assets: dict[str, dict[str, Any]]) -> tuple[list, 
         for copy in copies:
             replicas.append({"provider": PROVIDER, "account_id": account, "resource_id": rid,
                              "source_region": row["region"], **copy})
-        for key, value in (s.get("labels") or (data or {}).get("labels") or {}).items():
+        for key, value in sorted((s.get("labels") or (data or {}).get("labels") or {}).items()):
             tags.append({"provider": PROVIDER, "account_id": account, "resource_id": rid, "key": key, "value": value})
     # Cloud SQL read replicas: the replica's region is a copy of its primary.
     by_short = {(r["account_id"], r["name"]): r for r in resources if r["kind"] == "database"}
@@ -608,52 +623,153 @@ def _credentials(ctx: _Context, assets: dict[str, dict[str, Any]]) -> list[dict[
 
 # ----------------------------------------------------------------------------- guardrails and logs
 
+def _policy_state(kind: str, spec: dict[str, Any]) -> tuple[bool | None, list[str]]:
+    """(enforced, values) of one policy spec; enforced None when the spec sets nothing."""
+    rules = spec.get("rules") or []
+    allowed = [v for rule in rules for v in (rule.get("values") or {}).get("allowedValues", [])]
+    if kind in ("region_restriction", "domain_restriction"):
+        if any(rule.get("allowAll") for rule in rules) or not (allowed or any(r.get("denyAll") for r in rules)):
+            return None, []
+        values = [v for raw in allowed for v in expand_location_value(raw)] if kind == "region_restriction" else allowed
+    else:
+        if not any(rule.get("enforce") is True for rule in rules):
+            return None, []
+        values = []
+    # A conditional rule covers only some resources: not a blanket guardrail.
+    return not any(rule.get("condition") for rule in rules), values
+
+
 def _guardrails(ctx: _Context) -> list[dict[str, Any]]:
+    """One row per project and constraint set there: enforced (spec) or audit only (dry-run spec).
+
+    A constraint that is not set (or allows everything) gives no row: the guardrail is absent.
+    """
     rows = []
     for r in ctx.c.find(C.SRC_EFFECTIVE_POLICY):
         node, constraint, policy = r.data["node"], r.data["constraint"], r.data.get("policy") or {}
-        rules = (policy.get("spec") or {}).get("rules") or []
+        if not node.startswith("projects/"):
+            # Checks read org-level rows as inherited by every project, but a project may override
+            # the organization's policy: only each project's own effective policy is evidence.
+            continue
         kind = C.CONSTRAINTS[constraint]
-        allowed = [v for rule in rules for v in (rule.get("values") or {}).get("allowedValues", [])]
-        conditional = any(rule.get("condition") for rule in rules)
-        if kind == "region_restriction" or kind == "domain_restriction":
-            allow_all = any(rule.get("allowAll") for rule in rules)
-            deny_all = any(rule.get("denyAll") for rule in rules)
-            effective = (bool(allowed) or deny_all) and not allow_all
-            values = ([v for raw in allowed for v in expand_location_value(raw)]
-                      if kind == "region_restriction" else allowed)
-        else:
-            effective = any(rule.get("enforce") is True for rule in rules)
-            values = []
-        if conditional:
-            effective = False  # only applies to some resources: not a blanket guardrail
-        scope = "organization" if node.startswith("organizations/") else "project"
-        rows.append({"provider": PROVIDER, "account_id": r.account_id, "scope": scope, "kind": kind,
+        effective, values = _policy_state(kind, policy.get("spec") or {})
+        if effective is None:
+            dry, values = _policy_state(kind, policy.get("dryRunSpec") or {})
+            if dry is None:
+                continue
+            effective = False
+        rows.append({"provider": PROVIDER, "account_id": r.account_id, "scope": "project", "kind": kind,
                      "effective": effective, "values": values,
                      "detail": json.dumps({"constraint": f"constraints/{constraint}", "node": node,
-                                           "spec": policy.get("spec") or {}}, sort_keys=True)})
+                                           "spec": policy.get("spec") or {},
+                                           "dryRunSpec": policy.get("dryRunSpec") or {}}, sort_keys=True)})
+    return rows
+
+
+SECURITY_ALERT = re.compile(r"SetIamPolicy|cloudaudit\.googleapis\.com|logging\.googleapis\.com/user/|"
+                            r"protoPayload\.methodName|CreateServiceAccountKey|UpdateSink|firewalls", re.I)
+
+
+def _asset_guardrails(ctx: _Context, assets: dict[str, dict[str, Any]], directory: list[dict[str, Any]]) -> list:
+    """security_contact (Essential Contacts), security_alerting (Cloud Monitoring alert policies on
+    audit-log events) and, with the Directory API, mfa_required (2SV enforced for every user)."""
+    rows = []
+    for name, a in assets.items():
+        atype = a.get("assetType")
+        d = (a.get("resource") or {}).get("data") or {}
+        ancestors = a.get("ancestors", [])
+        project = next((x for x in ancestors if x.startswith("projects/")), None)
+        account = ctx.account(project) if project else next(
+            (x for x in ancestors if x.startswith("organizations/")), ctx.org_key)
+        scope = "project" if project else "organization"
+        if atype == "essentialcontacts.googleapis.com/Contact":
+            cats = {str(c).upper() for c in d.get("notificationCategorySubscriptions", [])}
+            rows.append({"provider": PROVIDER, "account_id": account, "scope": scope, "kind": "security_contact",
+                         "effective": bool(cats & {"SECURITY", "ALL"}), "values": [d.get("email", "")],
+                         "detail": json.dumps({"contact": d.get("name", name), "categories": sorted(cats)})})
+        elif atype == "monitoring.googleapis.com/AlertPolicy":
+            filters = " ".join(json.dumps(c) for c in d.get("conditions", []))
+            if not SECURITY_ALERT.search(filters):
+                continue
+            enabled = d.get("enabled", True) is not False
+            rows.append({"provider": PROVIDER, "account_id": account, "scope": scope, "kind": "security_alerting",
+                         "effective": enabled and bool(d.get("notificationChannels")),
+                         "values": [d.get("displayName", name)],
+                         "detail": json.dumps({"alert_policy": d.get("name", name), "enabled": enabled,
+                                               "channels": len(d.get("notificationChannels") or [])})})
+    if directory:
+        enforced = all(u.get("isEnforcedIn2Sv") for u in directory if not u.get("suspended"))
+        rows.append({"provider": PROVIDER, "account_id": ctx.org_key, "scope": "organization",
+                     "kind": "mfa_required", "effective": enforced, "values": [],
+                     "detail": json.dumps({"users": len(directory), "not_enforced": sorted(
+                         u.get("primaryEmail", "") for u in directory if not u.get("isEnforcedIn2Sv"))})})
+    return rows
+
+
+IMPERSONATION_ROLES = {"roles/iam.serviceAccountTokenCreator", "roles/iam.serviceAccountUser",
+                       "roles/iam.workloadIdentityUser", "roles/iam.serviceAccountOpenIdTokenCreator",
+                       "roles/owner", "roles/editor"}
+
+
+def _trusts(ctx: _Context, grants: list[dict[str, Any]], assets: dict[str, dict[str, Any]]) -> list:
+    """Who may act as a service account: impersonation roles on the account or its project."""
+    rank = {"read": 0, "write": 1, "admin": 2}
+    held: dict[str, str] = {}
+    for g in grants:
+        if g["principal_id"].startswith("serviceAccount:"):
+            email = g["principal_id"].split(":", 1)[1]
+            if rank[g["privilege"]] >= rank.get(held.get(email, "read"), 0):
+                held[email] = g["privilege"]
+    sa_email = {}
+    for name, a in assets.items():
+        if a.get("assetType") == "iam.googleapis.com/ServiceAccount":
+            sa_email[name] = ((a.get("resource") or {}).get("data") or {}).get("email", "")
+    rows = []
+    for res in ctx.iam_results:
+        resource, atype = res.get("resource", ""), res.get("assetType", "")
+        if atype == "iam.googleapis.com/ServiceAccount":
+            email = sa_email.get(resource) or resource.rsplit("/", 1)[-1]
+            role_id, privilege = f"serviceAccount:{email}", held.get(email)
+        elif atype.endswith("/Project"):
+            role_id, privilege = f"{resource}/serviceAccounts/*", None
+        else:
+            continue
+        account = ctx.account(res.get("project"))
+        for b in res.get("policy", {}).get("bindings", []):
+            role = b.get("role", "")
+            if role not in IMPERSONATION_ROLES or (atype.endswith("/Project") and role in ("roles/owner", "roles/editor")):
+                continue
+            for member in b.get("members", []):
+                kind, ident, _ = _member_parts(member)
+                trusted_account = (ident.rsplit("@", 1)[-1].split(".", 1)[0] if kind == "serviceAccount"
+                                   else ident.rsplit("@", 1)[-1])
+                rows.append({"provider": PROVIDER, "account_id": account, "role_id": role_id, "trusted": member,
+                             "trusted_account": trusted_account, "external": is_external(ctx, kind, ident),
+                             "wildcard": kind in PUBLIC_MEMBERS, "external_id": False,
+                             "mfa_required": None, "privilege": privilege})
     return rows
 
 
 def _audit_logs(ctx: _Context, assets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     # Data Access logs land in the project's _Default log bucket (global unless relocated).
-    default_bucket = {}
+    default_bucket: dict[str, tuple[str, Any, Any]] = {}
     for a in assets.values():
         data = (a.get("resource") or {}).get("data") or {}
         match = re.match(r"^projects/([^/]+)/locations/([^/]+)/buckets/_Default$", data.get("name", ""))
         if a.get("assetType") == "logging.googleapis.com/LogBucket" and match:
-            default_bucket[match.group(1)] = match.group(2).lower()
+            default_bucket[match.group(1)] = (match.group(2).lower(), data.get("retentionDays"),
+                                              bool(data.get("locked", False)))
     for p in ctx.projects.values():
         pid = p["projectId"]
         if pid not in ctx.audit_ok:
             continue
-        where = default_bucket.get(pid, GLOBAL)
+        where, retention, locked = default_bucket.get(pid, (GLOBAL, None, None))
         rows.append({"provider": PROVIDER, "account_id": pid, "region": where, "log_id": f"projects/{pid}/auditConfigs",
                      "scope": "account", "enabled": True, "multi_region": True,
                      "management_events": True,  # Admin Activity audit logs cannot be turned off
-                     "data_events": ctx.data_access_logged(pid, "allServices"), "integrity": None,
-                     "retention_days": None, "destination_region": where})
+                     "data_events": ctx.data_access_logged(pid, "allServices"), "integrity": locked,
+                     "retention_days": retention, "destination_region": where})
     for name, a in assets.items():
         if a.get("assetType") != "logging.googleapis.com/LogBucket":
             continue
@@ -680,6 +796,7 @@ def normalize(collection: Collection) -> Inventory:
     assets = _assets(ctx)
     resources, tags, replicas = _resources(ctx, assets)
     directory = [u for r in collection.find(C.SRC_DIRECTORY) for u in r.data.get("users", [])]
+    grants = _grants(ctx)
     tables = {
         "tenants": _tenants(ctx),
         "resources": resources,
@@ -687,9 +804,10 @@ def normalize(collection: Collection) -> Inventory:
         "replicas": replicas,
         "principals": _principals(ctx, assets, directory),
         "credentials": _credentials(ctx, assets),
-        "grants": _grants(ctx),
+        "grants": grants,
+        "trusts": _trusts(ctx, grants, assets),
         "network_rules": _network_rules(ctx, assets),
-        "guardrails": _guardrails(ctx),
+        "guardrails": _guardrails(ctx) + _asset_guardrails(ctx, assets, directory),
         "audit_logs": _audit_logs(ctx, assets),
         "coverage": _coverage(collection),
     }
