@@ -46,6 +46,15 @@ def _options(values: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _keep(text: str):
+    from .history import HistoryError, parse_keep
+
+    try:
+        return parse_keep(text)
+    except HistoryError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _progress(enabled: bool):
     if not enabled:
         from .providers.base import no_progress
@@ -134,6 +143,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError("scan: --keep needs --history")
     fmt = _format_for(args.output, args.format)
     output = args.output or f"cloudaudit-findings.{fmt}"
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as locks:
         # Two overlapping runs must never write the same report or history: the second stops here.
         locks.enter_context(HistoryLock(output))
@@ -156,25 +166,24 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         findings = run_checks(inventory, policy, checks=args.check or None)
         findings.meta.update({"bundle_sha256": digest, "providers": [c.provider for c in collections],
                               "policy_source": policy.source})
-        summary_line = None
         drift = None
-        if history is not None:
-            run = history.record(findings, findings.meta)
-            summary_line = run.text()
-            drift = run.drift
-            if args.keep:
-                pruned = history.prune(args.keep)
-                if pruned:
-                    log.info("pruned %d old runs", len(pruned))
+        if history is not None and len(history.runs()):
+            drift = findings.diff(history.findings("latest"))
         context = report_context(inventory, policy, bundle_hash=digest, drift=drift)
         path = write_findings(findings, output, fmt, args.lang, **context)
+        # Recorded only once the report is safely written, so history never holds a run without one.
+        run = history.record(findings, findings.meta) if history is not None else None
+        if run is not None and args.keep:
+            pruned = history.prune(args.keep)
+            if pruned:
+                log.info("pruned %d old runs", len(pruned))
     summary = findings.summary()
     totals = summary.loc["total"].to_dict() if "total" in summary.index else {}
     coverage = findings.coverage()
     print(f"{path}: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items())
           + f"; coverage {coverage['ratio']:.0%}")
-    if summary_line:
-        print(summary_line)
+    if run is not None:
+        print(run.text())
     if coverage["ratio"] < args.min_coverage:
         print(f"coverage {coverage['ratio']:.0%} is below --min-coverage {args.min_coverage:.0%}", file=sys.stderr)
         return EXIT_COVERAGE
@@ -202,6 +211,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         print(drift.to_json(orient="records", force_ascii=False, date_format="iso", indent=1))
         return EXIT_OK
     counts = drift["change"].value_counts()
+    drift = drift.astype(object).where(drift.notna(), None)
     for row in drift.itertuples():
         print(f"{row.change:10} {row.check_id:9} {row.provider or '-':5} {row.account_id or '-':14} "
               f"{row.resource_id or '-'}  {row.status_before or '-'} -> {row.status_after or '-'}")
@@ -328,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-coverage", type=float, default=0.0,
                    help="exit 2 when the share of evaluated results is below this (0..1)")
     p.add_argument("--history", help="record the run in this SQLite history (drift, first-seen dates)")
-    p.add_argument("--keep", help="with --history: prune runs older than this, e.g. 90d, 12w, 6m")
+    p.add_argument("--keep", type=_keep, help="with --history: prune runs older than this, e.g. 90d, 12w, 6m")
     p.add_argument("--fail-on-new", action="store_true",
                    help="with --fail-on: count only findings that are new since the previous run")
     p.set_defaults(run=_cmd_scan)
