@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
+import numbers
+import string
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Mapping, Sequence
 
 import jinja2
+import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
 
@@ -102,13 +104,11 @@ def _table(columns: Sequence[str], rows: list[list[Any]], row_classes: Sequence[
 
 
 def _evidence_frame(evidence: pd.Series) -> pd.DataFrame:
-    """Parse a column of JSON evidence objects into a DataFrame (one pass, not a loop per row)."""
+    """Parse a column of JSON evidence objects into a DataFrame (missing keys become NaN)."""
     if evidence.empty:
         return pd.DataFrame(index=evidence.index)
-    text = "\n".join(e if e else "{}" for e in evidence.fillna("{}").astype(str))
-    frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
-    frame.index = evidence.index
-    return frame
+    parsed = [json.loads(e) if e else {} for e in evidence.astype(object).where(evidence.notna(), "").tolist()]
+    return pd.DataFrame.from_records(parsed, index=evidence.index) if parsed else pd.DataFrame(index=evidence.index)
 
 
 def _localized(df: pd.DataFrame, column: str, lang: str) -> pd.Series:
@@ -474,16 +474,127 @@ def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP)
     status_code = kept["status"].map({s: i for i, s in enumerate(STATUSES)}).astype(int).to_numpy()
     sev_code = kept["severity"].cat.codes.to_numpy()
     evidence = [json.loads(e) if e else {} for e in kept["evidence"].fillna("").tolist()]
+    reasons = _texts(_localized(kept, "reason", lang))
+    templates, reason_refs = _template_reasons(kept, evidence, reasons, lang)
+    schemas: dict[tuple[str, ...], int] = {}
+    packed_evidence = []
+    for ev in evidence:  # key lists shared per shape: rows of one check repeat the same keys
+        keys = tuple(ev)
+        idx = schemas.setdefault(keys, len(schemas))
+        packed_evidence.append([idx, *ev.values()])
     names = ["c", "t", "s", "v", "p", "a", "g", "r", "x", "k", "l", "m", "q", "e"]
     values = [columns["c"].tolist(), columns["t"].tolist(), status_code.tolist(), sev_code.tolist(),
               columns["p"].tolist(), columns["a"].tolist(), columns["g"].tolist(), _texts(kept["resource_id"]),
-              _texts(_localized(kept, "reason", lang)), columns["k"].tolist(), columns["l"].tolist(),
-              columns["m"].tolist(), _texts(kept["acceptance"]), evidence]
+              reason_refs, columns["k"].tolist(), columns["l"].tolist(),
+              columns["m"].tolist(), _texts(kept["acceptance"]), packed_evidence]
     rows = [list(r) for r in zip(*values)]
-    return {"cols": names, "s": [str(u) for u in uniques], "rows": rows,
-            "pass_omitted": omitted, "total": int(len(df)),
+    return {"cols": names, "s": [str(u) for u in uniques], "rows": rows, "T": templates,
+            "E": [list(k) for k in schemas], "pass_omitted": omitted, "total": int(len(df)),
             "statuses": [STATUS_NAMES[lang][s] for s in STATUSES], "status_keys": list(STATUSES),
             "severities": [SEVERITY_NAMES[lang][s] for s in SEVERITIES]}
+
+
+def _parse_template(template: str) -> list[Any] | None:
+    """A reason template as [literal | [field], ...]; None when it uses format specs the script cannot mirror."""
+    parts: list[Any] = []
+    try:
+        for literal, field_name, spec, conversion in string.Formatter().parse(template):
+            if literal:
+                parts.append(literal)
+            if field_name is not None:
+                if spec or conversion or not field_name.isidentifier():
+                    return None
+                parts.append([field_name])
+    except ValueError:
+        return None
+    return parts
+
+
+def _js_text(value: Any) -> str | None:
+    """The text report.js renders for an evidence value, or None where it could differ from Python's."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "unknown"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    return None
+
+
+def _js_texts(column: pd.Series) -> pd.Series:
+    """:func:`_js_text` over a column, with a C-speed path for the usual all-text columns."""
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    if kind in ("string", "empty"):
+        return column.astype(object).where(column.notna(), "unknown")
+    if kind == "integer" and not column.isna().any():
+        return column.astype("int64").astype(str).astype(object)
+    return column.astype(object).map(_js_text)
+
+
+_STANDARD_FIELDS = {"provider": "provider", "account_id": "account_id", "region": "region",
+                    "resource_id": "resource_id"}
+
+
+def _template_reasons(kept: pd.DataFrame, evidence: list[dict[str, Any]], reasons: list[str | None],
+                      lang: str) -> tuple[list[list[Any]], list[Any]]:
+    """Replace each reason that its check's template reproduces exactly by the template's index.
+
+    Reasons are the bulk of a large report and repeat one template per check; the script
+    renders them back from the evidence (standard fields such as ``region`` from the row).
+    Anything not reproduced exactly stays as text.
+    """
+    try:
+        from cloudaudit.engine import registry
+        checks = registry()
+    except Exception:  # noqa: BLE001 - without the registry every reason stays as text
+        return [], list(reasons)
+    n = len(reasons)
+    index = pd.RangeIndex(n)
+    target = pd.Series(reasons, index=index, dtype=object)
+    out = target.copy()
+    done = pd.Series(False, index=index)
+    ev = pd.DataFrame.from_records(evidence, index=index) if n else pd.DataFrame(index=index)
+    # the script reads a missing standard field as "" and renders "unknown"
+    standard = {k: pd.Series([v or None for v in _texts(kept[col])], index=index, dtype=object)
+                for k, col in _STANDARD_FIELDS.items()}
+    check_ids = pd.Series(kept["check_id"].astype(object).to_numpy(), index=index)
+    templates: list[list[Any]] = []
+    rendered: dict[str, pd.Series] = {}
+    for cid in pd.unique(check_ids.dropna()):
+        check = checks.get(cid)
+        if check is None:
+            continue
+        of_check = (check_ids == cid) & target.notna()
+        for texts in check.reasons.values():
+            parts = _parse_template(texts.get(lang) or texts.get("en", ""))
+            todo = of_check & ~done
+            if parts is None or not todo.any():
+                continue
+            rows = index[todo.to_numpy()]
+            text = pd.Series("", index=rows, dtype=object)
+            ok = pd.Series(True, index=rows)
+            for part in parts:
+                if isinstance(part, str):
+                    text = text + part
+                    continue
+                name = part[0]
+                if name not in rendered:
+                    if name in standard:
+                        rendered[name] = _js_texts(standard[name])
+                    elif name in ev.columns:
+                        rendered[name] = _js_texts(ev[name])
+                    else:
+                        rendered[name] = pd.Series("unknown", index=index, dtype=object)
+                values = rendered[name].loc[rows]
+                ok &= values.notna()
+                text = text + values.fillna("")
+            match = ok & (text == target.loc[rows])
+            if match.any():
+                templates.append(parts)
+                hit = rows[match.to_numpy()]
+                out.loc[hit] = len(templates) - 1
+                done.loc[hit] = True
+    return templates, out.tolist()
 
 
 def _ui_labels(lang: str) -> dict[str, str]:

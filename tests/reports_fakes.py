@@ -75,21 +75,54 @@ def sample_findings() -> Findings:
 
 
 def bulk_findings(n_pass: int, n_fail: int) -> Findings:
-    """Many rows built column-wise (for size tests), realistic lengths of ids and reasons."""
+    """Many RES-001 rows built column-wise (for size tests), reasons rendered from the check's own templates."""
+    from cloudaudit.engine import registry, render_template
+
     n = n_pass + n_fail
-    idx = pd.RangeIndex(n)
+    idx = pd.RangeIndex(n).astype(str)
     status = pd.Series(["PASS"] * n_pass + ["FAIL"] * n_fail)
-    check = "RES-00" + (idx % 9 + 1).astype(str)
-    acct = (100000000000 + idx % 40).astype(str)
-    res = "arn:aws:s3:::bucket-" + idx.astype(str) + "-data-store"
+    region = pd.Series(["ap-northeast-1"] * n_pass + ["us-east-1"] * n_fail)
+    ev = pd.DataFrame({"kind": "bucket", "name": "bucket-" + idx + "-data-store",
+                       "countries": region.map({"ap-northeast-1": "JP", "us-east-1": "US"}), "allowed": "JP"})
+    frame = ev.assign(region=region)
+    templates = registry()["RES-001"].reasons
+    reason = pd.Series("", index=frame.index, dtype=object)
+    reason_ja = reason.copy()
+    for key, mask in (("pass", status == "PASS"), ("fail", status == "FAIL")):
+        if mask.any():
+            reason[mask] = render_template(templates[key]["en"], frame[mask])
+            reason_ja[mask] = render_template(templates[key]["ja"], frame[mask])
     df = pd.DataFrame({
-        "run_id": "20261120T030405Z-abc123", "check_id": check, "title": "Resources deployed outside allowed jurisdictions",
+        "run_id": "20261120T030405Z-abc123", "check_id": "RES-001", "title": "Resources deployed outside allowed jurisdictions",
         "title_ja": "許可されていない国・地域へのリソース配置", "status": status,
         "severity": pd.Series(["info", "low", "medium", "high", "critical"] * (n // 5 + 1))[:n].to_numpy(),
-        "provider": "aws", "account_id": acct, "region": "ap-northeast-1", "resource_id": res,
-        "classification": "confidential", "reason": "bucket bucket-" + idx.astype(str) + " is in ap-northeast-1 (JP); allowed: JP",
-        "reason_ja": "bucket bucket-" + idx.astype(str) + " は ap-northeast-1 (JP) にあり、許可された国の範囲内です",
-        "evidence": '{"kind":"bucket","name":"bucket-' + idx.astype(str) + '","countries":"JP","allowed":"JP"}',
+        "provider": "aws", "account_id": (100000000000 + pd.RangeIndex(n) % 40).astype(str), "region": region,
+        "resource_id": "arn:aws:s3:::" + ev["name"], "classification": "confidential", "reason": reason,
+        "reason_ja": reason_ja, "evidence": ev.to_json(orient="records", lines=True, force_ascii=False).splitlines(),
         "controls": "5.1.1, 18.1.1", "policy_items": "11(6)", "remediation": "Move the resource.", "acceptance": None,
         "collected_at": COLLECTED})
     return Findings(df)
+
+
+def decode_payload(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a report's findings payload as dicts (an independent reading of the format report.js reads)."""
+    cols, strings = data["cols"], data["s"]
+    encoded = {"c", "t", "p", "a", "g", "k", "l", "m"}
+    out = []
+    for packed in data["rows"]:
+        r = {c: (strings[v] if c in encoded else v) for c, v in zip(cols, packed)}
+        shape = data["E"][r["e"][0]]
+        r["e"] = dict(zip(shape, r["e"][1:]))
+        if isinstance(r["x"], int):
+            std = {"provider": r["p"], "account_id": r["a"], "region": r["g"], "resource_id": r["r"]}
+            text = []
+            for part in data["T"][r["x"]]:
+                if isinstance(part, str):
+                    text.append(part)
+                else:
+                    v = (std[part[0]] or None) if part[0] in std else r["e"].get(part[0])
+                    text.append("unknown" if v is None else str(v))
+            r["x"] = "".join(text)
+        r["status"] = data["status_keys"][r["s"]]
+        out.append(r)
+    return out

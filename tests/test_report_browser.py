@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from cloudaudit.engine import run_checks
 from cloudaudit.reports import write_report
+from cloudaudit.testing import inventory
 
 from reports_fakes import HOSTILE, findings_from, row, sample_findings
 
@@ -16,6 +18,7 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCRIPT_PAYLOAD = "<script>window.__pwned=2</script>"
 SVG_PAYLOAD = "<svg onload=\"window.__pwned=3\">"
+N_ROWS = 13
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +37,20 @@ def browser():
         b.close()
 
 
+def engine_rows() -> list[dict]:
+    """Two RES-001 findings made by the engine (their reasons travel as templates)."""
+    inv = inventory(resources=[
+        {"provider": "aws", "account_id": "222222222222", "region": "eu-west-1", "resource_id": "arn:aws:s3:::dublin",
+         "kind": "bucket", "name": "dublin", "data_bearing": True},
+        {"provider": "aws", "account_id": "222222222222", "region": "ap-northeast-3", "resource_id": "arn:aws:s3:::osaka",
+         "kind": "bucket", "name": "osaka", "data_bearing": True}])
+    return run_checks(inv, checks=["RES-001"]).df.to_dict(orient="records")
+
+
 def audit():
-    """The sample audit plus rows whose names and tags carry script payloads."""
+    """The sample audit, engine-made rows, and rows whose names and tags carry script payloads."""
     f = sample_findings()
-    extra = [row("CLS-001", "FAIL", severity="low", resource="vm-" + SCRIPT_PAYLOAD, reason="label " + SVG_PAYLOAD,
+    extra = engine_rows() + [row("CLS-001", "FAIL", severity="low", resource="vm-" + SCRIPT_PAYLOAD, reason="label " + SVG_PAYLOAD,
                  reason_ja="ラベル " + SVG_PAYLOAD, evidence={"tag": SCRIPT_PAYLOAD, "other": SVG_PAYLOAD}),
              row("CLS-001", "PASS", severity="low", resource="vm-clean", reason="label ok", reason_ja="ラベル正常")]
     return findings_from(f.df.to_dict(orient="records") + extra, expired_acceptances=f.expired_acceptances,
@@ -81,7 +94,7 @@ def test_offline_no_requests_no_console_errors(browser, reports, tmp_path):
         page, requests, errors = open_report(browser, path)
         assert requests == [path.as_uri()], f"{lang}: unexpected requests {requests}"
         assert errors == [], f"{lang}: console errors {errors}"
-        assert len(visible_rows(page)) == 11
+        assert len(visible_rows(page)) == N_ROWS
         page.screenshot(path=str(tmp_path / f"report-{lang}.png"), full_page=True)
         assert (tmp_path / f"report-{lang}.png").stat().st_size > 10_000
         page.close()
@@ -109,11 +122,16 @@ def test_filters_search_and_sort_change_visible_rows(browser, reports):
     page.fill("#f-search", "AdministratorAccess")   # evidence is searchable too
     expect(page.locator("#findings-body tr.finding")).to_have_count(2)
     page.fill("#f-search", "")
-    expect(page.locator("#findings-body tr.finding")).to_have_count(11)
+    expect(page.locator("#findings-body tr.finding")).to_have_count(N_ROWS)
     page.click("#findings-table th[data-sort='r']")
     resources = [r[6] for r in visible_rows(page)]
     assert resources == sorted(resources)
-    assert "0 of" not in page.text_content("#f-count")
+    assert page.text_content("#f-count").startswith(f"{N_ROWS} of {N_ROWS}")
+    # reasons sent as templates are rendered back to the engine's exact text
+    page.fill("#f-search", "dublin")
+    expect(page.locator("#findings-body tr.finding")).to_have_count(1)
+    expected = [r["reason"] for r in engine_rows() if r["resource_id"] == "arn:aws:s3:::dublin"]
+    assert [visible_rows(page)[0][7]] == expected and "eu-west-1 (IE)" in expected[0]
     assert errors == []
     page.close()
 
@@ -124,9 +142,9 @@ def test_script_payloads_in_names_and_tags_execute_nothing(browser, reports):
         page.fill("#f-search", "vm-")
         expect(page.locator("#findings-body tr.finding")).to_have_count(2)
         page.fill("#f-search", "")
-        expect(page.locator("#findings-body tr.finding")).to_have_count(11)
+        expect(page.locator("#findings-body tr.finding")).to_have_count(N_ROWS)
         # expand every finding so evidence with payloads is put into the page
-        for i in range(11):
+        for i in range(N_ROWS):
             page.locator("#findings-body tr.finding").nth(i).click()
         details = page.eval_on_selector_all("pre.evidence", "els => els.map(e => e.textContent).join('\\n')")
         assert SCRIPT_PAYLOAD in details and HOSTILE.replace('"', '\\"') in details
@@ -150,5 +168,10 @@ def test_japanese_report_shows_japanese_headings(browser, reports):
     page.select_option("#f-severity", label="緊急")
     assert {r[0] for r in visible_rows(page)} == {"緊急"}
     assert "不適合" in {r[1] for r in visible_rows(page)}
+    page.select_option("#f-severity", value="")
+    page.fill("#f-search", "osaka")
+    expect(page.locator("#findings-body tr.finding")).to_have_count(1)
+    expected = [r["reason_ja"] for r in engine_rows() if r["resource_id"] == "arn:aws:s3:::osaka"]
+    assert [visible_rows(page)[0][7]] == expected and "許可された国の範囲内" in expected[0]
     assert errors == []
     page.close()

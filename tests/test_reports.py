@@ -15,7 +15,7 @@ from cloudaudit.testing import inventory
 from cloudaudit.reports import render_compact, render_html
 from cloudaudit.reports.html import json_for_script
 
-from reports_fakes import FORMULA, HOSTILE, bulk_findings, findings_from, row, sample_findings
+from reports_fakes import FORMULA, HOSTILE, bulk_findings, decode_payload, findings_from, row, sample_findings
 
 JA_HEADINGS = ("エグゼクティブサマリー", "適用宣言書", "データの所在地", "特権アクセス一覧", "検出事項", "リスク受容")
 EN_HEADINGS = ("Executive summary", "Statement of Applicability", "Data residency", "Privileged access roster",
@@ -44,11 +44,9 @@ def test_hostile_values_are_inert_in_html():
     assert "<!--" not in html
     assert "onerror=\"window" not in html
     # ... and the values survive intact for the table script
-    data = data_block(html)["data"]
-    resources = [r[data["cols"].index("r")] for r in data["rows"]]
-    assert "arn:aws:s3:::" + HOSTILE in resources
-    evidence = [r[data["cols"].index("e")] for r in data["rows"]]
-    assert {"kind": "bucket", "name": HOSTILE, "countries": "US", "tag": FORMULA} in evidence
+    rows = decode_payload(data_block(html)["data"])
+    assert "arn:aws:s3:::" + HOSTILE in [r["r"] for r in rows]
+    assert {"kind": "bucket", "name": HOSTILE, "countries": "US", "tag": FORMULA} in [r["e"] for r in rows]
 
 
 def test_json_for_script_escapes_markup_characters():
@@ -92,8 +90,7 @@ def test_japanese_report_uses_japanese_titles_reasons_levels_and_dates():
     strings = set(data["s"])
     assert "許可されていない国・地域へのリソース配置" in strings
     assert "極秘" in strings and "部外秘" in strings          # seed policy vocabulary for classification
-    reasons = [r[data["cols"].index("x")] for r in data["rows"]]
-    assert "bucket tokyo は ap-northeast-1 (JP) にあります" in reasons
+    assert "bucket tokyo は ap-northeast-1 (JP) にあります" in [r["x"] for r in decode_payload(data)]
     assert data["statuses"] == ["適合", "不適合", "警告", "エラー", "リスク受容"]
     assert "2026年11月20日 03:04 UTC" in html
     assert "クラウドコンピューティング環境における役割及び責任の共有及び分担" in html  # control title from the catalog
@@ -152,7 +149,7 @@ def test_pass_rows_beyond_cap_are_counted_not_listed():
     f = bulk_findings(n_pass=500, n_fail=30)
     html = render_html(f, lang="en", pass_cap=100)
     data = data_block(html)["data"]
-    statuses = [data["status_keys"][r[data["cols"].index("s")]] for r in data["rows"]]
+    statuses = [r["status"] for r in decode_payload(data)]
     assert statuses.count("FAIL") == 30 and statuses.count("PASS") == 100
     assert data["pass_omitted"] == 400 and data["total"] == 530
     assert "400 further passing results" in html
@@ -161,10 +158,23 @@ def test_pass_rows_beyond_cap_are_counted_not_listed():
 def test_hundred_thousand_findings_stay_small():
     f = bulk_findings(n_pass=90_000, n_fail=10_000)
     html = render_html(f, lang="ja")
-    assert len(html.encode("utf-8")) < 8_000_000
+    assert len(html.encode("utf-8")) < 5_000_000
     data = data_block(html)["data"]
-    fails = sum(1 for r in data["rows"] if data["status_keys"][r[data["cols"].index("s")]] == "FAIL")
-    assert fails == 10_000
+    assert sum(1 for s in (r[data["cols"].index("s")] for r in data["rows"]) if data["status_keys"][s] == "FAIL") == 10_000
+
+
+def test_failing_rows_are_compact_and_decode_exactly():
+    # every failing row is listed, so their size per row bounds the worst case (100k failures < 14 MB)
+    f = bulk_findings(n_pass=0, n_fail=20_000)
+    html = render_html(f, lang="ja")
+    assert len(html.encode("utf-8")) / 20_000 < 140
+    data = data_block(html)["data"]
+    assert len(data["rows"]) == 20_000
+    # reasons travel as the check's templates and decode to exactly the engine's text
+    assert all(isinstance(r[data["cols"].index("x")], int) for r in data["rows"])
+    sample = decode_payload({**data, "rows": data["rows"][:500]})
+    expected = dict(zip(f.df["resource_id"], f.df["reason_ja"]))
+    assert all(r["x"] == expected[r["r"]] for r in sample)
 
 
 def test_report_from_engine_findings():
@@ -178,6 +188,10 @@ def test_report_from_engine_findings():
     data = data_block(html)["data"]
     assert len(data["rows"]) == 2 and "<img" not in html
     assert "許可されていない国・地域へのリソース配置" in data["s"]
+    # both reasons are sent as the check's ja templates and decode to the engine's text
+    assert all(isinstance(r[data["cols"].index("x")], int) for r in data["rows"])
+    decoded = {r["r"]: r["x"] for r in decode_payload(data)}
+    assert decoded == dict(zip(findings.df["resource_id"], findings.df["reason_ja"]))
 
 
 def test_compact_view_is_small_script_free_and_escaped():

@@ -8,18 +8,47 @@
   var ENCODED = {c: 1, t: 1, p: 1, a: 1, g: 1, k: 1, l: 1, m: 1};
   var PAGE = 200;
 
-  function val(row, key) {
+  var STD = {provider: "p", account_id: "a", region: "g", resource_id: "r"};  // row fields, never evidence
+
+  function raw(row, key) {
     var v = row[ix[key]];
     if (ENCODED[key]) { return S[v]; }
     return v;
   }
 
-  // Pre-compute lower-case search text once per row.
+  // Evidence arrives as [shape, values...] with the keys of each shape listed once in D.E.
+  function unpack(packed) {
+    var ev = {}, keys = D.E[packed[0]];
+    for (var i = 0; i < keys.length; i++) { ev[keys[i]] = packed[i + 1]; }
+    return ev;
+  }
+
+  // A reason is text, or the index of its check's template rendered from the evidence.
+  function reasonOf(row, ev) {
+    var x = row[ix.x];
+    if (typeof x !== "number") { return x; }
+    return D.T[x].map(function (part) {
+      if (typeof part === "string") { return part; }
+      var name = part[0], v;
+      if (STD.hasOwnProperty(name)) { v = raw(row, STD[name]) || null; }
+      else if (Object.prototype.hasOwnProperty.call(ev, name)) { v = ev[name]; }
+      return v === null || v === undefined ? "unknown" : String(v);
+    }).join("");
+  }
+
+  // Decode once; pre-compute lower-case search text per row.
   var rows = D.rows.map(function (row, n) {
-    var parts = ["c", "t", "p", "a", "g", "r", "x", "k", "l", "q"].map(function (k) { return val(row, k) || ""; });
-    parts.push(JSON.stringify(row[ix.e] || {}));
-    return {row: row, n: n, text: parts.join(" ").toLowerCase()};
+    var ev = unpack(row[ix.e]);
+    var r = {row: row, n: n, ev: ev, reason: reasonOf(row, ev)};
+    var parts = ["c", "t", "p", "a", "g", "r", "k", "l", "q"].map(function (k) { return raw(row, k) || ""; });
+    parts.push(r.reason || "", JSON.stringify(ev));
+    r.text = parts.join(" ").toLowerCase();
+    return r;
   });
+
+  function val(row, key) {
+    return raw(row, key);
+  }
 
   var filters = {};
   var sortKey = null, sortDir = 1, limit = PAGE, matching = [];
@@ -80,8 +109,12 @@
     return !query || r.text.indexOf(query) >= 0;
   }
 
+  function sortValue(r) {
+    return sortKey === "x" ? r.reason : val(r.row, sortKey);
+  }
+
   function compare(x, y) {
-    var a = val(x.row, sortKey), b = val(y.row, sortKey);
+    var a = sortValue(x), b = sortValue(y);
     if (a === null || a === undefined) { a = ""; }
     if (b === null || b === undefined) { b = ""; }
     if (typeof a === "number" && typeof b === "number") { return (a - b) * sortDir || x.n - y.n; }
@@ -89,7 +122,8 @@
     return (a < b ? -1 : a > b ? 1 : 0) * sortDir || x.n - y.n;
   }
 
-  function detail(row) {
+  function detail(r) {
+    var row = r.row;
     var tr = el("tr", null, "detail");
     var td = el("td");
     td.colSpan = 8;
@@ -106,7 +140,7 @@
     item(UI.remediation, val(row, "m"));
     td.appendChild(dl);
     td.appendChild(el("h4", UI.evidence));
-    td.appendChild(el("pre", JSON.stringify(row[ix.e] || {}, null, 2), "evidence"));
+    td.appendChild(el("pre", JSON.stringify(r.ev, null, 2), "evidence"));
     tr.appendChild(td);
     return tr;
   }
@@ -126,11 +160,11 @@
       tr.appendChild(el("td", val(row, "a"), "mono"));
       tr.appendChild(el("td", val(row, "g")));
       tr.appendChild(el("td", val(row, "r"), "mono wrap"));
-      tr.appendChild(el("td", val(row, "x"), "wrap"));
+      tr.appendChild(el("td", r.reason, "wrap"));
       function toggle() {
         var next = tr.nextSibling;
         if (next && next.className === "detail") { next.parentNode.removeChild(next); }
-        else { tr.parentNode.insertBefore(detail(row), tr.nextSibling); }
+        else { tr.parentNode.insertBefore(detail(r), tr.nextSibling); }
       }
       tr.addEventListener("click", toggle);
       tr.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { toggle(); } });
