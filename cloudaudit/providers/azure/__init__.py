@@ -17,6 +17,9 @@ Options (``[providers.azure]`` in the policy file, or ``options={"azure": {...}}
     explicit https endpoints overriding the cloud's.
 ``connection_verify``
     path to a CA bundle for TLS verification (a proxy or a private endpoint's CA).
+``disable_instance_discovery``
+    true for an authority Microsoft's instance discovery does not know (private / test
+    authorities); passed to the default credential.
 ``subscriptions``
     only these subscription ids (others the identity can see are skipped; a listed one it
     cannot see gets an ``error`` coverage row).

@@ -65,7 +65,8 @@ class Clients:
         verify = True if verify in (None, "") else verify
         credential = options.get("credential")
         if credential is None:
-            credential = _default_credential(authority, options.get("tenant_id"))
+            credential = _default_credential(authority, options.get("tenant_id"), verify,
+                                             bool(options.get("disable_instance_discovery")))
         elif not hasattr(credential, "get_token"):
             raise ProviderError("azure: option 'credential' must be an azure-core TokenCredential (has get_token)")
         return cls(credential=credential, arm=arm, graph=graph, authority=authority,
@@ -154,13 +155,17 @@ def _error_of(response: Any) -> tuple[str, str]:
         return "", response.text()[:200]
 
 
-def _default_credential(authority: str, tenant_id: str | None) -> Any:
+def _default_credential(authority: str, tenant_id: str | None, verify: str | bool,
+                        disable_instance_discovery: bool) -> Any:
     try:
         from azure.identity import DefaultAzureCredential
     except ImportError as exc:
         raise ProviderError(f"provider 'azure' needs azure-identity: pip install 'cloudaudit[azure]' ({exc})") from None
-    host = urlsplit(authority).netloc or authority
-    kwargs: dict[str, Any] = {"authority": host}
+    kwargs: dict[str, Any] = {"authority": authority}
     if tenant_id:
         kwargs["additionally_allowed_tenants"] = [tenant_id]
+    if verify is not True:
+        kwargs["connection_verify"] = verify
+    if disable_instance_discovery:  # private / sovereign authorities that Microsoft's discovery does not know
+        kwargs["disable_instance_discovery"] = True
     return DefaultAzureCredential(**kwargs)

@@ -1,0 +1,400 @@
+"""Azure adapter: real azure SDK clients and azure-core pipelines over HTTPS (trustme CA) against
+the sample tenant fake on 127.0.0.1 (ARM, Resource Graph, Microsoft Graph, token endpoint)."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+import cloudaudit
+from cloudaudit.bundle import write_bundle
+from cloudaudit.engine import run_checks
+from cloudaudit.errors import ProviderError
+from cloudaudit.inventory import TABLES
+from cloudaudit.providers.azure import collect, normalize
+from cloudaudit.providers.azure.clients import Clients
+from cloudaudit.providers.azure.collect import FAMILIES
+
+from azure_fake import (ARG_PATH, DEV, LAB, PROD, TENANT, AzureSampleTenant, CountingToken, StaticToken,
+                        non_read_requests, sample_data)
+
+
+# The catalog ids these tests assert on (running only them keeps the module fast).
+CHECKS = ["AUTH-001", "AUTH-004", "AUTH-007", "ISL-001", "ISL-003", "ISL-004", "ISL-006", "ISL-008", "ISL-012",
+          "RES-001", "RES-003", "RES-006"]
+
+
+@pytest.fixture(scope="module")
+def tenant():
+    credential = CountingToken()
+    with AzureSampleTenant() as fake:  # licences: P1 only; the first userRegistrationDetails call gets a 429
+        collection = collect(fake.options(credential=credential, max_workers=4))
+        inventory = normalize(collection)
+        yield SimpleNamespace(fake=fake, collection=collection, inventory=inventory, credential=credential,
+                              findings=run_checks(inventory, checks=CHECKS).df)
+
+
+def _name(resource_id: pd.Series) -> pd.Series:
+    return resource_id.fillna("").str.rsplit("/", n=1).str[-1]
+
+
+def _rows(frame: pd.DataFrame, **equal) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for column, value in equal.items():
+        mask &= frame[column] == value
+    return frame[mask.fillna(False)]
+
+
+# ----------------------------------------------------------------------------- inventory rows
+
+def test_tenancy_management_group_paths_and_states(tenant):
+    t = tenant.inventory.tenants.set_index("account_id")
+    assert set(t.index) == {TENANT, PROD, DEV, LAB}
+    assert t.loc[TENANT, "name"] == "Contoso JP" and bool(t.loc[TENANT, "is_management"])
+    assert t.loc[PROD, "parent_path"] == "Tenant Root Group/Production"
+    assert t.loc[LAB, "parent_path"] == "Tenant Root Group/Development"
+    assert (t.loc[[PROD, DEV, LAB], "org_id"] == TENANT).all()
+    assert (t.loc[[PROD, DEV, LAB], "state"] == "Enabled").all()
+    tags = tenant.inventory.tags
+    assert len(_rows(tags, resource_id=f"/subscriptions/{PROD}", key="env", value="prod")) == 1
+
+
+def test_locations_are_physical_regions_per_readable_subscription(tenant):
+    regions = tenant.inventory.regions
+    assert set(regions["account_id"]) == {PROD, DEV}
+    assert set(_rows(regions, account_id=PROD)["region"]) == {"japaneast", "japanwest", "eastasia", "southeastasia",
+                                                               "westus", "eastus"}  # 'asia' is logical
+
+
+def test_resources_carry_the_properties_checks_need(tenant):
+    res = tenant.inventory.resources.assign(short=lambda f: _name(f["resource_id"])).set_index("short")
+    assert res.loc["stpublicweb", "kind"] == "bucket" and bool(res.loc["stpublicweb", "public_read"])
+    assert bool(res.loc["stpublicweb", "network_open"])
+    assert res.loc["stjpdata01", "encryption"] == "customer" and not bool(res.loc["stjpdata01", "public_read"])
+    assert res.loc["stjpdata01", "min_tls"] == "1.2" and bool(res.loc["stjpdata01", "https_only"])
+    assert res.loc["stgrshk", "region"] == "eastasia"
+    # "Allow Azure services" (0.0.0.0-0.0.0.0) admits every Azure tenant: the server and its database are open.
+    assert bool(res.loc["sql-dev01", "network_open"]) and bool(res.loc["appdb", "network_open"])
+    assert res.loc["vm-jp01_OsDisk_1", "encryption"] == "customer" and bool(res.loc["vm-jp01_OsDisk_1", "attached"])
+    assert res.loc["snap-dev01", "kind"] == "snapshot" and not bool(res.loc["snap-dev01", "network_open"])
+    assert res.loc["vm-us01", "region"] == "westus" and res.loc["vm-us01", "kind"] == "vm"
+    assert sorted(res.loc["vm-us01", "weak_settings"]) == ["no_secure_boot", "no_vtpm", "password_login"]
+    assert res.loc["vm-jp01", "weak_settings"] == []
+    assert res.loc["nsg-jp01", "kind"] == "security_group" and not bool(res.loc["nsg-jp01", "data_bearing"])
+    assert res.loc["cosmos-jp", "kind"] == "database" and res.loc["kv-jp01", "kind"] == "secret"
+    assert "alert-security-changes" not in res.index  # activity-log alerts are guardrails
+    assert LAB not in set(res["account_id"])
+    labelled = set(_rows(tenant.inventory.tags, key="classification")["resource_id"])
+    assert set(res[res["data_bearing"].astype(bool)]["resource_id"]) <= labelled   # the sample labels its data
+
+
+def test_replicas_follow_geo_pairs_and_cosmos_locations(tenant):
+    rep = tenant.inventory.replicas.assign(short=lambda f: _name(f["resource_id"]))
+    pairs = {(r.short, r.kind): (r.source_region, r.target_region) for r in rep.itertuples()}
+    assert pairs[("stgrshk", "geo_pair")] == ("eastasia", "southeastasia")
+    assert pairs[("stjpdata01", "geo_pair")] == ("japaneast", "japanwest")
+    assert pairs[("cosmos-jp", "replication")] == ("japaneast", "japanwest")
+    assert pairs[("rsv-jp01", "backup")] == ("japaneast", "japanwest")   # paired region from the locations API
+    assert ("stpublicweb", "geo_pair") not in pairs                      # LRS keeps no copy elsewhere
+
+
+def test_principals_mfa_guests_and_global_admins(tenant):
+    p = tenant.inventory.principals.set_index("name")
+    assert p.loc["aiko.admin@contoso.co.jp", "mfa"] == "phishing_resistant"
+    assert p.loc["kenji.admin@contoso.co.jp", "mfa"] == "none"
+    assert bool(p.loc["kenji.admin@contoso.co.jp", "top_level"]) and bool(p.loc["aiko.admin@contoso.co.jp", "top_level"])
+    assert p.loc["taro.yamada@contoso.co.jp", "mfa"] == "virtual" and not bool(p.loc["taro.yamada@contoso.co.jp", "top_level"])
+    guest = p.loc["pat_fabrikam.com#EXT#@contosojp.onmicrosoft.com"]
+    assert guest["kind"] == "guest" and bool(guest["external"]) and bool(guest["human"])
+    assert not bool(p.loc["hanako.former@contoso.co.jp", "enabled"])
+    assert p.loc["app-deployer", "kind"] == "service_principal" and not bool(p.loc["app-deployer", "human"])
+    assert p.loc["platform-admins", "kind"] == "group"
+    assert pd.notna(p.loc["aiko.admin@contoso.co.jp", "last_active"])   # P1: sign-in activity was readable
+    assert set(p["account_id"]) == {TENANT}
+
+
+def test_grants_map_rbac_and_directory_roles(tenant):
+    g = tenant.inventory.grants
+    guest_owner = _rows(g, account_id=DEV, principal_id="5e000000-0000-4000-8000-000000000004").iloc[0]
+    assert (guest_owner["role"], guest_owner["privilege"], guest_owner["principal_kind"]) == ("Owner", "admin", "guest")
+    assert bool(guest_owner["external"]) and guest_owner["via"] == "direct"
+    root_owner = _rows(g, account_id=PROD, principal_id="5e000000-0000-4000-8000-000000000001").iloc[0]
+    assert root_owner["via"] == "inherited" and root_owner["privilege"] == "admin"
+    uaa = _rows(g, account_id=PROD, role="User Access Administrator").iloc[0]
+    assert uaa["privilege"] == "admin" and uaa["principal_kind"] == "group"
+    contributor = _rows(g, account_id=PROD, role="Contributor").iloc[0]
+    assert contributor["privilege"] == "write" and contributor["principal_kind"] == "service_principal"
+    foreign = _rows(g, account_id=PROD, principal_id="8f000000-0000-4000-8000-000000000001").iloc[0]
+    assert bool(foreign["external"]) and foreign["privilege"] == "read"
+    ga = _rows(g, account_id=TENANT, role="Global Administrator")
+    assert set(ga["principal_id"]) == {"5e000000-0000-4000-8000-000000000001", "5e000000-0000-4000-8000-000000000002"}
+    assert (ga["privilege"] == "admin").all() and ga["standing"].astype(bool).all()
+    assert _rows(g, account_id=TENANT, role="Global Reader")["privilege"].tolist() == ["read"]
+
+
+def test_network_rules_expand_nsg_prefixes_and_ports(tenant):
+    rules = tenant.inventory.network_rules
+    rdp = _rows(rules, rule_id="allow-rdp-internet").iloc[0]
+    assert (rdp["direction"], rdp["source"], rdp["protocol"], rdp["port_from"], rdp["port_to"], rdp["action"]) == \
+        ("ingress", "Internet", "tcp", 3389, 3389, "allow")
+    assert bool(rdp["attached"])
+    assert len(_rows(rules, rule_id="allow-https-corp")) == 4    # 2 prefixes x 2 port ranges
+    out = _rows(rules, rule_id="deny-all-out").iloc[0]
+    assert out["direction"] == "egress" and pd.isna(out["port_from"]) and out["protocol"] == "all"
+    azure_services = _rows(rules, rule_id="AllowAllWindowsAzureIps").iloc[0]
+    assert azure_services["source"] == "AzureCloud" and azure_services["port_from"] == 1433
+
+
+def test_guardrails_from_policy_defender_contacts_alerts_and_conditional_access(tenant):
+    g = tenant.inventory.guardrails
+    region = _rows(g, kind="region_restriction")
+    assert region["account_id"].tolist() == [PROD]   # DEV has no allowed-locations assignment
+    assert region.iloc[0]["values"] == ["japaneast", "japanwest"] and bool(region.iloc[0]["effective"])
+    assert region.iloc[0]["scope"].endswith("/managementGroups/mg-prod")
+    assert set(_rows(g, kind="public_access_block")["account_id"]) == {PROD, DEV}
+    for kind in ("threat_detection", "security_contact", "security_alerting"):
+        rows = _rows(g, kind=kind)
+        assert set(rows["account_id"]) == {PROD, DEV} and rows["effective"].astype(bool).all(), kind
+    mfa = _rows(g, kind="mfa_required", account_id=TENANT)
+    assert sorted(mfa["effective"].astype(bool).tolist()) == [False, True]   # security defaults off, CA policy on
+    assert "62e90394-69f5-4237-9190-012177145e10" in mfa[mfa["effective"].astype(bool)].iloc[0]["values"]
+
+
+def test_audit_logs_resolve_destination_workspace(tenant):
+    logs = tenant.inventory.audit_logs.set_index("account_id")
+    assert set(logs.index) == {PROD, DEV, TENANT}
+    assert bool(logs.loc[PROD, "management_events"]) and bool(logs.loc[PROD, "enabled"])
+    assert logs.loc[PROD, "destination_region"] == "japaneast" and logs.loc[PROD, "retention_days"] == 400
+    assert logs.loc[TENANT, "scope"] == "organization"
+
+
+def test_credentials_from_app_registrations(tenant):
+    creds = tenant.inventory.credentials.set_index("credential_id")
+    secret = creds.loc["d0000000-0000-4000-8000-000000000001"]
+    assert secret["kind"] == "client_secret" and secret["principal_id"] == "7c000000-0000-4000-8000-000000000001"
+    assert creds.loc["d0000000-0000-4000-8000-000000000002", "kind"] == "certificate"
+
+
+# ----------------------------------------------------------------------------- coverage and fail-closed
+
+def test_every_account_has_coverage_for_every_table(tenant):
+    cov = tenant.inventory.coverage
+    for account in (TENANT, PROD, DEV, LAB):
+        tables = set(cov[cov["account_id"] == account]["table"].str.partition(".")[0])
+        assert tables >= set(TABLES) - {"coverage"}, (account, set(TABLES) - tables)
+
+
+def test_forbidden_subscription_is_denied_everywhere_it_was_tried(tenant):
+    cov = tenant.inventory.coverage
+    lab = cov[cov["account_id"] == LAB]
+    subscription_sources = lab[~lab["source"].str.startswith(("graph:", "arm:subscriptions", "arm:managementGroups"))]
+    assert len(subscription_sources) > 20
+    assert (subscription_sources["status"] == "denied").all()
+    assert _rows(lab, table="resources", source="arg:storage")["message"].str.contains("no read access").all()
+    ok_elsewhere = cov[cov["account_id"].isin([PROD, DEV]) & (cov["table"] == "resources")]
+    assert (ok_elsewhere["status"] == "ok").all()
+
+
+def test_denied_subscription_yields_error_findings_never_pass(tenant):
+    f = tenant.findings
+    lab = f[f["account_id"] == LAB]
+    assert not lab.empty and set(lab["status"]) == {"ERROR"}
+    for check_id in ("RES-001", "ISL-003", "RES-006", "ISL-001"):
+        rows = lab[lab["check_id"] == check_id]
+        assert len(rows) == 1 and "denied" in rows.iloc[0]["reason"], check_id
+
+
+def test_licence_gated_sources_are_unsupported_and_checks_say_error(tenant):
+    cov = tenant.inventory.coverage
+    pim = _rows(cov, account_id=TENANT, table="grants.standing", source="graph:roleEligibilitySchedules").iloc[0]
+    assert pim["status"] == "unsupported" and "license" in pim["message"]
+    arm_pim = _rows(cov, account_id=PROD, source="arm:roleAssignmentScheduleInstances").iloc[0]
+    assert arm_pim["status"] == "unsupported"
+    auth7 = tenant.findings[tenant.findings["check_id"] == "AUTH-007"]
+    assert set(auth7["status"]) == {"ERROR"}
+
+
+def test_missing_p1_licence_keeps_users_and_marks_columns_unsupported():
+    with AzureSampleTenant(licences=(), throttle=False) as fake:
+        inventory = normalize(collect(fake.options()))
+    cov = inventory.coverage
+    sign_in = _rows(cov, account_id=TENANT, table="principals.last_active").iloc[0]
+    assert sign_in["status"] == "unsupported"
+    assert _rows(cov, account_id=TENANT, table="principals", source="graph:users").iloc[0]["status"] == "ok"
+    assert _rows(cov, account_id=TENANT, source="graph:conditionalAccessPolicies").iloc[0]["status"] == "unsupported"
+    principals = inventory.principals
+    assert len(principals[principals["kind"].isin(["user", "guest"])]) == 5 and principals["last_active"].isna().all()
+    # The tenant-wide gap is mirrored onto each subscription so per-subscription checks fail closed too.
+    assert _rows(cov, account_id=PROD, table="principals.last_active").iloc[0]["status"] == "unsupported"
+    findings = run_checks(inventory, checks=["ISL-008"]).df
+    isl8 = findings[findings["check_id"] == "ISL-008"]
+    assert set(isl8["status"]) == {"ERROR"}
+
+
+def test_p2_licence_reads_pim_eligibility_and_activations():
+    with AzureSampleTenant(licences=("p1", "p2"), throttle=False) as fake:
+        inventory = normalize(collect(fake.options()))
+    g = inventory.grants
+    eligible = _rows(g, account_id=TENANT, role="Privileged Role Administrator").iloc[0]
+    assert not bool(eligible["standing"]) and eligible["privilege"] == "admin"
+    activated = _rows(g, account_id=DEV, principal_id="5e000000-0000-4000-8000-000000000003").iloc[0]
+    assert not bool(activated["standing"])
+    assert _rows(inventory.coverage, table="grants.standing")["status"].isin(["ok", "denied"]).all()
+
+
+# ----------------------------------------------------------------------------- findings by catalog id
+
+def test_seeded_problems_are_found_with_catalog_ids(tenant):
+    f = tenant.findings.assign(short=lambda d: _name(d["resource_id"]))
+    failed = set(zip(f[f["status"] == "FAIL"]["check_id"], f[f["status"] == "FAIL"]["short"]))
+    expected = {
+        ("AUTH-001", "5e000000-0000-4000-8000-000000000002"),   # Global Administrator without MFA
+        ("AUTH-004", "5e000000-0000-4000-8000-000000000002"),
+        ("ISL-006", "5e000000-0000-4000-8000-000000000004"),    # guest Owner
+        ("ISL-001", "stpublicweb"),                             # blob public access allowed
+        ("RES-003", "stgrshk"),                                 # GRS copy in southeastasia (SG)
+        ("RES-001", "stgrshk"),
+        ("RES-001", "vm-us01_OsDisk_1"),                        # VM (and its disk) in westus
+        ("ISL-012", "vm-us01"),
+        ("ISL-003", "nsg-jp01"),                                # RDP open to the Internet
+        ("RES-006", DEV),                                       # no allowed-locations assignment
+        ("ISL-004", "sql-dev01"),                               # open to all Azure tenants
+    }
+    assert expected <= failed, expected - failed
+    passed = set(zip(f[f["status"] == "PASS"]["check_id"], f[f["status"] == "PASS"]["short"]))
+    assert {("RES-001", "stjpdata01"), ("ISL-001", "stjpdata01"), ("RES-006", PROD),
+            ("AUTH-001", "5e000000-0000-4000-8000-000000000001"), ("RES-003", "stjpdata01")} <= passed
+    # Nothing the identity could read for PROD/DEV turned into ERROR except the licence-gated PIM data.
+    errors = f[(f["status"] == "ERROR") & f["account_id"].isin([PROD, DEV, TENANT])]
+    assert set(errors["check_id"]) == {"AUTH-007"}
+
+
+# ----------------------------------------------------------------------------- wire behaviour
+
+def test_only_reads_reach_the_wire(tenant):
+    assert non_read_requests(tenant.fake) == []
+    assert any(r[0] == "POST" and r[1] == ARG_PATH for r in tenant.fake.requests)
+
+
+def test_write_detector_catches_a_write():
+    with AzureSampleTenant(throttle=False) as fake:
+        from azure.core.rest import HttpRequest
+
+        clients = Clients.from_options(fake.options())
+        pipeline = clients._pipeline(clients.arm)
+        response = pipeline.send_request(HttpRequest("PUT", pipeline.format_url(f"/subscriptions/{PROD}/resourcegroups/x")))
+        assert response.status_code == 405
+        assert [r[:2] for r in non_read_requests(fake)] == [("PUT", f"/subscriptions/{PROD}/resourcegroups/x")]
+
+
+def test_every_paged_source_was_followed(tenant):
+    paged = {path for method, path, query in tenant.fake.requests if "skiptoken" in query.lower()}
+    for path in ("/subscriptions", f"/subscriptions/{PROD}/providers/Microsoft.Authorization/roleAssignments",
+                 f"/subscriptions/{PROD}/providers/Microsoft.Authorization/roleDefinitions",
+                 "/v1.0/users", "/v1.0/reports/authenticationMethods/userRegistrationDetails",
+                 "/v1.0/roleManagement/directory/roleAssignments", "/v1.0/roleManagement/directory/roleDefinitions"):
+        assert path in paged, path
+    # Resource Graph: one query per family (+ the visibility probe), one more POST per extra $skipToken page.
+    data = sample_data()
+    readable = {PROD, DEV}
+    pages = max(1, math.ceil(len(readable) / 2))   # the visibility probe
+    for types, _ in FAMILIES.values():
+        n = sum(1 for r in data["resources"]["rows"] if r["type"] in types and r["subscriptionId"] in readable)
+        pages += max(1, math.ceil(n / 2))
+    posts = [r for r in tenant.fake.requests if r[0] == "POST" and r[1] == ARG_PATH]
+    assert len(posts) == pages
+    storage = tenant.collection.find("arg:storage")[0].data["rows"]
+    assert len(storage) == 3   # page size 2: only reachable through $skipToken
+
+
+def test_throttled_call_is_retried_after_retry_after(tenant):
+    route = "/reports/authenticationMethods/userRegistrationDetails"
+    assert tenant.fake.throttled == [route]
+    first_pages = [r for r in tenant.fake.requests if r[1] == "/v1.0" + route and "skiptoken" not in r[2].lower()]
+    assert len(first_pages) == 2
+    mfa = _rows(tenant.inventory.coverage, account_id=TENANT, table="principals.mfa").iloc[0]
+    assert mfa["status"] == "ok"
+
+
+def test_tokens_are_requested_for_the_configured_endpoints(tenant):
+    assert tenant.credential.scopes and set(tenant.credential.scopes) == {f"{tenant.fake.url}/.default"}
+
+
+def test_real_client_secret_credential_against_the_token_endpoint():
+    from azure.identity import ClientSecretCredential
+
+    with AzureSampleTenant(throttle=False) as fake:
+        credential = ClientSecretCredential(TENANT, "audit-app", "not-a-secret", authority=fake.url,
+                                            disable_instance_discovery=True, connection_verify=fake.ca_path)
+        inventory = normalize(collect(fake.options(credential=credential)))
+        token_calls = [r for r in fake.requests if r[1] == f"/{TENANT}/oauth2/v2.0/token"]
+    assert token_calls and all(r[0] == "POST" for r in token_calls)
+    assert set(inventory.tenants["account_id"]) == {TENANT, PROD, DEV, LAB}
+    assert len(inventory.principals) >= 5
+
+
+def test_cli_scan_with_the_default_credential_chain(tmp_path, monkeypatch):
+    from cloudaudit.cli import main
+
+    with AzureSampleTenant(throttle=False) as fake:
+        for key, value in {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": "audit-app", "AZURE_CLIENT_SECRET": "x",
+                           "AZURE_AUTHORITY_HOST": fake.url, "REQUESTS_CA_BUNDLE": fake.ca_path}.items():
+            monkeypatch.setenv(key, value)
+        out = tmp_path / "findings.json"
+        code = main(["scan", "--provider", "azure", "--output", str(out), "--check", "RES-001", "--check", "RES-003",
+                     "--option", f"azure.arm_endpoint={fake.url}", "--option", f"azure.graph_endpoint={fake.url}",
+                     "--option", f"azure.authority={fake.url}", "--option", f"azure.connection_verify={fake.ca_path}",
+                     "--option", "azure.disable_instance_discovery=true"])
+        assert any(r[1].endswith("/oauth2/v2.0/token") for r in fake.requests)
+    assert out.is_file() and "stgrshk" in out.read_text(encoding="utf-8")
+    assert code in (0, 1)
+
+
+# ----------------------------------------------------------------------------- options and replay
+
+def test_subscriptions_option_limits_collection_and_flags_unknown_ids():
+    missing = "dddddddd-0000-4000-8000-000000000004"
+    with AzureSampleTenant(throttle=False) as fake:
+        inventory = normalize(collect(fake.options(subscriptions=[PROD, missing])))
+    assert set(inventory.resources["account_id"]) == {PROD}
+    assert set(inventory.tenants["account_id"]) == {TENANT, PROD}
+    row = _rows(inventory.coverage, account_id=missing).iloc[0]
+    assert (row["table"], row["status"]) == ("*", "error") and "not visible" in row["message"]
+
+
+def test_cloud_endpoints_and_option_errors():
+    china = Clients.from_options({"cloud": "china", "credential": StaticToken()})
+    assert (china.arm, china.graph, china.authority) == ("https://management.chinacloudapi.cn",
+                                                         "https://microsoftgraph.chinacloudapi.cn",
+                                                         "https://login.chinacloudapi.cn")
+    usgov = Clients.from_options({"cloud": "usgov", "credential": StaticToken()})
+    assert usgov.arm == "https://management.usgovcloudapi.net" and usgov.graph == "https://graph.microsoft.us"
+    custom = Clients.from_options({"credential": StaticToken(), "arm_endpoint": "https://arm.example/",
+                                   "connection_verify": "/etc/ca.pem"})
+    assert custom.arm == "https://arm.example" and custom.connection_verify == "/etc/ca.pem"
+    with pytest.raises(ProviderError, match="unknown cloud 'mars'"):
+        Clients.from_options({"cloud": "mars", "credential": StaticToken()})
+    with pytest.raises(ProviderError, match="arm_endpoint must be an https"):
+        Clients.from_options({"arm_endpoint": "http://127.0.0.1:1", "credential": StaticToken()})
+    with pytest.raises(ProviderError, match="TokenCredential"):
+        Clients.from_options({"credential": "secret"})
+    default = Clients.from_options({})
+    assert type(default.credential).__name__ == "DefaultAzureCredential"
+
+
+def test_unreachable_tenant_is_one_clear_error():
+    with AzureSampleTenant(throttle=False) as fake:
+        options = fake.options(retry_total=0)
+        url = fake.url
+    with pytest.raises(ProviderError, match="cannot read the tenant or any subscription"):
+        collect({**options, "tenant_id": None, "arm_endpoint": url})
+
+
+def test_bundle_replay_gives_the_same_inventory(tenant, tmp_path):
+    path = write_bundle([tenant.collection], tmp_path / "azure.zip")
+    replayed = cloudaudit.load_bundle(path)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(replayed[table], tenant.inventory[table], check_like=False, obj=table)
