@@ -8,7 +8,8 @@ when configured — the Admin SDK Directory API for 2-step verification.
 Options (``collect(options)``):
 
 ``credentials``
-    google.auth credentials; default ``google.auth.default()`` (read-only scope). The string
+    google.auth credentials; default ``google.auth.default()`` (viewer roles keep it read-only,
+    see docs/permissions/gcp.md). The string
     ``"anonymous"`` sends no credentials (only for private test endpoints such as the sample fake).
 ``organization`` / ``folder`` / ``project``
     the audit scope: ``organizations/123`` (or ``123``), ``folders/456``, or a project id. With
@@ -26,6 +27,8 @@ Options (``collect(options)``):
     Admin SDK settings ``{"customer": "my_customer", "subject": "admin@example.com"}`` for
     2-step verification (needs domain-wide delegation). Not configured: coverage row
     ``principals.mfa`` is ``unsupported`` for every project, so MFA checks report ERROR.
+``quota_project``
+    project billed for the Cloud Asset / Org Policy API quota (where the APIs are enabled).
 ``client_factory``
     a :class:`~cloudaudit.providers.gcp.clients.ClientFactory` to use instead of building one.
 """

@@ -33,10 +33,11 @@ class ClientFactory:
     """Builds the read-only clients the collector uses, with shared credentials and endpoints.
 
     ``credentials``: google.auth credentials; when None, ``google.auth.default()`` with the
-    cloud-platform read-only scope. ``endpoints``: API name (see :data:`APIS`) -> endpoint URL.
+    cloud-platform scope (Cloud Asset and Org Policy accept no narrower one; the viewer roles
+    granted to the principal keep it read-only). ``endpoints``: API name (see :data:`APIS`) -> endpoint URL.
     """
 
-    SCOPES = ("https://www.googleapis.com/auth/cloud-platform.read-only",)
+    SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
     def __init__(self, credentials: Any = None, endpoints: Mapping[str, str] | None = None,
                  quota_project: str | None = None):

@@ -102,7 +102,8 @@ class _Run:
     def __init__(self, options: dict[str, Any], executor: Executor | None, progress: Progress):
         self.options = options
         self.factory: ClientFactory = options.get("client_factory") or ClientFactory(
-            credentials=options.get("credentials"), endpoints=options.get("endpoints"))
+            credentials=options.get("credentials"), endpoints=options.get("endpoints"),
+            quota_project=options.get("quota_project"))
         self.collection = Collection(NAME)
         self.progress = progress
         self.own_executor = executor is None
