@@ -231,7 +231,8 @@ def top_level_without_strong_mfa(inv, policy: Policy) -> pd.DataFrame:
 def interactive_users_without_mfa(inv, policy: Policy) -> pd.DataFrame:
     p = identities(inv)
     p = p[p["listed"]]
-    keep = flag(p["human"], True) & flag(p["console_access"], True) & flag(p["enabled"], True)
+    # AWS root is judged by AUTH-001/002/010.
+    keep = flag(p["human"], True) & flag(p["console_access"], True) & flag(p["enabled"], True) & (p["kind"] != "root")
     return mfa_verdict(_principal_rows(p[keep], "mfa", "external"))
 
 

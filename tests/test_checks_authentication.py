@@ -51,6 +51,7 @@ def test_AUTH_003_console_users_without_mfa_fail_workloads_and_disabled_users_ar
         principal("azure", AZ_TENANT, "u-off", "gone", mfa="none", enabled=False),
         principal("azure", AZ_TENANT, "u-unknown", "who", mfa="unknown"),
         principal("gcp", GCP, "serviceAccount:sa@proj-1", kind="service_account"),
+        principal("aws", AWS, ROOT, "root", kind="root", top_level=True, mfa="none"),  # AUTH-001's subject
     ])
     df = run(inv, "AUTH-003")
     assert statuses(df) == {"u-none": "FAIL", "u-virtual": "PASS", "u-unknown": "FAIL"}
