@@ -90,7 +90,7 @@ def unused_credentials(inv, policy: Policy) -> pd.DataFrame:
     limit = policy.thresholds.inactive_days
     c = inv.credentials[flag(inv.credentials["active"], True)]
     creds = pd.DataFrame({"provider": c["provider"], "account_id": c["account_id"], "resource_id": c["credential_id"],
-                          "name": text_or(c["credential_id"], "?") + " of " + owner_names(inv, c),
+                          "name": text_or(c["credential_id"], "?") + " (" + owner_names(inv, c) + ")",
                           "kind": text_or(c["kind"], "credential"), "last_used": c["last_used"],
                           "created": c["created"]})
     p = identities(inv)

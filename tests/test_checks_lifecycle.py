@@ -70,7 +70,7 @@ def test_LCM_002_unused_keys_and_service_accounts_fail():
     assert statuses(df) == {"AKIAUSED": "PASS", "AKIAIDLE": "FAIL", "secret-never": "FAIL", "key-new": "PASS",
                             "serviceAccount:old@proj-1": "FAIL", "sp-busy": "PASS",
                             "arn:aws:iam::111111111111:role/ghost": "FAIL"}
-    assert row(df, "AKIAIDLE")["reason"].startswith("access_key AKIAIDLE of u1 has not been used for 100 days")
+    assert row(df, "AKIAIDLE")["reason"].startswith("access_key AKIAIDLE (u1) has not been used for 100 days")
     assert "never been used" in row(df, "secret-never")["reason"]
     assert "service_account old has not been used for 200 days" in row(df, "serviceAccount:old@proj-1")["reason"]
 
