@@ -381,3 +381,102 @@ def test_key_age_fixture_is_old_and_recent_key_is_recent():
            and a["resource"]["data"]["keyType"] == "USER_MANAGED"]
     created = pd.Timestamp(old[0]["resource"]["data"]["validAfterTime"])
     assert datetime.now(timezone.utc) - created > timedelta(days=365)
+
+
+# ----------------------------------------------------------------------------- normalize branches (pure)
+
+def _collection(records: list[tuple[str, str, dict]], coverage_ok: tuple[str, ...] = (), **meta):
+    from cloudaudit.providers.base import Collection
+
+    c = Collection("gcp", meta={"organization": ORGANIZATION, **meta})
+    for account, source, data in records:
+        c.add(account, "global", source, data)
+    for source in coverage_ok:
+        c.cover("p1", None, "grants", source, "ok")
+    c.cover("p1", None, "audit_logs", collector.SRC_IAM_POLICY, "ok")
+    return c
+
+
+PROJECT = ("x", collector.SRC_PROJECTS, {"parent": ORGANIZATION, "projects": [
+    {"name": "projects/11", "projectId": "p1", "parent": ORGANIZATION, "state": "ACTIVE"}]})
+
+
+def _asset(name: str, atype: str, data: dict, location: str = "asia-northeast1") -> dict:
+    return {"name": name, "assetType": atype, "ancestors": ["projects/11", ORGANIZATION],
+            "resource": {"location": location, "data": data}}
+
+
+def test_normalize_sql_public_ip_open_network_and_replica():
+    assets = [
+        _asset("//cloudsql.googleapis.com/projects/p1/instances/db", "sqladmin.googleapis.com/Instance",
+               {"name": "db", "project": "p1", "region": "europe-west1",
+                "settings": {"backupConfiguration": {"enabled": False},
+                             "ipConfiguration": {"ipv4Enabled": True, "authorizedNetworks": [{"value": "0.0.0.0/0"}]}}}),
+        _asset("//cloudsql.googleapis.com/projects/p1/instances/db-replica", "sqladmin.googleapis.com/Instance",
+               {"name": "db-replica", "project": "p1", "region": "us-east1", "masterInstanceName": "p1:db",
+                "settings": {"ipConfiguration": {"ipv4Enabled": False}}}),
+    ]
+    c = _collection([PROJECT, ("o", collector.SRC_LIST_ASSETS, {"assets": assets})])
+    inv = gcp.normalize(c)
+    db = _one(inv.resources, name="db")
+    assert db["network_open"] == True and db["https_only"] == False and db["region"] == "europe-west1"  # noqa: E712
+    rep = _one(inv.replicas, resource_id="//cloudsql.googleapis.com/projects/p1/instances/db")
+    assert (rep["kind"], rep["target_region"]) == ("read_replica", "us-east1")   # no backup row: backups are off
+
+
+def test_normalize_bucket_acl_public_and_unknown_without_iam():
+    bucket = _asset("//storage.googleapis.com/legacy", "storage.googleapis.com/Bucket",
+                    {"name": "legacy", "location": "US", "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": False}},
+                     "acl": [{"entity": "allUsers", "role": "READER"}]})
+    with_iam = gcp.normalize(_collection([PROJECT, ("o", collector.SRC_LIST_ASSETS, {"assets": [bucket]})],
+                                         coverage_ok=(collector.SRC_SEARCH_IAM,)))
+    assert _one(with_iam.resources, name="legacy")["public_read"] == True  # noqa: E712
+    without = gcp.normalize(_collection([PROJECT, ("o", collector.SRC_LIST_ASSETS, {"assets": [bucket]})]))
+    assert pd.isna(_one(without.resources, name="legacy")["public_read"])   # IAM unread: unknown, not False
+
+
+def test_normalize_org_policy_dry_run_and_conditional_rules():
+    def eff(constraint, spec=None, dry=None):
+        return ("p1", collector.SRC_EFFECTIVE_POLICY, {"node": "projects/p1", "constraint": constraint,
+                                                       "policy": {"spec": spec or {}, "dryRunSpec": dry or {}}})
+    c = _collection([PROJECT,
+                     eff("gcp.resourceLocations", dry={"rules": [{"values": {"allowedValues": ["in:asia-northeast1-locations"]}}]}),
+                     eff("storage.publicAccessPrevention", spec={"rules": [{"enforce": True, "condition": {"expression": "x"}}]}),
+                     eff("sql.restrictPublicIp", spec={"rules": [{"enforce": False}]}),
+                     eff("iam.allowedPolicyMemberDomains", spec={"rules": [{"allowAll": True}]})])
+    g = gcp.normalize(c).guardrails
+    region = _one(g, kind="region_restriction")
+    assert region["effective"] == False and list(region["values"]) == ["asia-northeast1"]  # noqa: E712 - dry run
+    assert _one(g, kind="public_access_block")["effective"] == False   # noqa: E712 - conditional
+    assert set(g["kind"]) == {"region_restriction", "public_access_block"}
+
+
+def test_normalize_external_members_against_allowed_domains():
+    iam = {"results": [{"resource": "//cloudresourcemanager.googleapis.com/projects/11",
+                        "assetType": "cloudresourcemanager.googleapis.com/Project", "project": "projects/11",
+                        "policy": {"bindings": [{"role": "roles/editor", "members": [
+                            "user:a@corp.example", "user:b@sub.corp.example", "user:c@partner.example",
+                            "group:g@partner.example", "serviceAccount:x@p1.iam.gserviceaccount.com",
+                            "serviceAccount:service-11@gcp-sa-pubsub.iam.gserviceaccount.com",
+                            "serviceAccount:99-compute@developer.gserviceaccount.com",
+                            "allAuthenticatedUsers", "domain:corp.example"]}]}}]}
+    c = _collection([PROJECT, ("o", collector.SRC_SEARCH_IAM, iam)], allowed_domains=["corp.example"])
+    g = gcp.normalize(c).grants.set_index("principal_id")
+    external = g["external"].astype(object).to_dict()
+    assert external == {"user:a@corp.example": False, "user:b@sub.corp.example": False,
+                        "user:c@partner.example": True, "group:g@partner.example": True,
+                        "serviceAccount:x@p1.iam.gserviceaccount.com": False,
+                        "serviceAccount:service-11@gcp-sa-pubsub.iam.gserviceaccount.com": False,
+                        "serviceAccount:99-compute@developer.gserviceaccount.com": True,
+                        "allAuthenticatedUsers": True, "domain:corp.example": False}
+    assert g.loc["allAuthenticatedUsers", "public"] == True  # noqa: E712
+
+
+def test_normalize_unknown_domain_without_allowed_list_is_unknown():
+    iam = {"results": [{"resource": "//cloudresourcemanager.googleapis.com/projects/11",
+                        "assetType": "cloudresourcemanager.googleapis.com/Project", "project": "projects/11",
+                        "policy": {"bindings": [{"role": "roles/viewer", "members": ["user:z@somewhere.example",
+                                                                                     "user:y@gmail.com"]}]}}]}
+    g = gcp.normalize(_collection([PROJECT, ("o", collector.SRC_SEARCH_IAM, iam)])).grants.set_index("principal_id")
+    assert pd.isna(g.loc["user:z@somewhere.example", "external"])
+    assert g.loc["user:y@gmail.com", "external"] == True  # noqa: E712
