@@ -78,6 +78,7 @@ def test_resources_carry_the_properties_checks_need(tenant):
     assert res.loc["stgrshk", "region"] == "eastasia"
     # "Allow Azure services" (0.0.0.0-0.0.0.0) admits every Azure tenant: the server and its database are open.
     assert bool(res.loc["sql-dev01", "network_open"]) and bool(res.loc["appdb", "network_open"])
+    assert res.loc["appdb", "encryption"] == "provider" and res.loc["sql-dev01", "min_tls"] == "1.2"  # TDE on, service key
     assert res.loc["vm-jp01_OsDisk_1", "encryption"] == "customer" and bool(res.loc["vm-jp01_OsDisk_1", "attached"])
     assert res.loc["snap-dev01", "kind"] == "snapshot" and not bool(res.loc["snap-dev01", "network_open"])
     assert res.loc["vm-us01", "region"] == "westus" and res.loc["vm-us01", "kind"] == "vm"

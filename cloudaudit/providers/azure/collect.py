@@ -258,19 +258,27 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
                     else:
                         c.cover(sid, None, table, f"arg:{family}", "ok")
             if family == "sql" and rows:
-                servers = [r for r in rows if str(r.get("type", "")).lower() == "microsoft.sql/servers"]
-                for server in servers:
-                    _sql_firewall(run, server)
+                for row in rows:
+                    _sql_details(run, row)
 
         list(pool.map(family_job, FAMILIES.items()))
 
 
-def _sql_firewall(run: _Run, server: dict[str, Any]) -> None:
-    """Firewall rules of one SQL server ('allow Azure services' 0.0.0.0 makes it reachable by any tenant)."""
-    sid = server.get("subscriptionId") or server["id"].split("/")[2]
-    run.call(sid, ["resources.network_open"], "arm:sqlFirewallRules",
-             lambda: {"server": server["id"],
-                      "rules": run.clients.arm_list(f"{server['id']}/firewallRules", API["firewallRules"])})
+def _sql_details(run: _Run, row: dict[str, Any]) -> None:
+    """SQL server firewall rules and key protector, database TDE (not in Resource Graph)."""
+    sid = row.get("subscriptionId") or row["id"].split("/")[2]
+    rid = row["id"]
+    if str(row.get("type", "")).lower() == "microsoft.sql/servers":
+        # 'Allow Azure services' (0.0.0.0) makes the server reachable from every Azure tenant.
+        run.call(sid, ["resources.network_open"], "arm:sqlFirewallRules",
+                 lambda: {"server": rid, "rules": run.clients.arm_list(f"{rid}/firewallRules", API["firewallRules"])})
+        run.call(sid, ["resources.encryption"], "arm:sqlEncryptionProtector",
+                 lambda: {"server": rid, "protector": run.clients.arm_get(f"{rid}/encryptionProtector/current",
+                                                                          API["firewallRules"])})
+    elif not rid.lower().endswith("/databases/master"):
+        run.call(sid, ["resources.encryption"], "arm:sqlTransparentDataEncryption",
+                 lambda: {"database": rid, "tde": run.clients.arm_get(f"{rid}/transparentDataEncryption/current",
+                                                                      API["firewallRules"])})
 
 
 def _graph(run: _Run, tenant_id: str) -> None:

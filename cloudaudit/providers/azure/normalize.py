@@ -169,8 +169,22 @@ class _Normalizer:
                 and (r.get("properties") or {}).get("endIpAddress") in ("0.0.0.0", "255.255.255.255") for r in rules)
         return open_
 
+    def _sql_encryption(self) -> dict[str, str]:
+        """SQL server / database id -> provider, customer or none (key protector and TDE state)."""
+        enc: dict[str, str] = {}
+        for rec in self.c.find("arm:sqlEncryptionProtector"):
+            key_type = str((rec.data.get("protector") or {}).get("properties", {}).get("serverKeyType", ""))
+            enc[rec.data["server"].lower()] = "customer" if key_type == "AzureKeyVault" else "provider"
+        for rec in self.c.find("arm:sqlTransparentDataEncryption"):
+            state = str((rec.data.get("tde") or {}).get("properties", {}).get("state", ""))
+            server = rec.data["database"].lower().rsplit("/databases/", 1)[0]
+            enc[rec.data["database"].lower()] = ("none" if state == "Disabled"
+                                                 else enc.get(server, "provider") if state == "Enabled" else "unknown")
+        return enc
+
     def resources(self) -> list[dict[str, Any]]:
         sql_open = self._sql_open()
+        sql_enc = self._sql_encryption()
         out = []
         for r in self.rows:
             rtype = str(r.get("type", "")).lower()
@@ -182,6 +196,8 @@ class _Normalizer:
                    "region": _code(r.get("location")), "resource_id": r["id"], "name": r.get("name"),
                    "kind": kind, "native_type": rtype, "data_bearing": data_bearing}
             row.update(_properties(rtype, r, p, sql_open, self.by_id))
+            if rtype.startswith("microsoft.sql/servers"):
+                row["encryption"] = sql_enc.get(r["id"].lower(), "unknown")
             out.append(row)
         return out
 

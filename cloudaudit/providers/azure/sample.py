@@ -304,6 +304,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._paged(arm.get("securityContacts", {}).get(sub, []), "nextLink", path, query)
         if rest == "/providers/microsoft.managedservices/registrationassignments":
             return self._paged(arm["registrationAssignments"].get(sub, []), "nextLink", path, query)
+        if rest.endswith("/encryptionprotector/current") or rest.endswith("/transparentdataencryption/current"):
+            key = "encryptionProtector" if "encryptionprotector" in rest else "transparentDataEncryption"
+            owner = path.rsplit("/", 2)[0].lower()
+            doc = next((v for k, v in arm.get(key, {}).items() if k.lower() == owner), None)
+            if doc is None:
+                return self._error(404, "ResourceNotFound", f"no {key} for {owner}")
+            return self._send(200, doc)
         if rest.endswith("/firewallrules"):
             server = path[: -len("/firewallRules")]
             rules = next((v for k, v in arm["firewallRules"].items() if k.lower() == server.lower()), [])
