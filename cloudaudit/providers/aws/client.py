@@ -46,6 +46,21 @@ HOME_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov
                "aws-iso": "us-iso-east-1", "aws-iso-b": "us-isob-east-1", "aws-eusc": "eusc-de-east-1"}
 
 
+# Operations whose IAM action is not "<service>:<operation>" (docs/permissions/aws.json lists actions).
+IAM_ACTION_ALIASES: dict[tuple[str, str], str] = {
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+}
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action that authorizes one SDK operation (``service`` as boto3 names it)."""
+    return IAM_ACTION_ALIASES.get((service, operation), f"{service}:{operation}")
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Temporary credentials for one account (never written to a record or a bundle)."""

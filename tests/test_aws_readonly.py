@@ -1,0 +1,117 @@
+"""The AWS adapter only reads: every operation, seen by the SDK and by moto, is read-only and
+allowed by the shipped least-privilege policy (docs/permissions/aws.json)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from cloudaudit.providers import aws
+from cloudaudit.providers.aws.client import iam_action
+from cloudaudit.providers.aws.sample import HOME
+
+from aws_fakes import moto_endpoint, moto_get, moto_post, sample_org  # noqa: F401
+
+READ_PREFIXES = ("Describe", "List", "Get", "Search", "Lookup")
+ALSO_ALLOWED = {"GenerateCredentialReport", "AssumeRole"}
+POLICY = Path(__file__).resolve().parents[1] / "docs" / "permissions" / "aws.json"
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+
+def _policy_actions() -> set[str]:
+    doc = json.loads(POLICY.read_text())
+    actions: set[str] = set()
+    for st in doc["Statement"]:
+        assert st["Effect"] == "Allow"
+        actions.update([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    return actions
+
+
+def _read_only(operation: str) -> bool:
+    return operation.startswith(READ_PREFIXES) or operation in ALSO_ALLOWED
+
+
+@pytest.fixture(scope="module")
+def recorded(moto_endpoint, sample_org, tmp_path_factory):
+    """Collect once with both recorders on: (client-side operations, server-side requests)."""
+    from moto.moto_api import recorder
+
+    recorder._location = str(tmp_path_factory.mktemp("recording") / "moto_recording")  # not the CWD
+    calls: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def record(model, **_):
+        with lock:
+            calls.append((model.service_model.service_name, model.name))
+
+    moto_post(moto_endpoint, "/moto-api/recorder/reset-recording")
+    moto_post(moto_endpoint, "/moto-api/recorder/start-recording")
+    try:
+        collection = aws.collect({"regions": [HOME, "us-east-1"], "max_attempts": 1,
+                                  "client_hooks": {"before-call.*.*": record}})
+    finally:
+        moto_post(moto_endpoint, "/moto-api/recorder/stop-recording")
+    lines = moto_get(moto_endpoint, "/moto-api/recorder/download-recording").decode().splitlines()
+    return calls, [json.loads(line) for line in lines if line.strip()], collection
+
+
+def test_client_side_operations_are_read_only_and_in_the_policy(recorded):
+    calls, _, collection = recorded
+    services = {s for s, _ in calls}
+    assert {"organizations", "iam", "s3", "s3control", "ec2", "rds", "kms", "cloudtrail", "config", "sts"} <= services
+    mutating = sorted({f"{s}:{op}" for s, op in calls if not _read_only(op)})
+    assert mutating == []
+    allowed = _policy_actions()
+    missing = sorted({iam_action(s, op) for s, op in calls} - allowed)
+    assert missing == []
+    assert len(collection.records) > 50
+
+
+def _server_operation(entry: dict) -> tuple[str, str]:
+    headers = {k.lower(): v for k, v in entry["headers"].items()}
+    scope = _SCOPE.search(headers.get("authorization", ""))
+    service = scope.group(2) if scope else "?"
+    target = headers.get("x-amz-target", "")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    action = urllib.parse.parse_qs(body).get("Action", [""])[0]
+    if not action:
+        action = urllib.parse.parse_qs(urllib.parse.urlsplit(entry["url"]).query).get("Action", [""])[0]
+    return service, action or f"REST {entry['method']}"
+
+
+def test_server_side_requests_are_read_only(recorded):
+    calls, entries, _ = recorded
+    assert len(entries) >= len(calls) * 0.9   # the recorder saw the traffic (it misses requests that crash moto)
+    bad = []
+    for entry in entries:
+        service, operation = _server_operation(entry)
+        if operation.startswith("REST "):
+            # S3 / S3 Control speak REST: reads are GET (or HEAD)
+            if entry["method"] not in ("GET", "HEAD"):
+                bad.append(f"{service} {entry['method']} {entry['url']}")
+        elif not _read_only(operation):
+            bad.append(f"{service}:{operation}")
+    assert bad == []
+
+
+def test_a_mutating_call_would_be_caught(moto_endpoint, sample_org):
+    """The recorder sees writes too: a write made through the same hook shows up as not read-only."""
+    import boto3
+
+    calls = []
+    session = boto3.Session()
+    session.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+    session.client("s3", region_name=HOME).put_bucket_tagging(
+        Bucket=sample_org["problems"]["public_bucket"].rsplit(":", 1)[-1],
+        Tagging={"TagSet": [{"Key": "classification", "Value": "confidential"}]})
+    assert calls == ["PutBucketTagging"] and not _read_only(calls[0])
