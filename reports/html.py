@@ -183,7 +183,7 @@ def _cover(findings: Any, lang: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
         "scope": list(scope) or [na],
         "collected_at": fmt_datetime(collected, lang),
         "tool_version": ctx.get("tool_version") or meta.get("tool_version") or __version__,
-        "bundle_hash": ctx.get("bundle_hash") or meta.get("bundle_hash") or na,
+        "bundle_hash": ctx.get("bundle_hash") or meta.get("bundle_hash") or meta.get("bundle_sha256") or na,
         "run_id": findings.run_id or na,
         "generated_at": fmt_datetime(ctx.get("generated_at") or i18n.now_utc(), lang),
         "allowed_countries": ", ".join(policy.allowed_countries) if policy else na,
@@ -255,6 +255,8 @@ def _generic_table(frame: pd.DataFrame, lang: str, highlight: pd.Series | None =
                 v = "✔" if v else "✘"
             elif col in ("classification", "level") and v in LEVEL_NAMES[lang]:
                 v = LEVEL_NAMES[lang][v]
+            elif col in ("mfa", "via") and v in i18n.VALUE_NAMES[lang]:
+                v = i18n.VALUE_NAMES[lang][v]
             elif isinstance(v, pd.Timestamp):
                 v = fmt_datetime(v, lang)
             row.append(_s(v))

@@ -34,7 +34,8 @@ LABELS: dict[str, dict[str, str]] = {
         "residency_from_findings": "Derived from the residency (RES) findings; replicas and backups are included when the corresponding checks ran.",
         "allowed_countries": "Allowed countries",
         "principal": "Principal", "role": "Role", "mfa": "MFA", "standing": "Standing / JIT",
-        "last_activity": "Last activity",
+        "last_activity": "Last activity", "last_active": "Last activity", "copies": "Copies (replicas, backups)",
+        "via": "Granted via", "external": "External", "human": "Human",
         "privileged_from_findings": "Derived from the evidence of authentication findings.",
         "isolation_intro": "Open isolation and public-exposure findings (ISL checks).",
         "open_findings": "Open findings",
@@ -79,7 +80,8 @@ LABELS: dict[str, dict[str, str]] = {
         "residency_from_findings": "データ所在地 (RES) の検出結果から作成しました。対応するチェックを実行した場合、レプリカとバックアップも含まれます。",
         "allowed_countries": "許可された国",
         "principal": "プリンシパル", "role": "ロール", "mfa": "多要素認証", "standing": "常時 / 一時付与",
-        "last_activity": "最終利用",
+        "last_activity": "最終利用", "last_active": "最終利用", "copies": "複製 (レプリカ・バックアップ)",
+        "via": "付与経路", "external": "外部", "human": "人",
         "privileged_from_findings": "認証に関する検出結果の証跡から作成しました。",
         "isolation_intro": "分離と公開に関する未解決の検出事項 (ISL チェック)。",
         "open_findings": "未解決の検出事項",
@@ -119,6 +121,16 @@ LEVEL_NAMES: dict[str, dict[str, str]] = {
            "public": "Public", "invalid": "Invalid label"},
     "ja": {"top_secret": "極秘", "confidential": "部外秘", "group_internal": "グループ外秘", "public": "公開",
            "invalid": "不正な区分"},
+}
+
+# values of roster columns worth translating (mfa kinds, grant paths)
+VALUE_NAMES: dict[str, dict[str, str]] = {
+    "en": {"none": "none", "virtual": "virtual (TOTP/SMS/push)", "hardware": "hardware token",
+           "phishing_resistant": "phishing-resistant (FIDO2)", "unknown": "unknown",
+           "direct": "direct", "group": "group", "inherited": "inherited"},
+    "ja": {"none": "なし", "virtual": "仮想 (TOTP/SMS/プッシュ)", "hardware": "ハードウェアトークン",
+           "phishing_resistant": "フィッシング耐性 (FIDO2)", "unknown": "不明",
+           "direct": "直接", "group": "グループ", "inherited": "継承"},
 }
 
 AUTOMATION_NAMES: dict[str, dict[str, str]] = {

@@ -362,3 +362,32 @@ def test_write_report_every_format(tmp_path):
     assert "適用宣言書" in (tmp_path / "out.html").read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="not supported"):
         write_report(f, tmp_path / "x.pdf", "pdf")
+
+
+def test_report_with_inventory_views_as_context(tmp_path):
+    from cloudaudit.policy import Policy
+    from cloudaudit.views import report_context
+
+    inv = inventory(
+        resources=[{"provider": "aws", "account_id": "111", "region": "ap-northeast-1", "resource_id": "arn:aws:s3:::b",
+                    "kind": "bucket", "name": "b", "data_bearing": True}],
+        replicas=[{"provider": "aws", "account_id": "111", "resource_id": "arn:aws:s3:::b", "target_region": "us-west-2",
+                   "kind": "replication"}],
+        principals=[{"provider": "aws", "account_id": "111", "principal_id": "AIDA1", "name": "admin-" + HOSTILE,
+                     "kind": "user", "human": True, "mfa": "none", "enabled": True}],
+        grants=[{"provider": "aws", "account_id": "111", "principal_id": "AIDA1", "principal_kind": "user",
+                 "scope": "account", "role": "AdministratorAccess", "privilege": "admin", "standing": True,
+                 "via": "direct"}])
+    findings = run_checks(inv, checks=["RES-001"])
+    context = report_context(inv, Policy(organization="Example"), bundle_hash="f" * 64)
+    path = write_report(findings, tmp_path / "r.html", "html", "ja", **context)
+    html = path.read_text(encoding="utf-8")
+    residency = html.split('id="residency"')[1].split("</section>")[0]
+    assert "us-west-2" in residency and "複製 (レプリカ・バックアップ)" in residency and 'class="bad"' in residency
+    roster = html.split('id="privileged"')[1].split("</section>")[0]
+    assert "AdministratorAccess" in roster and "なし" in roster and "admin-&lt;/script&gt;&lt;img" in roster
+    assert "<img" not in html and "f" * 64 in html
+    book_path = write_report(findings, tmp_path / "r.xlsx", "xlsx", "ja", **context)
+    from openpyxl import load_workbook
+    sheet = list(load_workbook(book_path)["privileged"].iter_rows(values_only=True))
+    assert sheet[0][:3] == ("provider", "account_id", "principal") and sheet[1][2] == "admin-" + HOSTILE
