@@ -70,10 +70,14 @@ _REGISTRY: dict[str, Check] = {}
 
 
 def _need_known(need: str) -> bool:
-    """A need is a table name, or ``table.column`` when the check depends on one column only."""
-    from .inventory import SCHEMA
+    """A need is a table name, ``table.column`` when the check depends on one column only, or
+    ``guardrails.<kind>`` when it depends on one kind of guardrail (so an unreadable snapshot
+    setting does not turn the region-restriction check into ERROR)."""
+    from .inventory import GUARDRAIL_KINDS, SCHEMA
 
     table, _, column = need.partition(".")
+    if table == "guardrails" and column in GUARDRAIL_KINDS:
+        return True
     return table in SCHEMA and (not column or column in SCHEMA[table])
 _ID = re.compile(r"^[A-Z]{2,5}-\d{3}$")
 

@@ -159,3 +159,21 @@ def test_bad_metadata_is_rejected():
 def test_render_template_is_vectorized_and_marks_missing_values():
     frame = pd.DataFrame({"name": ["a", None], "n": [1, 2]})
     assert render_template("{name} has {n}", frame).tolist() == ["a has 1", "unknown has 2"]
+
+
+def test_guardrail_kind_gap_fails_only_checks_needing_that_kind():
+    region_check = define_check("TST-007", public_buckets, title={"en": "t", "ja": "t"}, controls=["18.1.1"],
+                                severity="medium", needs=["resources", "guardrails.region_restriction"],
+                                reasons=REASONS)
+    snapshot_check = define_check("TST-008", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                                  severity="medium", needs=["resources", "guardrails.snapshot_public_block"],
+                                  reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", False)],
+                    gaps=[{"provider": "aws", "account_id": "1", "table": "guardrails.snapshot_public_block",
+                           "status": "unsupported", "message": "not implemented"}])
+    f = run_checks(inv, Policy(), checks=[region_check, snapshot_check])
+    by_check = dict(zip(f.df["check_id"], f.df["status"].astype(str)))
+    assert by_check == {"TST-007": "PASS", "TST-008": "ERROR"}
+    with pytest.raises(RegistryError, match="guardrails.no_such_kind"):
+        define_check("TST-009", public_buckets, title={}, controls=[], severity="low",
+                     needs=["guardrails.no_such_kind"], reasons={})
