@@ -83,7 +83,11 @@ def audit_logging_missing(inv, policy: Policy) -> pd.DataFrame:
 
 
 def _log_rows(inv) -> pd.DataFrame:
-    a = inv.audit_logs[flag(inv.audit_logs["enabled"], True)]  # disabled logs: LOG-001
+    """Enabled audit logs that record management or data events (disabled ones are LOG-001's
+    business; a configuration recorder that logs neither is no audit log)."""
+    a = inv.audit_logs
+    events = flag(a["management_events"], True) | flag(a["data_events"], True)
+    a = a[flag(a["enabled"], True) & events]
     return a.rename(columns={"log_id": "resource_id"}).reset_index(drop=True)
 
 

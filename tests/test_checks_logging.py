@@ -69,7 +69,8 @@ def test_LOG_001_denied_trail_source_is_error_for_that_account_while_others_are_
 def test_LOG_002_integrity_off_or_unknown_fails():
     inv = inventory(tenants=TENANTS, audit_logs=[
         trail("aws", AWS, "validated"), trail("azure", AZ_SUB, "mutable", integrity=False),
-        trail("gcp", GCP, "who-knows", integrity=None), trail("aws", AWS, "off", enabled=False, integrity=False)])
+        trail("gcp", GCP, "who-knows", integrity=None), trail("aws", AWS, "off", enabled=False, integrity=False),
+        trail("aws", AWS, "config-recorder", management_events=False, data_events=False, integrity=None)])
     df = run(inv, "LOG-002")
     assert statuses(df) == {"validated": "PASS", "mutable": "FAIL", "who-knows": "FAIL"}
     assert row(df, "mutable")["reason"] == "audit log mutable has no integrity validation or immutability"
