@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import datetime
 from typing import Any, Iterable
 
 import pandas as pd
@@ -157,7 +156,7 @@ class _Context:
         self.audit_configs: dict[str, list[dict[str, Any]]] = {}
         for r in collection.find(C.SRC_IAM_POLICY):
             self.audit_configs[r.data["resource"]] = r.data["policy"].get("auditConfigs", [])
-        self.iam_ok = self._ok(C.SRC_SEARCH_IAM)
+        self.iam_ok = self.source_ok(C.SRC_SEARCH_IAM)
         self.audit_ok = {row.account_id for row in collection.coverage
                          if row.table == "audit_logs" and row.source == C.SRC_IAM_POLICY and row.status == "ok"}
         # Every binding of every searched IAM policy.
@@ -166,7 +165,8 @@ class _Context:
         for res in self.iam_results:
             self.bindings_on[res.get("resource", "")].extend(res.get("policy", {}).get("bindings", []))
 
-    def _ok(self, source: str) -> bool:
+    def source_ok(self, source: str) -> bool:
+        """Every coverage row of the source is ok (and there is at least one)."""
         rows = [row for row in self.c.coverage if row.source == source]
         return bool(rows) and all(row.status == "ok" for row in rows)
 
@@ -289,7 +289,7 @@ def _sql(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -> tu
     return out, replicas
 
 
-def _storage_locations(d: dict[str, Any], base: dict[str, Any], kind: str) -> tuple[dict, list]:
+def _storage_locations(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -> tuple[dict, list]:
     locs = [l.lower() for l in d.get("storageLocations") or []]
     out: dict[str, Any] = {"created": d.get("creationTimestamp")}
     if locs:
@@ -353,8 +353,8 @@ SHAPERS = {
     "storage.googleapis.com/Bucket": _bucket,
     "sqladmin.googleapis.com/Instance": _sql,
     "compute.googleapis.com/Disk": _disk,
-    "compute.googleapis.com/Snapshot": lambda d, b, ctx, rid: _storage_locations(d, b, "snapshot"),
-    "compute.googleapis.com/Image": lambda d, b, ctx, rid: _storage_locations(d, b, "image"),
+    "compute.googleapis.com/Snapshot": _storage_locations,
+    "compute.googleapis.com/Image": _storage_locations,
     "bigquery.googleapis.com/Dataset": _dataset,
     "cloudkms.googleapis.com/CryptoKey": _crypto_key,
     "pubsub.googleapis.com/Topic": _topic,
@@ -370,7 +370,7 @@ def _assets(ctx: _Context) -> dict[str, dict[str, Any]]:
 
 def _resources(ctx: _Context, assets: dict[str, dict[str, Any]]) -> tuple[list, list, list]:
     resources, tags, replicas = [], [], []
-    config_ok = ctx._ok(C.SRC_LIST_ASSETS)
+    config_ok = ctx.source_ok(C.SRC_LIST_ASSETS)
     seen: set[str] = set()
     searched = [res for r in ctx.c.find(C.SRC_SEARCH_RESOURCES) for res in r.data.get("results", [])]
     # Config-only assets (search denied or lagging) still appear, from their listAssets entry.
