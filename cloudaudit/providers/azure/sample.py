@@ -383,3 +383,6 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "/applications":
             return self._paged(g["applications"], "@odata.nextLink", path, query)
         return self._error(404, "Request_ResourceNotFound", f"no route for {path}")
+
+
+FakeAzure = AzureSampleTenant  # the name scripts/make_sample_bundles.py uses
