@@ -432,12 +432,12 @@ def stale_keys(inv, policy: Policy) -> pd.DataFrame:
     controls=["9.2.3"], policy_items=["11(5)"], severity="critical",
     needs=["principals.last_active", "credentials"], providers=("aws",),
     reasons={
-        "pass": {"en": "root of {account_id} has no active access key and was not used in the last {recent_days} days (last use: {last_active})",
-                 "ja": "{account_id} のルートには有効なアクセスキーがなく、直近 {recent_days} 日間使用されていません (最終使用: {last_active})"},
+        "pass": {"en": "root of {account_id} has no active access key and was not used in the last {recent_days} days (last use: {last_use})",
+                 "ja": "{account_id} のルートには有効なアクセスキーがなく、直近 {recent_days} 日間使用されていません (最終使用: {last_use})"},
         "keys": {"en": "root of {account_id} has active access keys: {keys}",
                  "ja": "{account_id} のルートに有効なアクセスキーがあります: {keys}"},
-        "used": {"en": "root of {account_id} was used recently ({last_active})",
-                 "ja": "{account_id} のルートが最近使用されました ({last_active})"},
+        "used": {"en": "root of {account_id} was used recently ({last_use})",
+                 "ja": "{account_id} のルートが最近使用されました ({last_use})"},
     },
     remediation={"en": "Delete root access keys; use root only for the tasks that need it (break-glass).",
                  "ja": "ルートのアクセスキーを削除し、ルートは必要な作業 (緊急時) のみに使用してください。"},
@@ -453,7 +453,8 @@ def root_keys_or_use(inv, policy: Policy) -> pd.DataFrame:
     key = np.select([has_keys, used], ["keys", "used"], "pass")
     return pd.DataFrame({
         "provider": p["provider"], "account_id": p["account_id"], "resource_id": p["principal_id"],
-        "keys": text_or(p["keys"], "none"), "last_active": p["last_active"], "recent_days": RECENT_DAYS,
+        "keys": text_or(p["keys"], "none"), "last_active": p["last_active"],
+        "last_use": text_or(p["last_active"].dt.strftime("%Y-%m-%d"), "never recorded"), "recent_days": RECENT_DAYS,
         "status": np.where(key == "pass", "PASS", "FAIL"), "reason_key": key,
         "severity": np.where(key == "used", "high", "critical")})
 

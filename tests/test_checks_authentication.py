@@ -249,6 +249,7 @@ def test_AUTH_010_root_access_keys_and_recent_root_use_fail_on_aws_only():
     keys = row(df, "arn:aws:iam::444444444444:root")
     assert keys["reason"] == "root of 444444444444 has active access keys: AKIAROOT" and keys["severity"] == "critical"
     assert set(df["provider"]) == {"aws"}
+    assert row(df, "arn:aws:iam::333333333333:root")["reason"].endswith("(last use: never recorded)")
 
 
 def test_AUTH_011_workloads_with_admin_fail_alike_in_three_clouds():
