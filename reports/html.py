@@ -200,14 +200,22 @@ def _summary(findings: Any, lang: str) -> dict[str, Any]:
                                for s in STATUSES], lang)
     severity_chart = _bar_chart([(SEVERITY_NAMES[lang][s], int(sev_counts.get(s, 0)), SEVERITY_COLORS[s])
                                  for s in reversed(SEVERITIES)], lang)
+    # status counts, then open (FAIL/WARN) counts by severity, per provider and account
+    sev_cols = [f"sev:{s}" for s in reversed(SEVERITIES)]
     if len(df):
-        table = pd.crosstab([df["provider"].fillna("-"), df["account_id"].fillna("-")], df["status"])
-        table = table.reindex(columns=list(STATUSES), fill_value=0)
+        keys = [df["provider"].fillna("-").rename("provider"), df["account_id"].fillna("-").rename("account")]
+        table = pd.crosstab(keys, df["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        open_keys = [k[df["status"].isin(OPEN)] for k in keys]
+        sev = pd.crosstab(open_keys, ("sev:" + open_["severity"].astype(str))) if len(open_) else pd.DataFrame()
+        table = table.join(sev.reindex(columns=sev_cols, fill_value=0), how="left").fillna(0).astype(int)
+        table = table.reindex(columns=list(STATUSES) + sev_cols, fill_value=0)
     else:
-        table = pd.DataFrame(columns=list(STATUSES))
+        table = pd.DataFrame(columns=list(STATUSES) + sev_cols)
     rows = [[p, a, *[fmt_int(v, lang) for v in vals]] for (p, a), vals in
             zip(table.index[:TABLE_CAP], table.to_numpy()[:TABLE_CAP].tolist())]
-    per_account = _table([L["provider"], L["account"], *[STATUS_NAMES[lang][s] for s in STATUSES]], rows,
+    open_label = LABELS[lang]["open_findings"]
+    per_account = _table([L["provider"], L["account"], *[STATUS_NAMES[lang][s] for s in STATUSES],
+                          *[f"{open_label}: {SEVERITY_NAMES[lang][s]}" for s in reversed(SEVERITIES)]], rows,
                          total=len(table))
     cov = findings.coverage()
     errors = [[fmt_int(n, lang), reason] for reason, n in cov["errors"].items()]

@@ -117,6 +117,10 @@ def test_sections_derive_from_findings_when_no_context_is_given():
     assert "not available" in drift
     summary = html.split('id="summary"')[1].split("</section>")[0]
     assert "AccessDenied" in summary and "<svg" in summary
+    # per account: PASS FAIL WARN ERROR SUPPRESSED, then open findings critical/high/medium/low/info
+    first = re.findall(r"<tr>(.*?)</tr>", summary.split("<tbody>")[1])[0]
+    assert re.findall(r"<td[^>]*>(.*?)</td>", first) == ["aws", "111111111111", "2", "2", "1", "1", "1",
+                                                         "0", "2", "1", "0", "0"]
 
 
 def test_sections_say_not_available_without_data():
