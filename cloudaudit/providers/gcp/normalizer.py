@@ -376,7 +376,7 @@ def _resources(ctx: _Context, assets: dict[str, dict[str, Any]]) -> tuple[list, 
     # Config-only assets (search denied or lagging) still appear, from their listAssets entry.
     known = {s.get("name") for s in searched}
     searched += [{"name": a["name"], "assetType": a.get("assetType"), "location": a.get("resource", {}).get("location"),
-                  "ancestors": a.get("ancestors", []), "_from_asset": True}
+                  "ancestors": a.get("ancestors", [])}
                  for a in assets.values() if a.get("assetType") in KIND and a["name"] not in known]
     for s in searched:
         rid, atype = s.get("name"), s.get("assetType")
@@ -392,16 +392,18 @@ def _resources(ctx: _Context, assets: dict[str, dict[str, Any]]) -> tuple[list, 
                 "name": s.get("displayName") or rid.rsplit("/", 1)[-1], "kind": kind, "native_type": atype,
                 "data_bearing": kind not in NOT_DATA_BEARING, "region": _lower(s.get("location")) or GLOBAL,
                 "created": s.get("createTime")}
+        # Google encrypts all data at rest by default; a KMS key on the resource means CMEK.
         kms = [k for k in (s.get("kmsKeys") or []) + ([s["kmsKey"]] if s.get("kmsKey") else []) if k]
+        base["encryption"] = "customer" if kms else "provider"
         if kms:
-            base.update(encryption="customer", key_id=kms[0])
+            base["key_id"] = kms[0]
         data = (asset.get("resource") or {}).get("data")
         extra: dict[str, Any] = {}
         copies: list[dict[str, Any]] = []
         if data is not None and atype in SHAPERS:
             extra, copies = SHAPERS[atype](data, base, ctx, rid)
-        elif atype in SHAPERS and not config_ok:
-            extra = {"encryption": base.get("encryption", "unknown")}
+        elif atype in SHAPERS and not config_ok and not kms:
+            extra = {"encryption": "unknown"}   # configuration unread: a CMEK may be hidden
         row = {**base, **{k: v for k, v in extra.items() if v is not None or k in ("public_read", "public_write")}}
         if "public_read" not in extra and ctx.iam_ok:
             # Anonymous access to everything but buckets is IAM only (allUsers / allAuthenticatedUsers).
