@@ -206,8 +206,9 @@ def _summary(findings: Any, lang: str) -> dict[str, Any]:
         keys = [df["provider"].fillna("-").rename("provider"), df["account_id"].fillna("-").rename("account")]
         table = pd.crosstab(keys, df["status"]).reindex(columns=list(STATUSES), fill_value=0)
         open_keys = [k[df["status"].isin(OPEN)] for k in keys]
-        sev = pd.crosstab(open_keys, ("sev:" + open_["severity"].astype(str))) if len(open_) else pd.DataFrame()
-        table = table.join(sev.reindex(columns=sev_cols, fill_value=0), how="left").fillna(0).astype(int)
+        if len(open_):
+            sev = pd.crosstab(open_keys, ("sev:" + open_["severity"].astype(str)))
+            table = table.join(sev.reindex(columns=sev_cols, fill_value=0), how="left").fillna(0).astype(int)
         table = table.reindex(columns=list(STATUSES) + sev_cols, fill_value=0)
     else:
         table = pd.DataFrame(columns=list(STATUSES) + sev_cols)
