@@ -136,6 +136,14 @@ def test_grants_map_rbac_and_directory_roles(tenant):
     assert _rows(g, account_id=TENANT, role="Global Reader")["privilege"].tolist() == ["read"]
 
 
+def test_lighthouse_delegations_are_external_trusts(tenant):
+    trusts = tenant.inventory.trusts
+    assert len(trusts) == 1
+    t = trusts.iloc[0]
+    assert (t["account_id"], t["trusted_account"], t["privilege"]) == (DEV, "22222222-3333-4444-8555-666666666666", "read")
+    assert bool(t["external"]) and not bool(t["wildcard"]) and "registrationDefinitions" in t["role_id"]
+
+
 def test_network_rules_expand_nsg_prefixes_and_ports(tenant):
     rules = tenant.inventory.network_rules
     rdp = _rows(rules, rule_id="allow-rdp-internet").iloc[0]
@@ -255,6 +263,7 @@ def test_seeded_problems_are_found_with_catalog_ids(tenant):
         ("AUTH-001", "5e000000-0000-4000-8000-000000000002"),   # Global Administrator without MFA
         ("AUTH-004", "5e000000-0000-4000-8000-000000000002"),
         ("ISL-006", "5e000000-0000-4000-8000-000000000004"),    # guest Owner
+        ("ISL-006", "4d000000-0000-4000-8000-000000000001"),    # Lighthouse delegation to another tenant
         ("ISL-001", "stpublicweb"),                             # blob public access allowed
         ("RES-003", "stgrshk"),                                 # GRS copy in southeastasia (SG)
         ("RES-001", "stgrshk"),

@@ -174,11 +174,11 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
     done = 0
     for _ in pool.map(lambda sid: _subscription(run, sub_client, sid), sub_ids):
         done += 1
-        progress(done, total, "azure subscriptions")
+        progress(done, total, "azure")
     _resource_graph(run, tenant_id, sub_ids, pool)
     for job in graph_jobs:
         job.result()
-    progress(total, total, "azure tenant")
+    progress(total, total, "azure")
     _fill_scopes(c, tenant_id, sub_ids)
 
 
@@ -218,7 +218,7 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
         token = None
         while True:
             request = QueryRequest(subscriptions=batch, query=text,
-                                   options=QueryRequestOptions(skip_token=token, result_format="objectArray"))
+                                   options=QueryRequestOptions(skip_token=token, top=1000, result_format="objectArray"))
             response = client.resources(request)
             rows.extend(response.data or [])
             token = response.skip_token
@@ -285,13 +285,14 @@ def _graph(run: _Run, tenant_id: str) -> None:
     """Entra ID through Microsoft Graph (tenant-wide; account_id = tenant id)."""
     clients, c = run.clients, run.c
     # Users: ask for sign-in activity; without a P1 licence Graph refuses, so read again without it.
-    users, failure = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT + ",signInActivity"}))
+    users, failure = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT + ",signInActivity",
+                                                                     "$top": "999"}))
     if failure is None:
         c.cover(tenant_id, None, "principals.last_active", "graph:users.signInActivity", "ok")
     else:
         status, message = _status(failure)
         c.cover(tenant_id, None, "principals.last_active", "graph:users.signInActivity", status, message)
-        users, failure = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT}))
+        users, failure = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT, "$top": "999"}))
     if failure is None:
         c.add(tenant_id, GLOBAL, "graph:users", users)
         c.cover(tenant_id, None, "principals", "graph:users", "ok")

@@ -394,10 +394,13 @@ class _Normalizer:
     def trusts(self) -> list[dict[str, Any]]:
         out = []
         for sid, a in self._per_account("arm:registrationAssignments"):
-            definition = ((a.get("properties") or {}).get("registrationDefinition") or {}).get("properties") or {}
+            registration = (a.get("properties") or {}).get("registrationDefinition") or {}
+            definition = registration.get("properties") or {}
             for auth in definition.get("authorizations") or []:
                 guid = _guid(auth.get("roleDefinitionId"))
-                out.append({"provider": PROVIDER, "account_id": sid, "role_id": auth.get("roleDefinitionId"),
+                # The delegation (Lighthouse registration definition) is what the other tenant may use.
+                role_id = registration.get("id") or (a.get("properties") or {}).get("registrationDefinitionId")
+                out.append({"provider": PROVIDER, "account_id": sid, "role_id": role_id,
                             "trusted": auth.get("principalId"), "trusted_account": definition.get("managedByTenantId"),
                             "external": definition.get("managedByTenantId") != self.tenant, "wildcard": False,
                             "external_id": None, "mfa_required": None, "privilege": ARM_ROLE_PRIVILEGE.get(guid, "write")})
