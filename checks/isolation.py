@@ -43,6 +43,15 @@ def _matches(series: pd.Series, pattern: str | None) -> pd.Series:
     return series.astype("string").str.contains(pattern, case=False, regex=True).fillna(False).astype(bool)
 
 
+def scope_target(scope: pd.Series) -> pd.Series:
+    """The resource a grant scope names: ``resource //storage.googleapis.com/b`` -> ``//storage.googleapis.com/b``.
+
+    Adapters may prefix the scope with its level (resource, project, folder ...); a first word
+    without ``/`` or ``:`` followed by a space is such a prefix.
+    """
+    return scope.astype("string").str.replace(r"^[A-Za-z_-]+\s+(?=\S)", "", regex=True)
+
+
 @check(
     "ISL-001",
     title={"en": "Publicly accessible object storage", "ja": "公開アクセス可能なオブジェクトストレージ"},
@@ -285,8 +294,8 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
         _cond=("_cond", "all"), privilege=("_priv", "first"))
     roles = roles.rename(columns={"role_id": "resource_id"}).assign(subject="role")
     g = inv.grants
-    g_ext = flag(g["external"], False)
-    g = g[g_ext]
+    # Anonymous / all-users grants are ISL-001 / ISL-007's; here: named outside parties.
+    g = g[flag(g["external"], False) & ~flag(g["public"], False)]
     g_ok = _matches(g["principal_id"], pattern)
     g = g.assign(_rank=np.where(g_ok, 1, 3), _cond=True, external=g["principal_id"],
                  _priv=g["privilege"].fillna("admin"))
@@ -338,6 +347,7 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
 def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     r = resources(inv)[resources(inv)["kind"].isin(ANON_KINDS)]
     g = inv.grants[flag(inv.grants["public"], False)]
+    g = g.assign(scope=scope_target(g["scope"]))
     per = g.groupby(KEY + ["scope"], as_index=False).agg(
         _grant=("role", lambda s: "public grant " + ", ".join(sorted(set(s.dropna().astype(str)))) if len(s) else ""))
     per = per.rename(columns={"scope": "resource_id"})
@@ -382,11 +392,18 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
 )
 def external_identities(inv, policy: Policy) -> pd.DataFrame:
     p = inv.principals
-    p = p[flag(p["external"], False) | (p["kind"] == "guest")]
+    # People from outside (guests, foreign-domain users); external workloads are ISL-006's and
+    # anonymous members (allUsers) ISL-001 / ISL-007's.
+    anonymous = p["principal_id"].isin(["allUsers", "allAuthenticatedUsers", "*"]).fillna(False).astype(bool)
+    p = p[(flag(p["external"], False) | (p["kind"] == "guest").fillna(False).astype(bool))
+          & flag(p["human"], True) & ~anonymous]
     g = inv.grants
-    admins = g[g["privilege"] == "admin"].groupby(KEY + ["principal_id"], as_index=False).agg(
-        admin_roles=("role", lambda s: ", ".join(sorted(set(s.dropna().astype(str))))))
-    p = p.merge(admins, on=KEY + ["principal_id"], how="left")
+    # Grants may sit in another account than the principal row (GCP org-level principals).
+    g = g[(g["privilege"] == "admin").fillna(False).astype(bool)].assign(
+        _role=g["role"].astype("string") + " on " + g["account_id"])
+    admins = g.groupby(["provider", "principal_id"], as_index=False).agg(
+        admin_roles=("_role", lambda s: ", ".join(sorted(set(s.dropna().astype(str))))))
+    p = p.merge(admins, on=["provider", "principal_id"], how="left")
     now = pd.Timestamp.now(tz="UTC")
     stale = p["last_active"].isna() | (p["last_active"] < now - pd.Timedelta(days=policy.thresholds.inactive_days))
     privileged = p["admin_roles"].notna()

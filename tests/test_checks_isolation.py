@@ -130,7 +130,9 @@ def test_ISL_006_external_trust_with_and_without_condition_and_allow_list():
         grants=[{"provider": "gcp", "account_id": "p", "principal_id": "user:bob@gmail.com", "role": "roles/owner",
                  "privilege": "admin", "external": True, "scope": "projects/p"},
                 {"provider": "gcp", "account_id": "p", "principal_id": "user:eve@corp.example", "role": "roles/viewer",
-                 "privilege": "read", "external": False, "scope": "projects/p"}])
+                 "privilege": "read", "external": False, "scope": "projects/p"},
+                {"provider": "gcp", "account_id": "p", "principal_id": "allUsers", "role": "roles/viewer",
+                 "privilege": "read", "external": True, "public": True, "scope": "resource //storage/b"}])
     df = run(inv, "ISL-006", Policy(trusted_accounts=("777",)))
     assert statuses(df) == {"role/internal": "PASS", "role/vendor-ok": "PASS", "role/vendor-nocond": "WARN",
                             "role/stranger": "FAIL", "role/anyone": "FAIL", "role/unknown": "FAIL",
@@ -150,7 +152,7 @@ def test_ISL_007_anonymous_queue_and_public_invoker_fail_private_topic_passes():
                    res("aws", "1", "key-x", "key", "ap-northeast-1"),
                    res("gcp", "p", "bkt", "bucket", "asia1", public_read=True)],  # ISL-001's
         grants=[{"provider": "gcp", "account_id": "p", "principal_id": "allUsers", "role": "roles/run.invoker",
-                 "privilege": "read", "public": True, "scope": "run-fn"},
+                 "privilege": "read", "public": True, "scope": "resource run-fn"},
                 {"provider": "gcp", "account_id": "p", "principal_id": "allUsers", "role": "roles/pubsub.subscriber",
                  "privilege": "read", "public": True, "scope": "projects/p/subscriptions/s"},
                 {"provider": "gcp", "account_id": "p", "principal_id": "allUsers", "role": "roles/storage.objectViewer",
@@ -174,13 +176,20 @@ def test_ISL_008_privileged_or_stale_guest_fails_active_guest_passes_not_for_aws
                     p("azure", "t", "guest-stale", now - pd.Timedelta(days=400)),
                     p("gcp", "p", "user:x@gmail.com", None, kind="user"),
                     p("azure", "t", "member", now, external=False, kind="user"),
-                    p("aws", "1", "arn:ext", None, kind="role")],
+                    p("aws", "1", "arn:ext", None, kind="role"),
+                    p("gcp", "organizations/1", "user:owner@gmail.com", now, kind="user") | {"human": True},
+                    p("gcp", "organizations/1", "allUsers", None, kind="group") | {"human": False},
+                    p("gcp", "organizations/1", "serviceAccount:x@vendor.iam", None, kind="service_account")
+                    | {"human": False}],
         grants=[{"provider": "azure", "account_id": "t", "principal_id": "guest-admin", "role": "Owner",
-                 "privilege": "admin"}])
+                 "privilege": "admin"},
+                {"provider": "gcp", "account_id": "proj", "principal_id": "user:owner@gmail.com",
+                 "role": "roles/owner", "privilege": "admin"}])
     df = run(inv, "ISL-008")
     assert statuses(df) == {"guest-admin": "FAIL", "guest-ok": "PASS", "guest-stale": "FAIL",
-                            "user:x@gmail.com": "FAIL"}
-    assert row(df, "guest-admin")["reason"] == "external identity guest-admin: holds privileged role(s) Owner"
+                            "user:x@gmail.com": "FAIL", "user:owner@gmail.com": "FAIL"}
+    assert "roles/owner on proj" in row(df, "user:owner@gmail.com")["reason"]
+    assert row(df, "guest-admin")["reason"] == "external identity guest-admin: holds privileged role(s) Owner on t"
     assert row(df, "guest-admin")["severity"] == "high"
     assert "never active" in row(df, "user:x@gmail.com")["reason"]
 
