@@ -139,8 +139,11 @@ def test_snapshot_volume_database_keys(inv, sample_org):
     res = inv.resources.set_index("resource_id")
     probs = sample_org["problems"]
     assert res.loc[probs["public_snapshot"], "public_read"]
-    vols = inv.resources[inv.resources.kind == "volume"]
+    prod = sample_org["members"]["prod-app"]
+    vols = inv.resources[(inv.resources.kind == "volume") & (inv.resources.account_id == prod)]
     assert len(vols) == 1 and vols.attached.eq(False).all() and (vols.encryption != "none").all()
+    root_volume = inv.resources[(inv.resources.kind == "volume") & (inv.resources.account_id != prod)]
+    assert root_volume.attached.all()   # the instance's root volume
     db = inv.resources[inv.resources.kind == "database"]
     assert list(db.name) == ["orders"] and not db.network_open.any()
     weak = res.loc[probs["key_without_rotation"]]
@@ -269,3 +272,14 @@ def test_top_level_api_runs_the_adapter(sample_org):
     inv = cloudaudit.collect(["aws"], options={"aws": {"regions": [HOME], "max_attempts": 1}})
     assert set(inv.tenants.account_id) == {MANAGEMENT, *sample_org["members"].values()}
     assert (inv.resources.kind == "bucket").sum() == 5
+
+
+def test_instances_images_and_threat_detection(inv, sample_org):
+    shared = sample_org["members"]["shared-services"]
+    vms = inv.resources[inv.resources.kind == "vm"]
+    assert list(vms.account_id) == [shared] and list(vms.name) == ["tools"]
+    assert vms.weak_settings.iloc[0] == [] and vms.attached.all()
+    images = inv.resources[inv.resources.kind == "image"]
+    assert list(images.name) == ["tools-golden"] and not images.public_read.any()
+    td = inv.guardrails[inv.guardrails.kind == "threat_detection"]
+    assert len(td) == 3 and td.effective.all() and all(v == [HOME] for v in td["values"])

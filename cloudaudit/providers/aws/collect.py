@@ -285,6 +285,7 @@ def collect_ec2(run: _Run, account: Account, region: str) -> None:
     run.call(a, region, "ec2:DescribeSnapshots", ["resources"],
              lambda: pages(ec2, "describe_snapshots", OwnerIds=["self"], RestorableByUserIds=["all"]),
              extra={"Public": True})
+    run.call(a, region, "ec2:DescribeInstances", ["resources", "tags"], lambda: pages(ec2, "describe_instances"))
     run.call(a, region, "ec2:DescribeImages", ["resources", "tags"],
              lambda: ec2.describe_images(Owners=["self"]))
     run.call(a, region, "ec2:GetSnapshotBlockPublicAccessState", ["guardrails"],
@@ -350,7 +351,16 @@ def collect_logs(run: _Run, account: Account, region: str) -> None:
              cfg.describe_configuration_recorder_status)
 
 
-REGIONAL_COLLECTORS = (collect_ec2, collect_rds, collect_kms, collect_dynamodb, collect_logs)
+def collect_guardduty(run: _Run, account: Account, region: str) -> None:
+    a = account.id
+    gd = run.client(account, "guardduty", region)
+    listed = run.call(a, region, "guardduty:ListDetectors", ["guardrails"], lambda: pages(gd, "list_detectors"))
+    for detector in (listed or {}).get("DetectorIds", []):
+        run.call(a, region, "guardduty:GetDetector", ["guardrails"], lambda d=detector: gd.get_detector(DetectorId=d),
+                 extra={"DetectorId": detector})
+
+
+REGIONAL_COLLECTORS = (collect_ec2, collect_rds, collect_kms, collect_dynamodb, collect_logs, collect_guardduty)
 
 
 # ----------------------------------------------------------------------------- driver

@@ -548,6 +548,22 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
                               "public_read": (s["SnapshotId"] in public[(r.account_id, r.region)]) if known else None,
                               "public_write": False, "created": s.get("StartTime")})
             tags.extend(_tags(r.account_id, arn, s.get("Tags")))
+    for r in rec("ec2:DescribeInstances"):
+        for res in r.data.get("Reservations", []):
+            for inst in res.get("Instances", []):
+                iid = inst["InstanceId"]
+                arn = f"arn:aws:ec2:{r.region}:{r.account_id}:instance/{iid}"
+                meta = inst.get("MetadataOptions") or {}
+                weak = []
+                if meta.get("HttpEndpoint", "enabled") == "enabled" and meta.get("HttpTokens") != "required":
+                    weak.append("imdsv1")
+                state = (inst.get("State") or {}).get("Name")
+                resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
+                                  "name": _name_tag(inst.get("Tags")) or iid, "kind": "vm",
+                                  "native_type": "AWS::EC2::Instance", "data_bearing": False,
+                                  "attached": state in ("pending", "running"), "weak_settings": weak,
+                                  "created": inst.get("LaunchTime")})
+                tags.extend(_tags(r.account_id, arn, inst.get("Tags")))
     for r in rec("ec2:DescribeImages"):
         for img in r.data.get("Images", []):
             arn = f"arn:aws:ec2:{r.region}::image/{img['ImageId']}"
@@ -701,6 +717,15 @@ def _guardrails(rec: _Records, tenants: list[dict]) -> list[dict]:
         rows.append({"provider": P, "account_id": r.account_id, "scope": "account", "kind": "snapshot_public_block",
                      "effective": state in ("block-all-sharing", "block-new-sharing"), "values": [state] if state else [],
                      "detail": _json({"region": r.region, **r.data})})
+    detectors: dict[str, dict[bool, set[str]]] = defaultdict(lambda: {True: set(), False: set()})
+    for r in rec("guardduty:GetDetector"):
+        detectors[r.account_id][r.data.get("Status") == "ENABLED"].add(r.region)
+    for account, states in sorted(detectors.items()):
+        for enabled, where in states.items():
+            if where:
+                rows.append({"provider": P, "account_id": account, "scope": "account", "kind": "threat_detection",
+                             "effective": enabled, "values": sorted(where),
+                             "detail": _json({"service": "GuardDuty", "enabled": enabled})})
     for r in rec("iam:GetAccountPasswordPolicy"):
         pol = r.data.get("PasswordPolicy")
         rows.append({"provider": P, "account_id": r.account_id, "scope": "account", "kind": "password_policy",

@@ -214,10 +214,19 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     prod_app.client("iam").update_account_password_policy(MinimumPasswordLength=14, RequireSymbols=True,
                                                           RequireNumbers=True, MaxPasswordAge=90)
 
-    # --- shared-services: a clean account with data in Osaka
+    # --- shared-services: a clean account with data in Osaka and a hardened instance in Tokyo
     _bucket(shared, f"shared-data-{shared.id}", "ap-northeast-3")
+    sec2 = shared.client("ec2")
+    instance = sec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                                  MetadataOptions={"HttpTokens": "required"},
+                                  TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "tools"}]}])
+    sec2.create_image(InstanceId=instance["Instances"][0]["InstanceId"], Name="tools-golden",
+                      TagSpecifications=[{"ResourceType": "image", "Tags": [LABEL]}])
     _good_trail(shared, f"shared-data-{shared.id}")
     _account_guardrails(shared)
+
+    for acct in (mgmt, prod_app, shared):  # threat detection where the workloads are
+        acct.client("guardduty").create_detector(Enable=True)
 
     seeded = {
         "org_id": org_id, "management": MANAGEMENT, "members": ids, "root": root,
