@@ -1,0 +1,1 @@
+"""cloudaudit benchmark suite: ``python -m benchmarks [collection|checks|report|all] [--quick]``."""

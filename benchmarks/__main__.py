@@ -1,0 +1,65 @@
+"""``python -m benchmarks [collection|checks|report|all] [--quick]``: run the benchmark suite."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, is_dataclass
+from typing import Any, Sequence
+
+from ._common import machine, table
+
+SUITES = ("collection", "checks", "report")
+
+
+def _run(name: str, quick: bool, args: argparse.Namespace) -> Any:
+    if name == "checks":
+        from . import checks_bench
+
+        return checks_bench.main(quick=quick, per_check=not args.no_per_check)
+    if name == "report":
+        from . import report_bench
+
+        return report_bench.main(quick=quick)
+    from . import collection_bench
+
+    return collection_bench.main(quick=quick, latency_ms=args.latency_ms, scale=args.scale, workers=args.workers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description="cloudaudit benchmarks (see docs/performance.md)")
+    parser.add_argument("suite", nargs="?", default="all", choices=(*SUITES, "all"))
+    parser.add_argument("--quick", action="store_true", help="every size divided by 100 (collection: SCALE 0.1)")
+    parser.add_argument("--no-per-check", action="store_true", help="checks: skip the per-check table")
+    parser.add_argument("--latency-ms", type=float, default=40.0, help="collection: added latency per request")
+    parser.add_argument("--scale", type=float, default=None, help="collection: estate SCALE factor (default 1)")
+    parser.add_argument("--workers", type=int, default=None, help="collection: adapter thread-pool size")
+    parser.add_argument("--json", help="also write every figure to this JSON file")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown (for docs)")
+    args = parser.parse_args(argv)
+    facts = machine()
+    print(table([[k, v] for k, v in facts.items()], ["machine", ""], args.markdown))
+    print()
+    results: dict[str, Any] = {"machine": facts}
+    status = 0
+    for name in SUITES if args.suite == "all" else (args.suite,):
+        try:
+            result = _run(name, args.quick, args)
+        except Exception as exc:  # noqa: BLE001 - one failing suite must not hide the others
+            print(f"== {name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            status = 1
+            continue
+        if args.markdown and hasattr(result, "render"):
+            print(result.render(markdown=True))
+        results[name] = asdict(result) if is_dataclass(result) else result
+        print()
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=2, default=str, ensure_ascii=False)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Checks at scale: every registered check over the synthetic estate (target: <= 5 s, <= 1.5 GB).
+
+Times ``cloudaudit.engine.run_checks`` over the whole inventory, then each check alone: the
+check function itself (``Check.run``) and ``run_checks(inv, policy, checks=[id])`` (which adds
+the engine's work: result validation, en/ja reasons, evidence JSON, coverage gaps,
+classification, acceptances). New checks are picked up from the registry automatically.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from cloudaudit.engine import registry, run_checks
+from cloudaudit.policy import Policy
+
+from . import estate
+from ._common import measure, table, verdict
+
+TARGET_SECONDS = 5.0
+TARGET_MB = 1536.0
+
+
+@dataclass
+class ChecksResult:
+    """Figures of one check benchmark run."""
+
+    sizes: estate.Sizes
+    rows: dict[str, int]
+    generate_s: float
+    inventory_mb: float
+    total_s: float = 0.0
+    total_cpu_s: float = 0.0
+    peak_mb: float = 0.0
+    findings: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    per_check: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary_rows(self) -> list[list[Any]]:
+        """(figure, value, target, verdict) rows."""
+        checks_only = sum(c["function_s"] for c in self.per_check) if self.per_check else None
+        rows = [
+            ["inventory", f"{self.rows['resources']:,} resources, {self.rows['principals']:,} principals, "
+                          f"{self.rows['grants']:,} grants, {self.rows['network_rules']:,} rules, "
+                          f"{self.sizes.accounts:,} accounts", "", ""],
+            ["generate inventory (s)", self.generate_s, "", ""],
+            ["checks registered", len(registry()), "", ""],
+            ["run_checks, all checks (s)", self.total_s, TARGET_SECONDS, verdict(self.total_s, TARGET_SECONDS)],
+            ["  CPU time (s)", self.total_cpu_s, "", ""],
+            ["  findings rows", self.findings, "", ""],
+            ["peak RSS during the run (MB)", self.peak_mb, TARGET_MB, verdict(self.peak_mb, TARGET_MB)],
+            ["  of which inventory held before (MB)", self.inventory_mb, "", ""],
+        ]
+        if checks_only is not None:
+            rows.append(["sum of check functions alone (s)", checks_only, "", ""])
+        return rows
+
+    def per_check_rows(self) -> list[list[Any]]:
+        ordered = sorted(self.per_check, key=lambda c: -c["run_checks_s"])
+        return [[c["check_id"], c["rows"], c["function_s"], c["run_checks_s"], c["engine_s"], c["peak_mb"]]
+                for c in ordered]
+
+    def render(self, markdown: bool = False) -> str:
+        out = [table(self.summary_rows(), ["figure", "value", "target", "verdict"], markdown)]
+        if self.per_check:
+            out.append("")
+            out.append(table(self.per_check_rows(), ["check", "findings", "check fn (s)", "run_checks (s)",
+                                                     "engine part (s)", "peak RSS (MB)"], markdown))
+        return "\n".join(out)
+
+
+def run(sizes: estate.Sizes = estate.Sizes(), *, seed: int = 27017, per_check: bool = True,
+        full: bool = True, policy: Policy | None = None, check_ids: Sequence[str] | None = None) -> ChecksResult:
+    """Generate the estate, run the checks and return the figures (nothing printed)."""
+    policy = policy or Policy()
+    with measure() as gen:
+        inv = estate.generate(sizes, seed=seed)
+    rows = {name: len(frame) for name, frame in inv.tables.items()}
+    result = ChecksResult(sizes=sizes, rows=rows, generate_s=gen.wall, inventory_mb=0.0)
+    checks = registry()
+    ids = list(check_ids) if check_ids is not None else list(checks)
+    if per_check:
+        for check_id in ids:
+            gc.collect()
+            c = checks[check_id]
+            with measure() as fn:
+                produced = c.run(inv, policy)
+            n = len(produced)
+            del produced
+            gc.collect()
+            with measure() as whole:
+                one = run_checks(inv, policy, checks=[check_id])
+            result.per_check.append({"check_id": check_id, "rows": len(one), "function_rows": n,
+                                     "function_s": fn.wall, "run_checks_s": whole.wall,
+                                     "engine_s": max(0.0, whole.wall - fn.wall), "peak_mb": whole.peak_mb})
+            del one
+    if full:
+        gc.collect()
+        with measure() as m:
+            findings = run_checks(inv, policy, checks=ids if check_ids is not None else None)
+        result.inventory_mb = m.start_mb
+        result.total_s, result.total_cpu_s, result.peak_mb = m.wall, m.cpu, m.peak_mb
+        result.findings = len(findings)
+        result.statuses = {str(k): int(v) for k, v in findings.df["status"].value_counts().items()}
+    return result
+
+
+def main(quick: bool = False, per_check: bool = True) -> ChecksResult:
+    """Run at full (or quick) size and print the tables."""
+    sizes = estate.Sizes().scaled(estate.QUICK_DIVISOR) if quick else estate.Sizes()
+    result = run(sizes, per_check=per_check)
+    print("== checks at scale ==")
+    print(result.render())
+    return result
