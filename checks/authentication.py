@@ -10,6 +10,8 @@ holding Owner on a subscription).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -489,3 +491,49 @@ def over_privileged_workloads(inv, policy: Policy) -> pd.DataFrame:
     out = _principal_rows(p, "admin_roles")
     return out.assign(write_roles=text_or(p["write_roles"], "none").to_numpy(),
                       status=np.char.upper(key.astype(str)), reason_key=key)
+
+
+# CIS AWS Foundations 1.8 / 1.9 minimums; the policy file has no password settings yet.
+MIN_PASSWORD_LENGTH = 14
+MIN_PASSWORD_REUSE = 24
+
+
+@check(
+    "AUTH-012",
+    title={"en": "Weak password policy for local accounts", "ja": "ローカルアカウントのパスワードポリシーが弱い"},
+    controls=["9.2.4"], policy_items=["12(5)"], severity="low", tier="extended",
+    needs=["guardrails", "tenants"], providers=("aws",),
+    reasons={
+        "pass": {"en": "account {account_id}: passwords need {min_length} characters and {reuse} previous ones are blocked",
+                 "ja": "アカウント {account_id}: パスワードは {min_length} 文字以上で、過去 {reuse} 個の再利用が禁止されています"},
+        "weak": {"en": "account {account_id}: password policy is weak (minimum length {min_length}, reuse prevention "
+                       "{reuse}; required {need_length} and {need_reuse})",
+                 "ja": "アカウント {account_id}: パスワードポリシーが弱いです (最小長 {min_length}、再利用禁止 {reuse}。"
+                       "必要: {need_length} と {need_reuse})"},
+        "fail": {"en": "account {account_id}: no password policy is set (provider defaults apply)",
+                 "ja": "アカウント {account_id}: パスワードポリシーが設定されていません (既定値が適用されます)"},
+    },
+    remediation={"en": "Set an account password policy with at least 14 characters and 24 remembered passwords, "
+                       "or federate all human users to an identity provider.",
+                 "ja": "14 文字以上・過去 24 個の再利用禁止のパスワードポリシーを設定するか、利用者を IdP に統合してください。"},
+)
+def weak_password_policy(inv, policy: Policy) -> pd.DataFrame:
+    accounts = account_universe(inv)
+    accounts = accounts[accounts["provider"] == "aws"]
+    g = inv.guardrails[(inv.guardrails["kind"] == "password_policy") & flag(inv.guardrails["effective"], False)]
+    g = g.drop_duplicates(KEY)
+    # detail holds the provider's PasswordPolicy document (a handful of rows, one per account)
+    doc = pd.json_normalize(g["detail"].fillna("{}").map(json.loads).tolist()).set_axis(g.index)
+    settings = pd.DataFrame({
+        "provider": g["provider"].astype("string"), "account_id": g["account_id"].astype("string"),
+        "min_length": pd.to_numeric(doc.get("MinimumPasswordLength", pd.Series(index=g.index, dtype=float)),
+                                    errors="coerce").astype("Int64"),
+        "reuse": pd.to_numeric(doc.get("PasswordReusePrevention", pd.Series(index=g.index, dtype=float)),
+                               errors="coerce").astype("Int64")})
+    out = accounts[KEY].merge(settings, on=KEY, how="left", indicator=True)
+    present = (out["_merge"] == "both").to_numpy()
+    strong = (flag(out["min_length"] >= MIN_PASSWORD_LENGTH, False) & flag(out["reuse"] >= MIN_PASSWORD_REUSE, False)).to_numpy()
+    key = np.select([~present, ~strong], ["fail", "weak"], "pass")
+    return out[KEY].assign(resource_id=out["account_id"], min_length=out["min_length"], reuse=out["reuse"],
+                           need_length=MIN_PASSWORD_LENGTH, need_reuse=MIN_PASSWORD_REUSE,
+                           status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)

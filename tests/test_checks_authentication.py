@@ -299,3 +299,24 @@ def test_AUTH_checks_evaluate_empty_and_sparse_inventories_without_crashing():
         df = run_checks(inv, Policy(), checks=ids).df
         assert not df["reason"].str.startswith("check failed").any(), df[df["status"] == "ERROR"]["reason"].tolist()
         assert "ERROR" not in set(df["status"].astype(str))
+
+
+def test_AUTH_012_aws_password_policy_strength_per_account():
+    import json
+
+    def policy_row(account, doc, effective=True):
+        return {"provider": "aws", "account_id": account, "scope": "account", "kind": "password_policy",
+                "effective": effective, "detail": json.dumps(doc)}
+
+    tenants = TENANTS + [{"provider": "aws", "account_id": a, "org_id": "o-abc"} for a in ("222222222222", "333333333333")]
+    inv = inventory(tenants=tenants, guardrails=[
+        policy_row(AWS, {"MinimumPasswordLength": 14, "PasswordReusePrevention": 24}),
+        policy_row("222222222222", {"MinimumPasswordLength": 8}),
+        policy_row("333333333333", {"absent": True}, effective=False),
+    ])
+    df = run(inv, "AUTH-012")
+    assert statuses(df) == {AWS: "PASS", "222222222222": "FAIL", "333333333333": "FAIL"}
+    assert row(df, "222222222222")["reason"] == ("account 222222222222: password policy is weak (minimum length 8, "
+                                                 "reuse prevention unknown; required 14 and 24)")
+    assert "no password policy" in row(df, "333333333333")["reason"]
+    assert set(df["provider"]) == {"aws"} and registry()["AUTH-012"].tier == "extended"
