@@ -21,7 +21,8 @@ from gcp_fake import DENIED_PROJECT, ORGANIZATION, FakeGoogleCloud, paged_paths,
 PROJECTS = {"prod-jp-app", "prod-jp-web", "shared-data", "sandbox-dev"}
 # The catalog ids these tests assert on (running only them keeps the module fast).
 CHECKS = ["RES-001", "RES-002", "RES-003", "RES-005", "RES-006", "RES-008", "ISL-001", "ISL-002", "ISL-003",
-          "ISL-006", "AUTH-001", "AUTH-002", "AUTH-007", "AUTH-009", "LOG-001"]
+          "ISL-004", "ISL-006", "ISL-007", "ISL-009", "AUTH-001", "AUTH-002", "AUTH-007", "AUTH-008", "AUTH-009",
+          "ENC-003", "ENC-008", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-007", "LOG-008"]
 
 
 @pytest.fixture(scope="module")
@@ -214,13 +215,19 @@ def test_coverage_for_every_project_and_source(org):
         assert {"tenants", "resources", "grants", "guardrails", "audit_logs", "credentials",
                 "network_rules", "principals.mfa"} <= set(mine["table"]), project
     denied = cov[(cov["account_id"] == DENIED_PROJECT) & (cov["status"] == "denied")]
-    assert set(denied["table"]) == {"guardrails", "audit_logs"}
+    kinds = {f"guardrails.{k}" for k in collector.CONSTRAINTS.values()}
+    assert set(denied["table"]) == {"guardrails", "audit_logs"} | kinds
     assert denied["message"].str.contains("403").all()
     assert not denied["message"].str.contains("http://").any()     # short, one-line messages
-    mfa = cov[cov["table"] == "principals.mfa"]
-    assert set(mfa["status"]) == {"unsupported"} and set(mfa["account_id"]) == PROJECTS | {ORGANIZATION}
-    others = cov[(cov["account_id"] != DENIED_PROJECT) & (cov["table"] != "principals.mfa")]
+    unsupported = {"principals.mfa", "guardrails.mfa_required", "guardrails.threat_detection",
+                   "guardrails.provider_access_approval"}
+    for table in unsupported:
+        rows = cov[cov["table"] == table]
+        assert set(rows["status"]) == {"unsupported"} and set(rows["account_id"]) == PROJECTS | {ORGANIZATION}
+    others = cov[(cov["account_id"] != DENIED_PROJECT) & ~cov["table"].isin(unsupported)]
     assert set(others["status"]) == {"ok"}
+    # A kind-level need fails only where that kind was unreadable.
+    assert set(cov.loc[(cov["table"] == "guardrails.security_contact"), "status"]) == {"ok"}
 
 
 # ----------------------------------------------------------------------------- findings
@@ -248,6 +255,24 @@ def test_seeded_isolation_and_identity_findings(org):
     assert ("shared-data", "user:contractor@gmail.com") in _failing(f, "ISL-006")
     assert ("prod-jp-app", "0a1b2c3d4e5f") in _failing(f, "AUTH-009")
     assert ("shared-data", "user:contractor@gmail.com") in _failing(f, "AUTH-007")
+
+
+def test_more_catalog_findings(org):
+    f = org["findings"]
+    status = f.set_index(["check_id", "account_id", "resource_id"])["status"]
+    assert _failing(f, "ISL-002") == {("shared-data", "shared-data")}      # no PAP / domain restriction
+    assert _failing(f, "ISL-007") == set()      # the public bucket is ISL-001's; nothing else is anonymous
+    assert status[("AUTH-008", "prod-jp-app", "0a1b2c3d4e5f")] == "WARN"
+    assert ("prod-jp-app", "deleted:user:bob@example.co.jp?uid=123456789") in _failing(f, "LCM-003")
+    key = "//cloudkms.googleapis.com/projects/prod-jp-app/locations/asia-northeast1/keyRings/app/cryptoKeys/data"
+    assert status[("ENC-003", "prod-jp-app", key)] == "PASS"                  # 90-day rotation
+    for check_id in ("ENC-008", "ISL-004", "ISL-009"):
+        rows = f[f["check_id"] == check_id]
+        assert len(rows) and set(rows["status"]) == {"PASS"}, check_id
+    for check_id in ("LOG-002", "LOG-003", "LOG-008"):                      # locked 400-day buckets, org contact
+        rows = f[(f["check_id"] == check_id) & (f["account_id"] != DENIED_PROJECT)]
+        assert len(rows) and set(rows["status"]) == {"PASS"}, check_id
+    assert status[("LOG-007", "prod-jp-app", "prod-jp-app")] == "PASS"      # alert policy on SetIamPolicy
 
 
 def test_denied_project_gives_error_not_pass(org):

@@ -80,10 +80,17 @@ CONFIG_ASSET_TYPES: tuple[str, ...] = (
 TABLES_OF: dict[str, tuple[str, ...]] = {
     SRC_PROJECTS: ("tenants",),
     SRC_SEARCH_RESOURCES: ("resources", "tags"),
-    SRC_LIST_ASSETS: ("resources", "replicas", "network_rules", "credentials", "audit_logs", "guardrails"),
+    SRC_LIST_ASSETS: ("resources", "replicas", "network_rules", "credentials", "audit_logs", "guardrails",
+                      "guardrails.security_contact", "guardrails.security_alerting"),
     SRC_SEARCH_IAM: ("grants", "principals", "trusts", "resources"),
     SRC_IAM_POLICY: ("audit_logs",),
     SRC_EFFECTIVE_POLICY: ("guardrails",),
+}
+
+# Guardrail kinds this adapter does not read (checks that need one of them say ERROR on GCP).
+NOT_COLLECTED = {
+    "threat_detection": "Security Command Center status is not collected by the GCP adapter",
+    "provider_access_approval": "Access Approval enrollment is not collected by the GCP adapter",
 }
 
 MFA_UNSUPPORTED = ("2-step verification is read from the Admin SDK Directory API, which needs domain-wide "
@@ -369,8 +376,13 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
         policy_nodes = ([(org, org)] if org else []) + [(f"projects/{p}", p) for p in project_ids]
         policy_results = run.fan_out("gcp org policies", policy_nodes, lambda n: _effective_policies(run, *n))
         for (node, account), results in zip(policy_nodes, policy_results):
+            # One row per guardrail kind (checks may need just one kind) and one for the table.
             for constraint, status, message in results:
-                c.cover(account, None, "guardrails", f"{SRC_EFFECTIVE_POLICY}({constraint})", status, message)
+                c.cover(account, None, f"guardrails.{CONSTRAINTS[constraint]}",
+                        f"{SRC_EFFECTIVE_POLICY}({constraint})", status, message)
+            failed = [(s, f"{k}: {m}") for k, s, m in results if s != "ok"]
+            c.cover(account, None, "guardrails", SRC_EFFECTIVE_POLICY,
+                    failed[0][0] if failed else "ok", "; ".join(m for _, m in failed)[:500])
 
         # 2-step verification: only with domain-wide delegation to the Directory API.
         directory = run.options.get("directory")
@@ -380,6 +392,9 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
             status, message = "unsupported", MFA_UNSUPPORTED
         for account in accounts:
             c.cover(account, None, "principals.mfa", SRC_DIRECTORY, status, message)
+            c.cover(account, None, "guardrails.mfa_required", SRC_DIRECTORY, status, message)
+            for kind, why in NOT_COLLECTED.items():
+                c.cover(account, None, f"guardrails.{kind}", "gcp:not-collected", "unsupported", why)
             # GCP has no per-project region enablement: the regions table is empty by definition.
             c.cover(account, None, "regions", "gcp:regions", "ok",
                     "GCP projects have no region opt-in; every region is available")
