@@ -19,6 +19,9 @@ from ._common import (BACKUP_KINDS, RKEY, classification, flag, join_nonempty, l
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
 # Kinds where anonymous access is a real setting: unknown there is a violation (fail closed).
 _SHAREABLE = ("bucket",) + BACKUP_KINDS[:3]
+# Kinds with a data-plane access log (object reads, queries, secret reads ...); for disks,
+# snapshots and images there is none, so only an explicit False counts there.
+_LOGGABLE = ("bucket", "database", "table", "dataset", "file_share", "secret", "queue", "topic", "log_store")
 
 
 @check(
@@ -113,7 +116,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
              + res["encryption"].fillna("unknown") + ")"),
         item(cmk & cmk_unknown, "key type unknown"),
         item(logging & (dal == False), "no data-access logging"),  # noqa: E712 - nullable boolean
-        item(logging & dal.isna(), "data-access logging unknown"),
+        item(logging & dal.isna() & res["kind"].isin(_LOGGABLE), "data-access logging unknown"),
     ]
     checks_ja = [
         item(not_public & public, "公開アクセス可能"),
@@ -123,7 +126,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
              + res["encryption"].fillna("unknown") + ")"),
         item(cmk & cmk_unknown, "鍵の種類が不明"),
         item(logging & (dal == False), "データアクセスログなし"),  # noqa: E712
-        item(logging & dal.isna(), "データアクセスログの有無が不明"),
+        item(logging & dal.isna() & res["kind"].isin(_LOGGABLE), "データアクセスログの有無が不明"),
     ]
     violations = join_nonempty(checks_en)
     status = np.where(violations != "", "FAIL", "PASS")

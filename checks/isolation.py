@@ -434,8 +434,10 @@ def external_identities(inv, policy: Policy) -> pd.DataFrame:
     needs=["resources"],
     reasons={
         "pass": {"en": "{kind} {name} is not a provider default", "ja": "{kind} {name} はプロバイダ既定のものではありません"},
-        "fail": {"en": "default {kind} {name} is present and in use", "ja": "既定の {kind} {name} が存在し、使用されています"},
-        "warn": {"en": "default {kind} {name} is present but not in use", "ja": "既定の {kind} {name} が未使用のまま存在します"},
+        "fail": {"en": "default {kind} {name} in {region} is present and in use",
+                 "ja": "{region} の既定の {kind} {name} が存在し、使用されています"},
+        "warn": {"en": "default {kind} {name} in {region} is present but not in use",
+                 "ja": "{region} の既定の {kind} {name} が未使用のまま存在します"},
         "unknown": {"en": "{kind} {name}: unknown whether it is a provider default",
                     "ja": "{kind} {name} がプロバイダ既定のものかどうか不明です"},
     },

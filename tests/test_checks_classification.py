@@ -54,12 +54,13 @@ def test_CLS_002_top_secret_bucket_abroad_public_without_cmk_lists_every_violati
                 encryption="customer", data_access_logging=None),
             res("azure", "s", "internal", "database", "japaneast", encryption="provider",
                 data_access_logging=False),
+            res("aws", "1", "disk", "volume", "ap-northeast-1", encryption="customer"),  # no data-plane log
         ],
         tags=[label("aws", "1", "ts-bad", "極秘"), label("aws", "1", "ts-good", "極秘"),
               label("gcp", "p", "pub-site", "公開"), label("azure", "s", "internal", "グループ外秘")])
     df = run(inv, "CLS-002")
     assert statuses(df) == {"ts-bad": "FAIL", "ts-good": "PASS", "pub-site": "PASS", "unlabelled": "FAIL",
-                            "internal": "PASS"}
+                            "internal": "PASS", "disk": "PASS"}
     reason = row(df, "ts-bad")["reason"]
     assert reason.startswith("bucket ts-bad (top_secret) violates its level: publicly accessible; stored in "
                              "us-east-1 (US; allowed: JP); not encrypted with a customer-managed key (provider); "
