@@ -21,7 +21,7 @@ from gcp_fake import DENIED_PROJECT, ORGANIZATION, FakeGoogleCloud, paged_paths,
 PROJECTS = {"prod-jp-app", "prod-jp-web", "shared-data", "sandbox-dev"}
 # The catalog ids these tests assert on (running only them keeps the module fast).
 CHECKS = ["RES-001", "RES-002", "RES-003", "RES-005", "RES-006", "RES-008", "ISL-001", "ISL-002", "ISL-003",
-          "ISL-004", "ISL-006", "ISL-007", "ISL-009", "AUTH-001", "AUTH-002", "AUTH-007", "AUTH-008", "AUTH-009",
+          "ISL-004", "ISL-006", "ISL-007", "ISL-009", "ISL-012", "AUTH-001", "AUTH-002", "AUTH-007", "AUTH-008", "AUTH-009",
           "ENC-003", "ENC-008", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-007", "LOG-008"]
 
 
@@ -80,7 +80,7 @@ def test_every_paged_source_follows_next_page_token(org):
     # Every page became a record: all 4 projects and every asset entry are there.
     assert set(org["inventory"].tenants["account_id"]) == PROJECTS | {ORGANIZATION}
     assets = [a for r in org["collection"].find(collector.SRC_LIST_ASSETS) for a in r.data["assets"]]
-    assert len(assets) == len({a["name"] for a in assets}) >= 25
+    assert len(assets) == len({a["name"] for a in assets}) >= 30
 
 
 def test_throttled_page_is_retried(org):
@@ -132,6 +132,9 @@ def test_resources_locations_and_configuration(org):
     assert _one(r, name="app-disk-nightly")["region"] == "asia-northeast1"
     assert _one(r, name="orders", kind="topic")["region"] == "asia-northeast1"
     assert _one(r, name="analytics")["kind"] == "dataset"
+    vm = _one(r, name="app-vm")
+    assert (vm["kind"], vm["region"], list(vm["weak_settings"]), vm["attached"]) == \
+        ("vm", "asia-northeast1-a", [], True)     # Shielded VM on; OS Login from project metadata
     assert set(r.loc[r["kind"] == "log_store", "region"]) == {"asia-northeast1"}
     assert bool(data["data_access_logging"])     # org-level audit config DATA_READ + DATA_WRITE
     tags = org["inventory"].tags
@@ -266,7 +269,7 @@ def test_more_catalog_findings(org):
     assert ("prod-jp-app", "deleted:user:bob@example.co.jp?uid=123456789") in _failing(f, "LCM-003")
     key = "//cloudkms.googleapis.com/projects/prod-jp-app/locations/asia-northeast1/keyRings/app/cryptoKeys/data"
     assert status[("ENC-003", "prod-jp-app", key)] == "PASS"                  # 90-day rotation
-    for check_id in ("ENC-008", "ISL-004", "ISL-009"):
+    for check_id in ("ENC-008", "ISL-004", "ISL-009", "ISL-012"):
         rows = f[f["check_id"] == check_id]
         assert len(rows) and set(rows["status"]) == {"PASS"}, check_id
     for check_id in ("LOG-002", "LOG-003", "LOG-008"):                      # locked 400-day buckets, org contact
@@ -447,6 +450,21 @@ def test_normalize_sql_public_ip_open_network_and_replica():
     assert db["network_open"] == True and db["https_only"] == False and db["region"] == "europe-west1"  # noqa: E712
     rep = _one(inv.replicas, resource_id="//cloudsql.googleapis.com/projects/p1/instances/db")
     assert (rep["kind"], rep["target_region"]) == ("read_replica", "us-east1")   # no backup row: backups are off
+
+
+def test_normalize_vm_hardening_weaknesses():
+    vm = _asset("//compute.googleapis.com/projects/p1/zones/asia-northeast1-a/instances/vm", "compute.googleapis.com/Instance",
+                {"name": "vm", "zone": "zones/asia-northeast1-a", "status": "TERMINATED",
+                 "shieldedInstanceConfig": {"enableSecureBoot": False, "enableVtpm": True, "enableIntegrityMonitoring": True},
+                 "metadata": {"items": [{"key": "serial-port-enable", "value": "1"},
+                                        {"key": "enable-oslogin", "value": "FALSE"}]}})
+    project = _asset("//compute.googleapis.com/projects/p1", "compute.googleapis.com/Project",
+                     {"name": "p1", "commonInstanceMetadata": {"items": [{"key": "enable-oslogin", "value": "TRUE"}]}})
+    inv = gcp.normalize(_collection([PROJECT, ("o", collector.SRC_LIST_ASSETS, {"assets": [vm, project]})]))
+    row = _one(inv.resources, name="vm")
+    # The instance's enable-oslogin=FALSE overrides the project's TRUE.
+    assert list(row["weak_settings"]) == ["no_secure_boot", "serial_port", "no_os_login", "project_ssh_keys"]
+    assert row["attached"] == False  # noqa: E712
 
 
 def test_normalize_bucket_acl_public_and_unknown_without_iam():

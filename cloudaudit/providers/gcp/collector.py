@@ -65,6 +65,8 @@ CONFIG_ASSET_TYPES: tuple[str, ...] = (
     "compute.googleapis.com/Image",
     "compute.googleapis.com/Firewall",
     "compute.googleapis.com/Network",
+    "compute.googleapis.com/Instance",
+    "compute.googleapis.com/Project",
     "sqladmin.googleapis.com/Instance",
     "bigquery.googleapis.com/Dataset",
     "cloudkms.googleapis.com/CryptoKey",

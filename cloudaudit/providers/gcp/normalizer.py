@@ -159,6 +159,14 @@ class _Context:
         self.iam_ok = self.source_ok(C.SRC_SEARCH_IAM)
         self.audit_ok = {row.account_id for row in collection.coverage
                          if row.table == "audit_logs" and row.source == C.SRC_IAM_POLICY and row.status == "ok"}
+        # Compute project-wide metadata (OS Login, project SSH keys) by project id.
+        self.project_metadata: dict[str, dict[str, str]] = {}
+        for r in collection.find(C.SRC_LIST_ASSETS):
+            for a in r.data.get("assets", []):
+                if a.get("assetType") == "compute.googleapis.com/Project":
+                    d = (a.get("resource") or {}).get("data") or {}
+                    pid = d.get("name") or a["name"].rsplit("/", 1)[-1]
+                    self.project_metadata[pid] = _metadata(d)
         # Every binding of every searched IAM policy.
         self.iam_results = [res for r in collection.find(C.SRC_SEARCH_IAM) for res in r.data.get("results", [])]
         self.bindings_on: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -349,6 +357,39 @@ def _network(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -
             "attached": bool(d.get("subnetworks")) or None}, []
 
 
+def _metadata(d: dict[str, Any]) -> dict[str, str]:
+    items = (d.get("metadata") or d.get("commonInstanceMetadata") or {}).get("items") or []
+    return {str(i.get("key", "")).lower(): str(i.get("value", "")).strip().lower() for i in items}
+
+
+_TRUE = ("true", "1", "yes", "y")
+
+
+def _vm(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -> tuple[dict, list]:
+    """Compute instance hardening: Shielded VM, serial port, OS Login, project-wide SSH keys.
+
+    Instance metadata overrides the project's common metadata (Compute's own precedence).
+    """
+    project = ctx.project_metadata.get(base["account_id"], {})
+    meta = {**project, **_metadata(d)}
+    shielded = d.get("shieldedInstanceConfig") or {}
+    weak = []
+    if not shielded.get("enableSecureBoot"):
+        weak.append("no_secure_boot")
+    if not shielded.get("enableVtpm"):
+        weak.append("no_vtpm")
+    if not shielded.get("enableIntegrityMonitoring"):
+        weak.append("no_integrity_monitoring")
+    if meta.get("serial-port-enable") in _TRUE:
+        weak.append("serial_port")
+    if meta.get("enable-oslogin") not in _TRUE:
+        weak.append("no_os_login")
+    if meta.get("block-project-ssh-keys") not in _TRUE:
+        weak.append("project_ssh_keys")
+    return {"region": _last(d.get("zone")) or base.get("region"), "attached": d.get("status") == "RUNNING",
+            "weak_settings": weak, "created": d.get("creationTimestamp")}, []
+
+
 SHAPERS = {
     "storage.googleapis.com/Bucket": _bucket,
     "sqladmin.googleapis.com/Instance": _sql,
@@ -361,6 +402,7 @@ SHAPERS = {
     "logging.googleapis.com/LogBucket": _log_bucket,
     "compute.googleapis.com/Firewall": _firewall,
     "compute.googleapis.com/Network": _network,
+    "compute.googleapis.com/Instance": _vm,
 }
 
 
