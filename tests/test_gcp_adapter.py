@@ -335,6 +335,19 @@ def test_single_project_scope():
     assert set(inv.tenants["account_id"]) == {"prod-jp-app"}
 
 
+def test_folder_scope():
+    with FakeGoogleCloud() as fake:
+        options = fake.options(folder="folders/100")
+        options.pop("organization")
+        collection = gcp.collect(options)
+        paths = {r["path"] for r in fake.requests}
+    inv = gcp.normalize(collection)
+    assert "/v1/folders/100:searchAllResources" in paths and "/v3/organizations:search" not in paths
+    assert set(inv.tenants["account_id"]) == {"prod-jp-app", "prod-jp-web", "shared-data"}
+    assert _one(inv.tenants, account_id="prod-jp-app")["parent_path"].endswith("Japan")
+    assert set(inv.resources["account_id"]) == {"prod-jp-app", "prod-jp-web", "shared-data"}
+
+
 def test_public_api_collect_with_options():
     with FakeGoogleCloud() as fake:
         inv = cloudaudit.collect("gcp", options={"gcp": fake.options(allowed_domains=["example.co.jp"])})
