@@ -84,6 +84,9 @@ def test_resources_carry_the_properties_checks_need(tenant):
     assert res.loc["vm-us01", "region"] == "westus" and res.loc["vm-us01", "kind"] == "vm"
     assert sorted(res.loc["vm-us01", "weak_settings"]) == ["no_secure_boot", "no_vtpm", "password_login"]
     assert res.loc["vm-jp01", "weak_settings"] == []
+    assert bool(res.loc["stjpdata01", "data_access_logging"]) and not bool(res.loc["stpublicweb", "data_access_logging"])
+    assert not bool(res.loc["appdb", "data_access_logging"])   # SQL audit category present but disabled
+    assert bool(res.loc["kv-jp01", "data_access_logging"])       # categoryGroup 'audit'
     assert res.loc["nsg-jp01", "kind"] == "security_group" and not bool(res.loc["nsg-jp01", "data_bearing"])
     assert res.loc["cosmos-jp", "kind"] == "database" and res.loc["kv-jp01", "kind"] == "secret"
     assert "alert-security-changes" not in res.index  # activity-log alerts are guardrails
@@ -368,7 +371,10 @@ def test_cli_scan_with_the_default_credential_chain(tmp_path, monkeypatch):
 def test_subscriptions_option_limits_collection_and_flags_unknown_ids():
     missing = "dddddddd-0000-4000-8000-000000000004"
     with AzureSampleTenant(throttle=False) as fake:
-        inventory = normalize(collect(fake.options(subscriptions=[PROD, missing])))
+        inventory = normalize(collect(fake.options(subscriptions=[PROD, missing], data_access_logging=False)))
+        assert not any("diagnosticSettings" in r[1] and "/resourceGroups/" in r[1] for r in fake.requests)
+    skipped = _rows(inventory.coverage, account_id=PROD, table="resources.data_access_logging").iloc[0]
+    assert skipped["status"] == "unsupported" and inventory.resources["data_access_logging"].isna().any()
     assert set(inventory.resources["account_id"]) == {PROD}
     assert set(inventory.tenants["account_id"]) == {TENANT, PROD}
     row = _rows(inventory.coverage, account_id=missing).iloc[0]

@@ -23,6 +23,10 @@ Options (``[providers.azure]`` in the policy file, or ``options={"azure": {...}}
 ``subscriptions``
     only these subscription ids (others the identity can see are skipped; a listed one it
     cannot see gets an ``error`` coverage row).
+``data_access_logging``
+    read each data store's diagnostic settings (one ARM call per storage account, Key Vault,
+    SQL database, Cosmos DB account and Recovery Services vault; default true). False skips
+    them and marks ``resources.data_access_logging`` unsupported.
 ``max_workers``
     thread-pool size for the fan-out over subscriptions and Resource Graph families (default 8).
 

@@ -142,7 +142,8 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
     c.meta.update({"tenant_id": tenant_id, "identity": {"tenant_id": tenant_id}})
     if tenants is not None:
         c.add(tenant_id, GLOBAL, "arm:tenants", [t for t in tenants if t.get("tenantId") == tenant_id] or tenants)
-    if subs is None:
+    subs_ok = subs is not None
+    if not subs_ok:
         status, message = _status(subs_error)  # type: ignore[arg-type]
         c.cover(tenant_id, None, "tenants", "arm:subscriptions", status, message)
         subs = []
@@ -156,7 +157,8 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
             c.cover(missing, None, "*", "arm:subscriptions", "error",
                     "subscription not visible to this identity (not in GET /subscriptions)")
         subs = [s for s in subs if s["subscriptionId"] in wanted]
-    c.add(tenant_id, GLOBAL, "arm:subscriptions", subs)
+    if subs_ok:
+        c.add(tenant_id, GLOBAL, "arm:subscriptions", subs)
     sub_ids = [s["subscriptionId"] for s in subs]
     for sid in sub_ids:
         c.cover(sid, None, "tenants", "arm:subscriptions", "ok")
@@ -175,7 +177,7 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
     for _ in pool.map(lambda sid: _subscription(run, sub_client, sid), sub_ids):
         done += 1
         progress(done, total, "azure")
-    _resource_graph(run, tenant_id, sub_ids, pool)
+    _resource_graph(run, tenant_id, sub_ids, pool, data_logs=options.get("data_access_logging", True) is not False)
     for job in graph_jobs:
         job.result()
     progress(total, total, "azure")
@@ -206,7 +208,7 @@ def _subscription(run: _Run, sub_client: Any, sid: str) -> None:
         run.call(sid, tables, source, lambda p=path, a=api, q=params: run.clients.arm_list(f"/subscriptions/{sid}{p}", a, q))
 
 
-def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executor) -> None:
+def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executor, data_logs: bool = True) -> None:
     """One paged Resource Graph query per family over all subscriptions, in batches of 1000."""
     from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
@@ -257,11 +259,41 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
                                 "Resource Graph returns nothing for this subscription (no read access)")
                     else:
                         c.cover(sid, None, table, f"arg:{family}", "ok")
-            if family == "sql" and rows:
-                for row in rows:
-                    _sql_details(run, row)
+            return rows or []
 
-        list(pool.map(family_job, FAMILIES.items()))
+        rows = [row for part in pool.map(family_job, FAMILIES.items()) for row in part]
+        # Reads Resource Graph cannot answer: one ARM call per SQL server / database / data store.
+        jobs: list[Callable[[], None]] = []
+        for row in rows:
+            rtype = str(row.get("type", "")).lower()
+            if rtype.startswith("microsoft.sql/servers"):
+                jobs.append(lambda r=row: _sql_details(run, r))
+            if rtype in DATA_LOG_PATHS and data_logs:
+                jobs.append(lambda r=row: _data_access_logs(run, r))
+        list(pool.map(lambda job: job(), jobs))
+        if not data_logs:
+            for sid in batch:
+                c.cover(sid, None, "resources.data_access_logging", "arm:resourceDiagnosticSettings", "unsupported",
+                        "not collected: option data_access_logging is false")
+
+
+# Where a data store's data-plane (read / write) logs are configured: resource id + this suffix.
+DATA_LOG_PATHS = {
+    "microsoft.storage/storageaccounts": "/blobServices/default",
+    "microsoft.keyvault/vaults": "",
+    "microsoft.sql/servers/databases": "",
+    "microsoft.documentdb/databaseaccounts": "",
+    "microsoft.recoveryservices/vaults": "",
+}
+
+
+def _data_access_logs(run: _Run, row: dict[str, Any]) -> None:
+    """Diagnostic settings of one data store (are data-plane reads logged?)."""
+    sid = row.get("subscriptionId") or row["id"].split("/")[2]
+    target = row["id"] + DATA_LOG_PATHS[str(row.get("type", "")).lower()]
+    run.call(sid, ["resources.data_access_logging"], "arm:resourceDiagnosticSettings",
+             lambda: {"resource": row["id"], "settings": run.clients.arm_list(
+                 f"{target}/providers/Microsoft.Insights/diagnosticSettings", API["diagnosticSettings"])})
 
 
 def _sql_details(run: _Run, row: dict[str, Any]) -> None:

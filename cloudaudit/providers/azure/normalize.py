@@ -53,6 +53,7 @@ KINDS = {  # ARM type -> (kind, data_bearing)
 GEO_SKUS = ("GRS", "GZRS")
 TLS = {"TLS1_0": "1.0", "TLS1_1": "1.1", "TLS1_2": "1.2", "TLS1_3": "1.3", "Tls": "1.0", "Tls11": "1.1",
        "Tls12": "1.2", "Tls13": "1.3", "1.0": "1.0", "1.1": "1.1", "1.2": "1.2", "1.3": "1.3", "None": "1.0"}
+DATA_LOG_CATEGORIES = {"storageread", "auditevent", "sqlsecurityauditevents", "dataplanerequests", "audit", "alllogs"}
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "*": "all", "esp": "esp", "ah": "ah"}
 
 
@@ -182,7 +183,20 @@ class _Normalizer:
                                                  else enc.get(server, "provider") if state == "Enabled" else "unknown")
         return enc
 
+    def _data_logging(self) -> dict[str, bool]:
+        """Data store id -> a diagnostic setting records data-plane access."""
+        logged: dict[str, bool] = {}
+        for rec in self.c.find("arm:resourceDiagnosticSettings"):
+            on = False
+            for setting in rec.data.get("settings") or []:
+                for log in (setting.get("properties") or {}).get("logs") or []:
+                    name = str(log.get("category") or log.get("categoryGroup") or "").lower()
+                    on |= bool(log.get("enabled")) and name in DATA_LOG_CATEGORIES
+            logged[rec.data["resource"].lower()] = on
+        return logged
+
     def resources(self) -> list[dict[str, Any]]:
+        data_logged = self._data_logging()
         sql_open = self._sql_open()
         sql_enc = self._sql_encryption()
         out = []
@@ -198,6 +212,10 @@ class _Normalizer:
             row.update(_properties(rtype, r, p, sql_open, self.by_id))
             if rtype.startswith("microsoft.sql/servers"):
                 row["encryption"] = sql_enc.get(r["id"].lower(), "unknown")
+            if r["id"].lower() in data_logged:
+                row["data_access_logging"] = data_logged[r["id"].lower()]
+            elif rtype in ("microsoft.compute/disks", "microsoft.compute/snapshots"):
+                row["data_access_logging"] = False  # managed disks have no data-plane access log
             out.append(row)
         return out
 

@@ -311,6 +311,10 @@ class _Handler(BaseHTTPRequestHandler):
             if doc is None:
                 return self._error(404, "ResourceNotFound", f"no {key} for {owner}")
             return self._send(200, doc)
+        if rest.endswith("/providers/microsoft.insights/diagnosticsettings"):
+            target = path[: -len("/providers/Microsoft.Insights/diagnosticSettings")].lower()
+            items = next((v for k, v in arm.get("resourceDiagnosticSettings", {}).items() if k.lower() == target), [])
+            return self._paged(items, "nextLink", path, query)
         if rest.endswith("/firewallrules"):
             server = path[: -len("/firewallRules")]
             rules = next((v for k, v in arm["firewallRules"].items() if k.lower() == server.lower()), [])
