@@ -59,22 +59,37 @@ def resources_outside_allowed_countries(inv, policy: Policy) -> pd.DataFrame:
     controls=["5.1.1", "18.1.1"],
     policy_items=["11(6)"],
     severity="high",
-    needs=["resources"],
+    needs=["resources", "replicas"],
     reasons={
-        "pass": {"en": "bucket {name} is stored in {region} ({countries}); allowed: {allowed}",
-                 "ja": "バケット {name} の保存場所は {region} ({countries}) で、許可範囲内です (許可: {allowed})"},
-        "fail": {"en": "bucket {name} is stored in {region} ({countries}); allowed: {allowed}",
-                 "ja": "バケット {name} の保存場所は {region} ({countries}) で、許可された国 ({allowed}) の外です"},
+        "pass": {"en": "bucket {name} is stored in {locations}; allowed: {allowed}",
+                 "ja": "バケット {name} の保存場所は {locations} で、許可範囲内です (許可: {allowed})"},
+        "fail": {"en": "bucket {name} is stored in {locations}; allowed: {allowed}",
+                 "ja": "バケット {name} の保存場所は {locations} で、許可された国 ({allowed}) の外を含みます"},
     },
     remediation={"en": "Recreate the bucket in an allowed region or a dual-region whose members are all in allowed "
-                       "countries, copy the data and delete the old bucket.",
-                 "ja": "許可されたリージョン (またはすべての構成リージョンが許可国内にあるデュアルリージョン) に"
-                       "バケットを作り直してデータを移し、旧バケットを削除してください。"},
+                       "countries (and a secondary / paired region in them too), copy the data and delete the old "
+                       "bucket.",
+                 "ja": "許可されたリージョン (またはすべての構成リージョンが許可国内にあるデュアルリージョン、"
+                       "セカンダリ/ペアリージョンも許可国内) にバケットを作り直してデータを移し、旧バケットを削除してください。"},
 )
 def bucket_location(inv, policy: Policy) -> pd.DataFrame:
-    res = resources(inv)[resources(inv)["kind"] == "bucket"]
-    res = _verdict(res, policy, "region")
-    return res[["provider", "account_id", "region", "resource_id", "name", "countries", "status", "allowed"]]
+    buckets = resources(inv)[resources(inv)["kind"] == "bucket"]
+    # The primary location and, for geo-redundant accounts, the secondary (paired) location.
+    primary = buckets[["provider", "account_id", "resource_id", "region"]].assign(location=buckets["region"],
+                                                                                  _role="")
+    pairs = inv.replicas[inv.replicas["kind"] == "geo_pair"]
+    secondary = pairs.merge(buckets[["provider", "account_id", "resource_id", "region"]],
+                            on=["provider", "account_id", "resource_id"])
+    secondary = secondary[["provider", "account_id", "resource_id", "region"]].assign(
+        location=secondary["target_region"], _role=" (secondary)")
+    locs = location_verdict(pd.concat([primary, secondary], ignore_index=True), policy, location="location")
+    locs["_text"] = locs["location"].fillna("unknown") + locs["_role"] + " (" + locs["countries"] + ")"
+    per = locs.groupby(["provider", "account_id", "resource_id"], as_index=False, sort=False).agg(
+        _outside=("_outside", "any"), locations=("_text", " + ".join))
+    out = buckets.merge(per, on=["provider", "account_id", "resource_id"], how="left")
+    status = np.where(out["_outside"].fillna(True).astype(bool), "FAIL", "PASS")
+    return out.assign(status=status, allowed=allowed_countries_text(policy))[
+        ["provider", "account_id", "region", "resource_id", "name", "locations", "status", "allowed"]]
 
 
 def _replica_check(inv, policy: Policy, kinds: tuple[str, ...]) -> pd.DataFrame:

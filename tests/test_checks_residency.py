@@ -60,11 +60,21 @@ def test_RES_002_dual_region_in_japan_passes_and_multi_region_asia_fails():
         res("gcp", "p", "gs-asia", "bucket", "asia"),
         res("gcp", "p", "gs-us", "bucket", "us"),
         res("azure", "sub", "stjp", "bucket", "japaneast"),
+        res("azure", "sub", "stbr", "bucket", "brazilsouth"),
+        res("azure", "sub", "stjp-grs", "bucket", "japaneast"),
         res("aws", "1", "s3-odd", "bucket", "mars-north-1"),
         res("aws", "1", "vol", "volume", "us-east-1"),  # not a bucket
+    ], replicas=[
+        {"provider": "azure", "account_id": "sub", "resource_id": "stjp-grs", "source_region": "japaneast",
+         "target_region": "japanwest", "kind": "geo_pair"},
+        {"provider": "azure", "account_id": "sub", "resource_id": "stjp", "source_region": "japaneast",
+         "target_region": "southeastasia", "kind": "geo_pair"},
     ])
     df = run(inv, "RES-002")
-    assert statuses(df) == {"gs-dual": "PASS", "gs-asia": "FAIL", "gs-us": "FAIL", "stjp": "PASS", "s3-odd": "FAIL"}
+    assert statuses(df) == {"gs-dual": "PASS", "gs-asia": "FAIL", "gs-us": "FAIL", "stjp": "FAIL", "stbr": "FAIL",
+                            "stjp-grs": "PASS", "s3-odd": "FAIL"}
+    assert row(df, "stjp")["reason"] == ("bucket stjp is stored in japaneast (JP) + southeastasia (secondary) (SG); "
+                                         "allowed: JP")
     assert "HK, ID, IN, JP, KR, SG, TW" in row(df, "gs-asia")["reason"]
     assert "unknown location" in row(df, "s3-odd")["reason"]
 
