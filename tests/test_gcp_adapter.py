@@ -344,8 +344,11 @@ def test_folder_scope():
     inv = gcp.normalize(collection)
     assert "/v1/folders/100:searchAllResources" in paths and "/v3/organizations:search" not in paths
     assert set(inv.tenants["account_id"]) == {"prod-jp-app", "prod-jp-web", "shared-data"}
-    assert _one(inv.tenants, account_id="prod-jp-app")["parent_path"].endswith("Japan")
+    app = _one(inv.tenants, account_id="prod-jp-app")
+    assert app["parent_path"] == "organizations/1234567890/Production/Japan" and app["org_id"] == ORGANIZATION
     assert set(inv.resources["account_id"]) == {"prod-jp-app", "prod-jp-web", "shared-data"}
+    assert set(inv.coverage["account_id"]) == {"prod-jp-app", "prod-jp-web", "shared-data"}
+    assert not any(p.startswith(f"/v2/{ORGANIZATION}") for p in paths)   # the org node is out of scope
 
 
 def test_public_api_collect_with_options():

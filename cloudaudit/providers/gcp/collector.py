@@ -175,6 +175,12 @@ def _hierarchy(run: _Run, scope: dict[str, str]) -> tuple[str | None, list[str],
     roots: list[str]
     if "folder" in scope:
         roots = [scope["folder"]]
+        # The root folder itself: its display name and, through its ancestors, the organization.
+        folder, status, message = _try(lambda: to_json(run.client("folders").get_folder(name=scope["folder"], **kw)))
+        if folder is not None:
+            c.add(org or scope["folder"], GLOBAL, SRC_FOLDERS, {"parent": folder.get("parent"), "folders": [folder]})
+            if not org and str(folder.get("parent", "")).startswith("organizations/"):
+                org = folder["parent"]
     else:
         orgs, status, message = _try(lambda: [to_json(page) for page in run.client("organizations").search_organizations(
             request={"query": ""}, **kw).pages])
@@ -348,7 +354,9 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
             audit_scope = f"projects/{project_ids[0]}" if project_ids else None
         else:
             audit_scope = scope.get("folder") or org
-        accounts = list(project_ids) + ([org] if org else [])
+        # The organization node is audited only when it is the scope (not for a folder or project).
+        org_scope = org if not ({"folder", "project"} & set(scope)) else None
+        accounts = list(project_ids) + ([org_scope] if org_scope else [])
         c.meta.update({"organization": org, "scope": audit_scope, "endpoints": dict(run.factory.endpoints),
                        "identity": {"principal": getattr(run.factory.credentials, "service_account_email", None)
                                     or type(run.factory.credentials).__name__},
@@ -375,7 +383,7 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                 # An ancestor's audit config applies to every project below it.
                 for p in project_ids + [org_key]:
                     c.cover(p, None, "audit_logs", f"{SRC_IAM_POLICY}({node})", status, message)
-        policy_nodes = ([(org, org)] if org else []) + [(f"projects/{p}", p) for p in project_ids]
+        policy_nodes = ([(org_scope, org_scope)] if org_scope else []) + [(f"projects/{p}", p) for p in project_ids]
         policy_results = run.fan_out("gcp org policies", policy_nodes, lambda n: _effective_policies(run, *n))
         for (node, account), results in zip(policy_nodes, policy_results):
             # One row per guardrail kind (checks may need just one kind) and one for the table.

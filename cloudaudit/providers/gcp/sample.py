@@ -4,7 +4,8 @@ A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 serves, from the JSON files in ``s
 (documented REST shapes), a small organization seeded with typical findings:
 
 * Resource Manager v3: ``GET /v3/organizations:search``, ``GET /v3/folders?parent=``,
-  ``GET /v3/projects?parent=``, ``GET /v3/projects/{id}``, ``POST /v3/{node}:getIamPolicy``;
+  ``GET /v3/folders/{id}``, ``GET /v3/projects?parent=``, ``GET /v3/projects/{id}``,
+  ``POST /v3/{node}:getIamPolicy``;
 * Cloud Asset v1: ``GET /v1/{scope}:searchAllResources`` (results derived from the asset
   entries), ``GET /v1/{parent}/assets`` (listAssets), ``GET /v1/{scope}:searchAllIamPolicies``;
 * Org Policy v2: ``GET /v2/{node}/policies/{constraint}:getEffectivePolicy``;
@@ -200,6 +201,12 @@ class FakeGoogleCloud:
         if path == "/v3/projects":
             parent = query.get("parent", [""])[0]
             return self._page([p for p in h["projects"] if p["parent"] == parent], "projects", query)
+        m = re.fullmatch(r"/v3/(folders/[^/:]+)", path)
+        if m:
+            found = [f for f in h["folders"] if f["name"] == m.group(1)]
+            if not found:
+                raise KeyError(path)
+            return 200, found[0]
         m = re.fullmatch(r"/v3/projects/([^/:]+)", path)
         if m:
             found = [p for p in h["projects"] if m.group(1) in (p["projectId"], p["name"].split("/")[1])]
