@@ -414,3 +414,110 @@ def test_bundle_replay_gives_the_same_inventory(tenant, tmp_path):
     replayed = cloudaudit.load_bundle(path)
     for table in TABLES:
         pd.testing.assert_frame_equal(replayed[table], tenant.inventory[table], check_like=False, obj=table)
+
+
+# ----------------------------------------------------------------------------- normalization edge cases (pure)
+
+def _collection(*records: tuple[str, str, object]):
+    from cloudaudit.providers.base import Collection
+
+    c = Collection("azure", meta={"tenant_id": TENANT})
+    for account, source, data in records:
+        c.add(account, "global", source, data)
+    return c
+
+
+def _arg(*rows: dict) -> tuple[str, str, object]:
+    return (TENANT, "arg:test", {"query": "q", "subscriptions": [PROD], "rows": list(rows)})
+
+
+def _res(name: str, rtype: str, location: str = "japaneast", **props) -> dict:
+    return {"id": f"/subscriptions/{PROD}/resourceGroups/rg/providers/{rtype}/{name}", "name": name, "type": rtype.lower(),
+            "location": location, "subscriptionId": PROD, "tags": {}, "properties": props}
+
+
+def test_policy_enforcement_mode_and_not_scopes_decide_effectiveness():
+    base = {"policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/e56962a6-4747-49cd-b67b-bf8b01975c4c",
+            "scope": "/providers/Microsoft.Management/managementGroups/mg", "parameters":
+            {"listOfAllowedLocations": {"value": ["JapanEast"]}}}
+    assignments = [{"id": "a1", "properties": {**base, "enforcementMode": "DoNotEnforce"}},
+                   {"id": "a2", "properties": {**base, "enforcementMode": "Default", "notScopes": [f"/subscriptions/{PROD}"]}},
+                   {"id": "a3", "properties": {**base, "enforcementMode": "Default"}}]
+    g = normalize(_collection((PROD, "arm:policyAssignments", assignments))).guardrails
+    assert g["effective"].astype(bool).tolist() == [False, False, True]
+    assert g.iloc[2]["values"] == ["japaneast"]
+
+
+def test_storage_without_secondary_location_uses_the_paired_region():
+    locations = [{"name": "brazilsouth", "metadata": {"regionType": "Physical",
+                                                      "pairedRegion": [{"name": "southcentralus"}]}}]
+    account = {**_res("stbr", "Microsoft.Storage/storageAccounts", "brazilsouth",
+                      encryption={"keySource": "Microsoft.Storage"}), "sku": {"name": "Standard_RAGZRS"}}
+    inv = normalize(_collection((PROD, "arm:locations", locations), _arg(account)))
+    assert inv.replicas[["source_region", "target_region", "kind"]].values.tolist() == \
+        [["brazilsouth", "southcentralus", "geo_pair"]]
+    assert pd.isna(inv.resources.iloc[0]["public_read"])   # allowBlobPublicAccess absent: unknown, not False
+
+
+def test_nsg_wildcards_default_rules_and_sql_firewall_ranges():
+    nsg = _res("nsg", "Microsoft.Network/networkSecurityGroups",
+               securityRules=[{"name": "any", "properties": {"protocol": "*", "sourceAddressPrefix": "Any",
+                                                             "destinationPortRange": "*", "access": "Allow",
+                                                             "direction": "Inbound"}}],
+               defaultSecurityRules=[{"name": "DenyAllInBound", "properties": {
+                   "protocol": "*", "sourceAddressPrefix": "*", "destinationPortRange": "*", "access": "Deny",
+                   "direction": "Inbound"}}])
+    server = _res("sqlopen", "Microsoft.Sql/servers", publicNetworkAccess="Enabled")
+    closed = _res("sqlclosed", "Microsoft.Sql/servers", publicNetworkAccess="Disabled")
+    everyone = [{"name": "all", "properties": {"startIpAddress": "0.0.0.0", "endIpAddress": "255.255.255.255"}}]
+    inv = normalize(_collection(_arg(nsg, server, closed),
+                                (PROD, "arm:sqlFirewallRules", {"server": server["id"], "rules": everyone}),
+                                (PROD, "arm:sqlFirewallRules", {"server": closed["id"], "rules": everyone})))
+    rules = inv.network_rules.set_index("rule_id")
+    assert (rules.loc["any", "source"], rules.loc["any", "protocol"]) == ("*", "all")
+    assert pd.isna(rules.loc["any", "port_from"]) and rules.loc["DenyAllInBound", "action"] == "deny"
+    assert set(rules.loc["all", "source"]) == {"0.0.0.0/0"}
+    res = inv.resources.set_index("name")
+    assert bool(res.loc["sqlopen", "network_open"]) and not bool(res.loc["sqlclosed", "network_open"])
+    assert not bool(res.loc["nsg", "is_default"])
+
+
+def test_custom_role_privilege_from_actions():
+    def definition(guid: str, actions: list[str], not_actions: list[str] = ()) -> dict:
+        return {"id": f"/subscriptions/{PROD}/providers/Microsoft.Authorization/roleDefinitions/{guid}", "name": guid,
+                "properties": {"roleName": f"custom-{guid[:4]}", "type": "CustomRole",
+                               "permissions": [{"actions": actions, "notActions": list(not_actions)}]}}
+
+    def assignment(guid: str) -> dict:
+        return {"id": f"/subscriptions/{PROD}/providers/Microsoft.Authorization/roleAssignments/{guid}",
+                "properties": {"roleDefinitionId": f"/subscriptions/{PROD}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
+                               "principalId": f"p-{guid}", "principalType": "ServicePrincipal", "scope": f"/subscriptions/{PROD}"}}
+
+    guids = ["aaaa0001", "bbbb0002", "cccc0003", "dddd0004"]
+    defs = [definition(guids[0], ["*"]), definition(guids[1], ["*"], ["Microsoft.Authorization/*/Write"]),
+            definition(guids[2], ["Microsoft.Compute/*/read"]), definition(guids[3], ["Microsoft.Authorization/roleAssignments/write"])]
+    inv = normalize(_collection((PROD, "arm:roleDefinitions", defs),
+                                (PROD, "arm:roleAssignments", [assignment(g) for g in guids])))
+    assert inv.grants["privilege"].tolist() == ["admin", "write", "read", "admin"]
+
+
+def test_mfa_levels_and_workload_tenancy():
+    users = [{"id": u, "userPrincipalName": f"{u}@contoso.co.jp", "userType": "Member", "accountEnabled": True}
+             for u in ("hw", "none-registered", "no-record")]
+    details = [{"id": "hw", "isMfaRegistered": True, "methodsRegistered": ["hardwareOneTimePasscode", "email"]},
+               {"id": "none-registered", "isMfaRegistered": False, "methodsRegistered": ["email"]}]
+    sps = [{"id": "foreign", "displayName": "partner-app", "appOwnerOrganizationId": "22222222-3333-4444-8555-666666666666"},
+           {"id": "ms", "displayName": "Microsoft Graph", "appOwnerOrganizationId": "f8cdef31-a31e-4b4a-93e4-5f571e91255a"}]
+    inv = normalize(_collection((TENANT, "graph:users", users), (TENANT, "graph:userRegistrationDetails", details),
+                                (TENANT, "graph:servicePrincipals", sps)))
+    p = inv.principals.set_index("principal_id")
+    assert (p.loc["hw", "mfa"], p.loc["none-registered", "mfa"], p.loc["no-record", "mfa"]) == ("hardware", "none", "unknown")
+    assert bool(p.loc["foreign", "external"]) and not bool(p.loc["ms", "external"])
+    unread = normalize(_collection((TENANT, "graph:users", users))).principals
+    assert unread["mfa"].isna().all()   # registration report not read: unknown, never 'none'
+
+
+def test_normalize_is_deterministic(tenant):
+    again = normalize(tenant.collection)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(again[table], tenant.inventory[table], obj=table)
