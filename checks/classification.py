@@ -34,9 +34,9 @@ _LOGGABLE = ("bucket", "database", "table", "dataset", "file_share", "secret", "
     needs=["resources", "tags"],
     reasons={
         "pass": {"en": "{kind} {name} is labelled {tag_key}={label} ({level}, label on the {label_source})",
-                 "ja": "{kind} {name} には {tag_key}={label} ({level_ja}、{label_source_ja}のラベル) が付いています"},
+                 "ja": "{kind} {name} には {tag_key}={label} ({_level_ja}、{_label_source_ja}のラベル) が付いています"},
         "missing": {"en": "{kind} {name} has no {tag_key} label (judged as {level})",
-                    "ja": "{kind} {name} に {tag_key} ラベルがありません ({level_ja} として扱います)"},
+                    "ja": "{kind} {name} に {tag_key} ラベルがありません ({_level_ja} として扱います)"},
         "invalid": {"en": "{kind} {name} has {tag_key}={label}, which is not a level of the scheme ({levels})",
                     "ja": "{kind} {name} の {tag_key}={label} は区分 ({levels}) のいずれでもありません"},
     },
@@ -54,10 +54,10 @@ def missing_labels(inv, policy: Policy) -> pd.DataFrame:
     status = np.where(~labelled | invalid, "FAIL", "PASS")
     key = np.select([~labelled, invalid], ["missing", "invalid"], "pass")
     return res.assign(status=status, reason_key=key, tag_key=policy.classification_key,
-                      level_ja=level_name_ja(res["level"]), levels=_LEVEL_TEXT,
-                      label_source_ja=res["label_source"].map({"resource": "リソース", "account": "アカウント"}))[
+                      _level_ja=level_name_ja(res["level"]), levels=_LEVEL_TEXT,
+                      _label_source_ja=res["label_source"].map({"resource": "リソース", "account": "アカウント"}))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "tag_key", "label", "label_source",
-         "label_source_ja", "level", "level_ja", "levels", "status", "reason_key"]]
+         "_label_source_ja", "level", "_level_ja", "levels", "status", "reason_key"]]
 
 
 @check(
@@ -69,9 +69,9 @@ def missing_labels(inv, policy: Policy) -> pd.DataFrame:
     needs=["resources", "tags"],
     reasons={
         "pass": {"en": "{kind} {name} ({level}) meets every requirement of its level",
-                 "ja": "{kind} {name} ({level_ja}) は区分のすべての要件を満たしています"},
+                 "ja": "{kind} {name} ({_level_ja}) は区分のすべての要件を満たしています"},
         "fail": {"en": "{kind} {name} ({level}) violates its level: {violations}",
-                 "ja": "{kind} {name} ({level_ja}) は区分の要件に違反しています: {violations_ja}"},
+                 "ja": "{kind} {name} ({_level_ja}) は区分の要件に違反しています: {_violations_ja}"},
     },
     remediation={"en": "Bring the resource in line with its level (no public access, allowed countries only, "
                        "customer-managed key, data-access logging), or correct its label.",
@@ -130,8 +130,8 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     ]
     violations = join_nonempty(checks_en)
     status = np.where(violations != "", "FAIL", "PASS")
-    return res.assign(violations=violations, violations_ja=join_nonempty(checks_ja, sep="、"), status=status,
-                      level_ja=level_name_ja(res["level"]), countries=countries)[
-        ["provider", "account_id", "region", "resource_id", "kind", "name", "label", "level", "level_ja",
+    return res.assign(violations=violations, _violations_ja=join_nonempty(checks_ja, sep="、"), status=status,
+                      _level_ja=level_name_ja(res["level"]), countries=countries)[
+        ["provider", "account_id", "region", "resource_id", "kind", "name", "label", "level", "_level_ja",
          "public_read", "public_write", "countries", "encryption", "data_access_logging", "violations",
-         "violations_ja", "status"]]
+         "_violations_ja", "status"]]

@@ -28,13 +28,13 @@ def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndar
     needs=["resources", "tags"],
     reasons={
         "pass": {"en": "{kind} {name} ({level}) is encrypted with a customer-managed key",
-                 "ja": "{kind} {name} ({level_ja}) は顧客管理鍵で暗号化されています"},
+                 "ja": "{kind} {name} ({_level_ja}) は顧客管理鍵で暗号化されています"},
         "not_required": {"en": "{kind} {name} ({level}) does not require a customer-managed key (encryption: {encryption})",
-                         "ja": "{kind} {name} ({level_ja}) には顧客管理鍵は不要です (暗号化: {encryption})"},
+                         "ja": "{kind} {name} ({_level_ja}) には顧客管理鍵は不要です (暗号化: {encryption})"},
         "fail": {"en": "{kind} {name} ({level}) requires a customer-managed key but uses {encryption} encryption",
-                 "ja": "{kind} {name} ({level_ja}) は顧客管理鍵が必要ですが、暗号化は {encryption} です"},
+                 "ja": "{kind} {name} ({_level_ja}) は顧客管理鍵が必要ですが、暗号化は {encryption} です"},
         "unknown": {"en": "{kind} {name} ({level}) requires a customer-managed key; its encryption is unknown",
-                    "ja": "{kind} {name} ({level_ja}) は顧客管理鍵が必要ですが、暗号化方式が不明です"},
+                    "ja": "{kind} {name} ({_level_ja}) は顧客管理鍵が必要ですが、暗号化方式が不明です"},
     },
     remediation={"en": "Re-encrypt the resource with a customer-managed key (AWS KMS customer key, Azure Key Vault key, "
                        "GCP CMEK).",
@@ -54,9 +54,9 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
     key = np.where(~required, "not_required", key)
     # High for 極秘/部外秘 (the engine raises labelled ones one more level), low for other levels.
     severity = np.where(level.isin(ESCALATING_LEVELS), "high", "low")
-    return res.assign(level=level, level_ja=level_name_ja(level), status=status, reason_key=key,
+    return res.assign(level=level, _level_ja=level_name_ja(level), status=status, reason_key=key,
                       severity=severity, encryption=res["encryption"].fillna("unknown"))[
-        ["provider", "account_id", "region", "resource_id", "kind", "name", "level", "level_ja", "encryption",
+        ["provider", "account_id", "region", "resource_id", "kind", "name", "level", "_level_ja", "encryption",
          "key_id", "status", "reason_key", "severity"]]
 
 

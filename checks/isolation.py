@@ -65,7 +65,7 @@ def scope_target(scope: pd.Series) -> pd.Series:
         "public_label": {"en": "bucket {name} is anonymously readable and labelled public ({label})",
                          "ja": "バケット {name} は匿名で読み取り可能ですが、公開 ({label}) に分類されています"},
         "fail": {"en": "bucket {name} is anonymously {access}",
-                 "ja": "バケット {name} は匿名で{access_ja}可能です"},
+                 "ja": "バケット {name} は匿名で{_access_ja}可能です"},
         "unknown": {"en": "bucket {name}: anonymous access is unknown (read: {read}, write: {write})",
                     "ja": "バケット {name} の匿名アクセス可否が不明です (読み取り: {read}, 書き込み: {write})"},
     },
@@ -85,12 +85,12 @@ def public_buckets(inv, policy: Policy) -> pd.DataFrame:
     key = np.select([is_write | (is_read & ~public_label), public_label, unknown], ["fail", "public_label", "unknown"],
                     "pass")
     access = np.where(is_write & is_read, "readable and writable", np.where(is_write, "writable", "readable"))
-    access_ja = np.where(is_write & is_read, "読み取り・書き込み", np.where(is_write, "書き込み", "読み取り"))
+    _access_ja = np.where(is_write & is_read, "読み取り・書き込み", np.where(is_write, "書き込み", "読み取り"))
     severity = np.select([is_write, public_label], ["critical", "info"], "critical")
-    return b.assign(status=status, reason_key=key, access=access, access_ja=access_ja, severity=severity,
+    return b.assign(status=status, reason_key=key, access=access, _access_ja=_access_ja, severity=severity,
                     read=state_text(read, "yes", "no"), write=state_text(write, "yes", "no"))[
         ["provider", "account_id", "region", "resource_id", "name", "status", "reason_key", "severity", "access",
-         "access_ja", "read", "write", "label"]]
+         "_access_ja", "read", "write", "label"]]
 
 
 def _guardrail_kinds(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.DataFrame:
@@ -258,12 +258,12 @@ def public_snapshots(inv, policy: Policy) -> pd.DataFrame:
         "pass": {"en": "{subject} {resource_id} is trusted only inside the organization",
                  "ja": "{subject} {resource_id} は組織内からのみ信頼されています"},
         "approved": {"en": "{subject} {resource_id}: external {external} is on the approved list{condition}",
-                     "ja": "{subject} {resource_id}: 外部 {external} は承認済みリストにあります{condition_ja}"},
+                     "ja": "{subject} {resource_id}: 外部 {external} は承認済みリストにあります{_condition_ja}"},
         "approved_no_condition": {
             "en": "{subject} {resource_id}: approved external {external} can assume it without an ExternalId condition",
             "ja": "{subject} {resource_id}: 承認済みの外部 {external} が ExternalId 条件なしで引き受け可能です"},
         "fail": {"en": "{subject} {resource_id} grants access to external {external} not on the approved list{condition}",
-                 "ja": "{subject} {resource_id} は承認リストにない外部 {external} にアクセスを許可しています{condition_ja}"},
+                 "ja": "{subject} {resource_id} は承認リストにない外部 {external} にアクセスを許可しています{_condition_ja}"},
         "principal_fail": {"en": "external principal {resource_id} holds {roles} in {account_id} and is not on the "
                                  "approved list",
                            "ja": "承認リストにない外部プリンシパル {resource_id} が {account_id} で {roles} を保有しています"},
@@ -315,7 +315,7 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     out.loc[principal & (r == 1), "reason_key"] = "principal_approved"
     out["condition"] = np.where(principal, "", np.where(out["_cond"], " (ExternalId required)",
                                                         " (no ExternalId condition)"))
-    out["condition_ja"] = np.where(principal, "", np.where(out["_cond"], " (ExternalId 条件あり)",
+    out["_condition_ja"] = np.where(principal, "", np.where(out["_cond"], " (ExternalId 条件あり)",
                                                            " (ExternalId 条件なし)"))
     # Severity by what the external party can do: admin critical, anyone critical.
     out["severity"] = np.select([r == 4, out["status"] == "WARN", out["status"] == "PASS"],
@@ -384,7 +384,7 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     reasons={
         "pass": {"en": "external identity {name} holds no privileged role and was active on {last_active}",
                  "ja": "外部 ID {name} は特権ロールを持たず、{last_active} に利用されています"},
-        "fail": {"en": "external identity {name}: {problems}", "ja": "外部 ID {name}: {problems_ja}"},
+        "fail": {"en": "external identity {name}: {problems}", "ja": "外部 ID {name}: {_problems_ja}"},
     },
     remediation={"en": "Remove guests that are inactive or no longer needed, and do not give external identities "
                        "privileged roles; restrict who may invite guests.",
@@ -412,17 +412,17 @@ def external_identities(inv, policy: Policy) -> pd.DataFrame:
         pd.Series(np.where(p["last_active"].isna(), "never active or activity unknown",
                            np.where(stale, f"inactive for more than {policy.thresholds.inactive_days} days", "")),
                   index=p.index)])
-    problems_ja = join_nonempty([
+    _problems_ja = join_nonempty([
         pd.Series(np.where(privileged, "特権ロール " + p["admin_roles"].fillna("") + " を保有", ""), index=p.index),
         pd.Series(np.where(p["last_active"].isna(), "利用実績なしまたは不明",
                            np.where(stale, f"{policy.thresholds.inactive_days} 日を超えて未使用", "")),
                   index=p.index)])
     status = np.where(privileged | stale, "FAIL", "PASS")
     severity = np.where(privileged, "high", "medium")
-    return p.assign(resource_id=p["principal_id"], status=status, problems=problems, problems_ja=problems_ja,
+    return p.assign(resource_id=p["principal_id"], status=status, problems=problems, _problems_ja=_problems_ja,
                     severity=severity)[
         ["provider", "account_id", "resource_id", "name", "kind", "last_active", "admin_roles", "status",
-         "problems", "problems_ja", "severity"]]
+         "problems", "_problems_ja", "severity"]]
 
 
 @check(
