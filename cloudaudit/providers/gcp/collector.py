@@ -8,6 +8,7 @@ where the REST binding uses POST). Raw responses are kept as records in their RE
 from __future__ import annotations
 
 import re
+import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -119,12 +120,14 @@ class _Run:
         self.executor = executor or ThreadPoolExecutor(max_workers=int(options.get("max_workers") or 8),
                                                       thread_name_prefix="cloudaudit-gcp")
         self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def client(self, name: str) -> Any:
-        # Clients are thread-safe for REST (one requests session each); build each once.
-        if name not in self._clients:
-            self._clients[name] = getattr(self.factory, name)()
-        return self._clients[name]
+        """One client per API, built on first use and shared by the worker threads."""
+        with self._lock:
+            if name not in self._clients:
+                self._clients[name] = getattr(self.factory, name)()
+            return self._clients[name]
 
     @property
     def call_kwargs(self) -> dict[str, Any]:
