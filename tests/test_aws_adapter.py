@@ -142,8 +142,8 @@ def test_snapshot_volume_database_keys(inv, sample_org):
     prod = sample_org["members"]["prod-app"]
     vols = inv.resources[(inv.resources.kind == "volume") & (inv.resources.account_id == prod)]
     assert len(vols) == 1 and vols.attached.eq(False).all() and (vols.encryption != "none").all()
-    root_volume = inv.resources[(inv.resources.kind == "volume") & (inv.resources.account_id != prod)]
-    assert root_volume.attached.all()   # the instance's root volume
+    others = inv.resources[(inv.resources.kind == "volume") & (inv.resources.account_id != prod)]
+    assert sorted(others.attached) == [False, True]   # the instance's root volume is attached
     db = inv.resources[inv.resources.kind == "database"]
     assert list(db.name) == ["orders"] and not db.network_open.any()
     weak = res.loc[probs["key_without_rotation"]]
@@ -207,7 +207,21 @@ def test_findings_for_the_seeded_problems(findings, sample_org):
     assert _status(findings, "AUTH-004", probs["admin_user_without_mfa"]) == {"FAIL"}
     assert _status(findings, "AUTH-009", probs["old_access_key"] + "#access_key_1") == {"FAIL"}
     assert "FAIL" in _status(findings, "ISL-006", probs["external_admin_role"])
-    assert "FAIL" in set(findings[findings.check_id == "LOG-002"].status.astype(str))
+    trail = probs["single_region_trail"]
+    assert _status(findings, "LOG-002", trail) == {"FAIL"}
+    assert _status(findings, "ENC-003", probs["key_without_rotation"]) == {"FAIL"}
+    assert _status(findings, "RES-002", probs["bucket_outside_japan"]) == {"FAIL"}
+    prod = sample_org["members"]["prod-app"]
+    log1 = findings[(findings.check_id == "LOG-001") & (findings.account_id == prod)]
+    assert "FAIL" in set(log1.status.astype(str))   # no multi-region trail in prod-app
+    # nothing else is public, open or external: the well-configured resources pass
+    for check_id, seeded in (("ISL-001", "public_bucket"), ("ISL-003", "open_admin_ports"),
+                             ("ISL-005", "public_snapshot"), ("AUTH-004", "admin_user_without_mfa"),
+                             ("ENC-003", "key_without_rotation"), ("RES-001", "bucket_outside_japan")):
+        failed = set(findings[(findings.check_id == check_id) & (findings.status == "FAIL")].resource_id)
+        assert failed == {probs[seeded]}, check_id
+    external = set(findings[(findings.check_id == "ISL-006") & (findings.status == "FAIL")].resource_id)
+    assert probs["external_admin_role"] in external and all(":role/" in r for r in external)
 
 
 # ----------------------------------------------------------------------------- faults, retry, replay
@@ -279,7 +293,7 @@ def test_instances_images_and_threat_detection(inv, sample_org):
     vms = inv.resources[inv.resources.kind == "vm"]
     assert list(vms.account_id) == [shared] and list(vms.name) == ["tools"]
     assert vms.weak_settings.iloc[0] == [] and vms.attached.all()
-    images = inv.resources[inv.resources.kind == "image"]
-    assert list(images.name) == ["tools-golden"] and not images.public_read.any()
+    snaps = inv.resources[(inv.resources.kind == "snapshot") & (inv.resources.account_id == shared)]
+    assert len(snaps) == 1 and snaps.public_read.eq(False).all()   # shared with nobody
     td = inv.guardrails[inv.guardrails.kind == "threat_detection"]
     assert len(td) == 3 and td.effective.all() and all(v == [HOME] for v in td["values"])

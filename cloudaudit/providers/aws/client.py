@@ -53,6 +53,7 @@ IAM_ACTION_ALIASES: dict[tuple[str, str], str] = {
     ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
     ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
     ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+    ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
 }
 
 

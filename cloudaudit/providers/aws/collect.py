@@ -260,6 +260,8 @@ _BUCKET_CALLS = (
     ("s3:GetBucketEncryption", "get_bucket_encryption", ["resources"], ("ServerSideEncryptionConfigurationNotFoundError",)),
     ("s3:GetBucketReplication", "get_bucket_replication", ["replicas"], ("ReplicationConfigurationNotFoundError",)),
     ("s3:GetBucketTagging", "get_bucket_tagging", ["tags"], ("NoSuchTagSet",)),
+    ("s3:GetBucketLifecycleConfiguration", "get_bucket_lifecycle_configuration", ["audit_logs"],
+     ("NoSuchLifecycleConfiguration",)),
 )
 
 
@@ -279,17 +281,19 @@ def collect_ec2(run: _Run, account: Account, region: str) -> None:
     run.call(a, region, "ec2:DescribeNetworkInterfaces", ["network_rules", "resources"],
              lambda: pages(ec2, "describe_network_interfaces"))
     run.call(a, region, "ec2:DescribeVolumes", ["resources", "tags"], lambda: pages(ec2, "describe_volumes"))
-    run.call(a, region, "ec2:DescribeSnapshots", ["resources", "tags"],
-             lambda: pages(ec2, "describe_snapshots", OwnerIds=["self"]), extra={"Public": False})
-    # The public subset in one call ("all" = restorable by everyone) instead of one attribute call per snapshot.
-    run.call(a, region, "ec2:DescribeSnapshots", ["resources"],
-             lambda: pages(ec2, "describe_snapshots", OwnerIds=["self"], RestorableByUserIds=["all"]),
-             extra={"Public": True})
+    snaps = run.call(a, region, "ec2:DescribeSnapshots", ["resources", "tags"],
+                     lambda: pages(ec2, "describe_snapshots", OwnerIds=["self"]))
+    for snap in (snaps or {}).get("Snapshots", []):  # public = createVolumePermission for group "all"
+        sid = snap["SnapshotId"]
+        run.call(a, region, "ec2:DescribeSnapshotAttribute", ["resources"],
+                 lambda s=sid: ec2.describe_snapshot_attribute(SnapshotId=s, Attribute="createVolumePermission"),
+                 extra={"SnapshotId": sid})
     run.call(a, region, "ec2:DescribeInstances", ["resources", "tags"], lambda: pages(ec2, "describe_instances"))
     run.call(a, region, "ec2:DescribeImages", ["resources", "tags"],
              lambda: ec2.describe_images(Owners=["self"]))
     run.call(a, region, "ec2:GetSnapshotBlockPublicAccessState", ["guardrails"],
              ec2.get_snapshot_block_public_access_state)
+    run.call(a, region, "ec2:GetImageBlockPublicAccessState", ["guardrails"], ec2.get_image_block_public_access_state)
 
 
 def collect_rds(run: _Run, account: Account, region: str) -> None:
@@ -310,6 +314,7 @@ def collect_kms(run: _Run, account: Account, region: str) -> None:
     a = account.id
     kms = run.client(account, "kms", region)
     keys = run.call(a, region, "kms:ListKeys", ["resources"], lambda: pages(kms, "list_keys"))
+    # Key policies name who may use a key: a "*" principal without condition makes it public.
     for key in (keys or {}).get("Keys", []):
         kid = key["KeyId"]
         meta = run.call(a, region, "kms:DescribeKey", ["resources", "replicas"], lambda k=kid: kms.describe_key(KeyId=k))
@@ -318,6 +323,9 @@ def collect_kms(run: _Run, account: Account, region: str) -> None:
                 and m.get("Origin", "AWS_KMS") == "AWS_KMS" and m.get("KeyState") == "Enabled"):
             run.call(a, region, "kms:GetKeyRotationStatus", ["resources"],
                      lambda k=kid: kms.get_key_rotation_status(KeyId=k), extra={"KeyId": kid})
+        if m.get("KeyManager") == "CUSTOMER":
+            run.call(a, region, "kms:GetKeyPolicy", ["resources"],
+                     lambda k=kid: kms.get_key_policy(KeyId=k, PolicyName="default"), extra={"KeyId": kid})
 
 
 def collect_dynamodb(run: _Run, account: Account, region: str) -> None:
@@ -349,6 +357,7 @@ def collect_logs(run: _Run, account: Account, region: str) -> None:
     run.call(a, region, "config:DescribeConfigurationRecorders", ["audit_logs"], cfg.describe_configuration_recorders)
     run.call(a, region, "config:DescribeConfigurationRecorderStatus", ["audit_logs"],
              cfg.describe_configuration_recorder_status)
+    run.call(a, region, "config:DescribeDeliveryChannels", ["audit_logs"], cfg.describe_delivery_channels)
 
 
 def collect_guardduty(run: _Run, account: Account, region: str) -> None:

@@ -491,12 +491,10 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
         for eni in r.data.get("NetworkInterfaces", []):
             for g in eni.get("Groups", []):
                 attached[(r.account_id, r.region)].add(g["GroupId"])
-    public: dict[tuple[str, str], set[str]] = defaultdict(set)
-    public_known: set[tuple[str, str]] = set()
-    for r in rec("ec2:DescribeSnapshots"):
-        if r.data.get("Public"):
-            public_known.add((r.account_id, r.region))
-            public[(r.account_id, r.region)].update(s["SnapshotId"] for s in r.data.get("Snapshots", []))
+    public: dict[tuple[str, str, str], bool] = {}   # (account, region, snapshot) -> shared with everyone
+    for r in rec("ec2:DescribeSnapshotAttribute"):
+        perms = r.data.get("CreateVolumePermissions", [])
+        public[(r.account_id, r.region, r.data.get("SnapshotId"))] = any(p.get("Group") == "all" for p in perms)
     for r in rec("ec2:DescribeSecurityGroups"):
         a, region = r.account_id, r.region
         for sg in r.data.get("SecurityGroups", []):
@@ -535,9 +533,6 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
                               "attached": bool(v.get("Attachments")), "created": v.get("CreateTime")})
             tags.extend(_tags(r.account_id, arn, v.get("Tags")))
     for r in rec("ec2:DescribeSnapshots"):
-        if r.data.get("Public"):
-            continue
-        known = (r.account_id, r.region) in public_known
         for s in r.data.get("Snapshots", []):
             arn = f"arn:aws:ec2:{r.region}:{r.account_id}:snapshot/{s['SnapshotId']}"
             resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
@@ -545,7 +540,7 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
                               "native_type": "AWS::EC2::Snapshot", "data_bearing": True,
                               "encryption": _encryption(r.account_id, s.get("Encrypted"), s.get("KmsKeyId"), managers),
                               "key_id": s.get("KmsKeyId"),
-                              "public_read": (s["SnapshotId"] in public[(r.account_id, r.region)]) if known else None,
+                              "public_read": public.get((r.account_id, r.region, s["SnapshotId"])),
                               "public_write": False, "created": s.get("StartTime")})
             tags.extend(_tags(r.account_id, arn, s.get("Tags")))
     for r in rec("ec2:DescribeInstances"):
@@ -626,6 +621,7 @@ def _rds(rec: _Records, managers: dict) -> tuple[list, list, list]:
 def _kms(rec: _Records) -> tuple[list, list]:
     resources, replicas = [], []
     rotation = {(r.account_id, r.data["KeyId"]): r.data for r in rec("kms:GetKeyRotationStatus")}
+    policies = {(r.account_id, r.data["KeyId"]): _doc(r.data.get("Policy")) for r in rec("kms:GetKeyPolicy")}
     for r in rec("kms:DescribeKey"):
         m = r.data.get("KeyMetadata", {})
         if m.get("KeyState") in ("PendingDeletion", "PendingReplicaDeletion"):
@@ -637,8 +633,11 @@ def _kms(rec: _Records) -> tuple[list, list]:
             days = rot.get("RotationPeriodInDays") or 365
         elif not customer:
             days = 365   # AWS managed keys rotate every year and cannot be changed
+        policy = policies.get((r.account_id, m.get("KeyId")))
+        # AWS managed keys only serve their own service in this account; customer keys: read the policy
+        anyone = _anonymous_allow(policy) if policy is not None else (False if not customer else None)
         resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": m.get("Arn"),
-                          "name": m.get("KeyId"), "kind": "key", "native_type": "AWS::KMS::Key", "data_bearing": False,
+                          "public_read": anyone, "public_write": anyone, "name": m.get("KeyId"), "kind": "key", "native_type": "AWS::KMS::Key", "data_bearing": False,
                           "rotation_days": days, "key_manager": "customer" if customer else "provider",
                           "created": m.get("CreationDate")})
         mr = m.get("MultiRegionConfiguration") or {}
@@ -648,6 +647,16 @@ def _kms(rec: _Records) -> tuple[list, list]:
                                  "source_region": r.region, "target_region": rep.get("Region"),
                                  "kind": "multi_region_key"})
     return resources, replicas
+
+
+def _anonymous_allow(policy: dict) -> bool:
+    """A resource policy lets anyone in: an Allow for principal "*" without any condition."""
+    for st in _list(policy.get("Statement")):
+        principal = st.get("Principal")
+        anyone = principal == "*" or (isinstance(principal, dict) and "*" in _list(principal.get("AWS")))
+        if st.get("Effect") == "Allow" and anyone and not st.get("Condition"):
+            return True
+    return False
 
 
 def _dynamodb(rec: _Records, managers: dict) -> tuple[list, list, list]:
@@ -726,6 +735,11 @@ def _guardrails(rec: _Records, tenants: list[dict]) -> list[dict]:
                 rows.append({"provider": P, "account_id": account, "scope": "account", "kind": "threat_detection",
                              "effective": enabled, "values": sorted(where),
                              "detail": _json({"service": "GuardDuty", "enabled": enabled})})
+    for r in rec("ec2:GetImageBlockPublicAccessState"):
+        state = r.data.get("ImageBlockPublicAccessState")
+        rows.append({"provider": P, "account_id": r.account_id, "scope": "account", "kind": "image_public_block",
+                     "effective": state == "block-new-sharing", "values": [state] if state else [],
+                     "detail": _json({"region": r.region, **r.data})})
     for r in rec("iam:GetAccountPasswordPolicy"):
         pol = r.data.get("PasswordPolicy")
         rows.append({"provider": P, "account_id": r.account_id, "scope": "account", "kind": "password_policy",
@@ -745,8 +759,21 @@ def _region_restriction(doc: dict) -> set[str] | None:
     return None
 
 
+def _retention(rec: _Records) -> dict[str, int]:
+    """Bucket name -> days objects are kept (0 = forever: no expiring lifecycle rule)."""
+    out = {}
+    for r in rec("s3:GetBucketLifecycleConfiguration"):
+        days = [rule.get("Expiration", {}).get("Days") for rule in r.data.get("Rules", [])
+                if rule.get("Status") == "Enabled" and rule.get("Expiration", {}).get("Days")]
+        out[r.data["Bucket"]] = min(days) if days else 0
+    return out
+
+
 def _audit_logs(rec: _Records, bucket_regions: dict[str, str]) -> tuple[list, dict]:
     rows = []
+    retention = _retention(rec)
+    channels = {(r.account_id, r.region): [c.get("s3BucketName") for c in r.data.get("DeliveryChannels", [])]
+                for r in rec("config:DescribeDeliveryChannels")}
     status = {r.data["TrailARN"]: r.data for r in rec("cloudtrail:GetTrailStatus")}
     selectors = {r.data["TrailARN"]: r.data for r in rec("cloudtrail:GetEventSelectors")}
     data_logging: dict[str, set[str]] = defaultdict(set)   # account -> S3 ARN prefixes with data events
@@ -775,6 +802,7 @@ def _audit_logs(rec: _Records, bucket_regions: dict[str, str]) -> tuple[list, di
                          "enabled": st.get("IsLogging") if st else None, "multi_region": t.get("IsMultiRegionTrail"),
                          "management_events": mgmt, "data_events": data,
                          "integrity": t.get("LogFileValidationEnabled"),
+                         "retention_days": retention.get(t.get("S3BucketName", "")),
                          "destination_region": bucket_regions.get(t.get("S3BucketName", ""))})
     recording = {(r.account_id, r.region, s.get("name")): s.get("recording")
                  for r in rec("config:DescribeConfigurationRecorderStatus")
@@ -784,7 +812,9 @@ def _audit_logs(rec: _Records, bucket_regions: dict[str, str]) -> tuple[list, di
             rows.append({"provider": P, "account_id": r.account_id, "region": r.region,
                          "log_id": f"arn:aws:config:{r.region}:{r.account_id}:configuration-recorder/{c.get('name')}",
                          "scope": "region", "enabled": recording.get((r.account_id, r.region, c.get("name"))),
-                         "multi_region": False, "management_events": False, "data_events": False})
+                         "multi_region": False, "management_events": False, "data_events": False,
+                         "destination_region": next((bucket_regions.get(b) for b in
+                                                     channels.get((r.account_id, r.region), []) if b), None)})
     return rows, data_logging
 
 

@@ -19,7 +19,7 @@ OUTSIDE_ACCOUNT = "999988887777"     # trusted by VendorAdmin, not in the organi
 PARTNER_ACCOUNT = "111122223333"     # trusted with an ExternalId
 HOME = "ap-northeast-1"
 ALLOWED_REGIONS = ["ap-northeast-1", "ap-northeast-3"]
-LABEL = {"Key": "classification", "Value": "confidential"}
+LABEL = {"Key": "classification", "Value": "internal"}   # group-internal: no CMK / data-event duty
 
 ADMIN_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 READ_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"],
@@ -135,6 +135,9 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
         creds = sts.assume_role(RoleArn=f"arn:aws:iam::{acct_id}:role/OrganizationAccountAccessRole",
                                 RoleSessionName="seed")["Credentials"]
         members[name] = _Account(endpoint_url, acct_id, creds)
+        # as in real AWS, the access role made with the account is an administrator
+        members[name].client("iam").put_role_policy(RoleName="OrganizationAccountAccessRole", PolicyName="Admin",
+                                                    PolicyDocument=json.dumps(ADMIN_DOC))
     prod_app, shared = members["prod-app"], members["shared-services"]
 
     # --- management account: identities
@@ -167,9 +170,11 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     # --- management account: logging and keys
     log_bucket = f"audit-logs-{MANAGEMENT}"
     _bucket(mgmt, log_bucket, HOME)
+    mgmt.client("s3").put_bucket_lifecycle_configuration(Bucket=log_bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "keep-400-days", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 400}}]})
     _good_trail(mgmt, log_bucket)
     kms = mgmt.client("kms")
-    good_key = kms.create_key(Description="app data", Tags=[{"TagKey": "classification", "TagValue": "confidential"}])
+    good_key = kms.create_key(Description="app data")
     kms.enable_key_rotation(KeyId=good_key["KeyMetadata"]["KeyId"])
 
     # --- prod-app: the exposed workload
@@ -191,7 +196,10 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     web = ec2.create_security_group(GroupName="web", Description="https", VpcId=vpc)["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    vol = ec2.create_volume(AvailabilityZone=f"{HOME}a", Size=8, Encrypted=True,
+    pkms = prod_app.client("kms")
+    db_key = pkms.create_key(Description="orders data")["KeyMetadata"]
+    pkms.enable_key_rotation(KeyId=db_key["KeyId"])
+    vol = ec2.create_volume(AvailabilityZone=f"{HOME}a", Size=8, Encrypted=True, KmsKeyId=db_key["Arn"],
                             TagSpecifications=[{"ResourceType": "volume", "Tags": [LABEL]}])["VolumeId"]
     snap = ec2.create_snapshot(VolumeId=vol, TagSpecifications=[{"ResourceType": "snapshot", "Tags": [LABEL]}])["SnapshotId"]
     ec2.modify_snapshot_attribute(SnapshotId=snap, Attribute="createVolumePermission", OperationType="add",
@@ -204,24 +212,31 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
         {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}])
     ct.start_logging(Name="local-only")
     weak_key = prod_app.client("kms").create_key(Description="no rotation")["KeyMetadata"]["KeyId"]  # no rotation
-    db_key = prod_app.client("kms").create_key(Description="orders db")["KeyMetadata"]
-    prod_app.client("kms").enable_key_rotation(KeyId=db_key["KeyId"])
     rds = prod_app.client("rds")
     rds.create_db_instance(DBInstanceIdentifier="orders", DBInstanceClass="db.t3.micro", Engine="postgres",
                            MasterUsername="app", MasterUserPassword="Secret-Pass-1", AllocatedStorage=20,
-                           StorageEncrypted=True, KmsKeyId=db_key["Arn"], PubliclyAccessible=False, Tags=[LABEL])
+                           StorageEncrypted=True, KmsKeyId=db_key["Arn"], PubliclyAccessible=False, Tags=[LABEL],
+                           CopyTagsToSnapshot=True)
     # No account-level S3 public access block here: that is what lets the bucket above be public.
-    prod_app.client("iam").update_account_password_policy(MinimumPasswordLength=14, RequireSymbols=True,
-                                                          RequireNumbers=True, MaxPasswordAge=90)
+    prod_app.client("iam").update_account_password_policy(
+        MinimumPasswordLength=14, RequireSymbols=True, RequireNumbers=True, RequireUppercaseCharacters=True,
+        RequireLowercaseCharacters=True, MaxPasswordAge=90, PasswordReusePrevention=24)
 
     # --- shared-services: a clean account with data in Osaka and a hardened instance in Tokyo
     _bucket(shared, f"shared-data-{shared.id}", "ap-northeast-3")
     sec2 = shared.client("ec2")
-    instance = sec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
-                                  MetadataOptions={"HttpTokens": "required"},
-                                  TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "tools"}]}])
-    sec2.create_image(InstanceId=instance["Instances"][0]["InstanceId"], Name="tools-golden",
-                      TagSpecifications=[{"ResourceType": "image", "Tags": [LABEL]}])
+    skms = shared.client("kms")
+    tools_key = skms.create_key(Description="tools")["KeyMetadata"]
+    skms.enable_key_rotation(KeyId=tools_key["KeyId"])
+    sec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                       MetadataOptions={"HttpTokens": "required"},
+                       BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {
+                           "VolumeSize": 8, "Encrypted": True, "KmsKeyId": tools_key["Arn"]}}],
+                       TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "tools"}]},
+                                          {"ResourceType": "volume", "Tags": [LABEL]}])
+    base = sec2.create_volume(AvailabilityZone=f"{HOME}a", Size=8, Encrypted=True, KmsKeyId=tools_key["Arn"],
+                              TagSpecifications=[{"ResourceType": "volume", "Tags": [LABEL]}])["VolumeId"]
+    sec2.create_snapshot(VolumeId=base, TagSpecifications=[{"ResourceType": "snapshot", "Tags": [LABEL]}])
     _good_trail(shared, f"shared-data-{shared.id}")
     _account_guardrails(shared)
 
