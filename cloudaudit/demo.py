@@ -82,10 +82,20 @@ def moto_server() -> Iterator[str]:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        # moto keeps its state per process, not per server: start from an empty cloud, leave one behind
+        _reset(endpoint)
         try:
-            yield f"http://{host}:{port}"
+            yield endpoint
         finally:
+            _reset(endpoint)
             server.stop()
+
+
+def _reset(endpoint: str) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30).close()
 
 
 def collect_sample_aws(endpoint: str, progress: Callable[[int, int, str], None] | None = None):
