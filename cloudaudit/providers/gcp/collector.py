@@ -167,7 +167,7 @@ def _hierarchy(run: _Run, scope: dict[str, str]) -> tuple[str | None, list[str],
         name = scope["project"] if scope["project"].startswith("projects/") else f"projects/{scope['project']}"
         project, status, message = _try(lambda: to_json(run.client("projects").get_project(name=name, **kw)))
         if project is None:
-            c.cover(name.split("/", 1)[1], GLOBAL, "*", SRC_PROJECT_GET, status, message)
+            c.cover(name.split("/", 1)[1], None, "*", SRC_PROJECT_GET, status, message)
             return org, [], []
         c.add(project["projectId"], GLOBAL, SRC_PROJECT_GET, project)
         parent = project.get("parent", "")
@@ -181,14 +181,17 @@ def _hierarchy(run: _Run, scope: dict[str, str]) -> tuple[str | None, list[str],
         # The root folder itself: its display name and, through its ancestors, the organization.
         folder, status, message = _try(lambda: to_json(run.client("folders").get_folder(name=scope["folder"], **kw)))
         if folder is not None:
-            c.add(org or scope["folder"], GLOBAL, SRC_FOLDERS, {"parent": folder.get("parent"), "folders": [folder]})
             if not org and str(folder.get("parent", "")).startswith("organizations/"):
                 org = folder["parent"]
+            c.add(org or scope["folder"], GLOBAL, SRC_FOLDERS, {"parent": folder.get("parent"), "folders": [folder]})
+        else:
+            c.cover(org or scope["folder"], None, "tenants", f"resourcemanager:folders.get({scope['folder']})",
+                    status, message)
     else:
         orgs, status, message = _try(lambda: [to_json(page) for page in run.client("organizations").search_organizations(
             request={"query": ""}, **kw).pages])
         if orgs is None:
-            c.cover(org or "organizations/unknown", GLOBAL, "tenants", SRC_ORGS, status, message)
+            c.cover(org or "organizations/unknown", None, "tenants", SRC_ORGS, status, message)
             if not org:
                 return None, [], []
             roots = [org]
@@ -197,12 +200,12 @@ def _hierarchy(run: _Run, scope: dict[str, str]) -> tuple[str | None, list[str],
             if org:
                 found = [o for o in found if o.get("name") == org]
                 if not found:
-                    c.cover(org, GLOBAL, "tenants", SRC_ORGS, "denied",
+                    c.cover(org, None, "tenants", SRC_ORGS, "denied",
                             f"organization {org} is not visible to the caller (organizations:search)")
                     return org, [], []
             for o in found:
                 c.add(o["name"], GLOBAL, SRC_ORGS, o)
-                c.cover(o["name"], GLOBAL, "tenants", SRC_ORGS, "ok")
+                c.cover(o["name"], None, "tenants", SRC_ORGS, "ok")
             roots = [o["name"] for o in found]
             org = org or (roots[0] if roots else None)
 
@@ -221,12 +224,12 @@ def _hierarchy(run: _Run, scope: dict[str, str]) -> tuple[str | None, list[str],
             if folders is not None:
                 c.add(org_key, GLOBAL, SRC_FOLDERS, {"parent": parent, "folders": folders})
             else:
-                c.cover(org_key, GLOBAL, "tenants", f"{SRC_FOLDERS}({parent})", fstatus, fmessage)
+                c.cover(org_key, None, "tenants", f"{SRC_FOLDERS}({parent})", fstatus, fmessage)
             if found is not None:
                 c.add(org_key, GLOBAL, SRC_PROJECTS, {"parent": parent, "projects": found})
                 projects.extend(found)
             else:
-                c.cover(org_key, GLOBAL, "tenants", f"{SRC_PROJECTS}({parent})", pstatus, pmessage)
+                c.cover(org_key, None, "tenants", f"{SRC_PROJECTS}({parent})", pstatus, pmessage)
             return [f["name"] for f in folders or []]
 
         children = run.fan_out("gcp folders", level, list_children)
@@ -366,7 +369,7 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                        "allowed_domains": sorted({str(d).lower() for d in (run.options.get("allowed_domains") or [])}),
                        "constraints": list(CONSTRAINTS)})
         for account in project_ids:
-            c.cover(account, GLOBAL, "tenants", SRC_PROJECTS if "project" not in scope else SRC_PROJECT_GET, "ok")
+            c.cover(account, None, "tenants", SRC_PROJECTS if "project" not in scope else SRC_PROJECT_GET, "ok")
         if audit_scope is None:
             return c
 
@@ -384,7 +387,7 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                 c.cover(account, None, "audit_logs", SRC_IAM_POLICY, status, message)
             elif status != "ok":
                 # An ancestor's audit config applies to every project below it.
-                for p in project_ids + [org_key]:
+                for p in accounts:
                     c.cover(p, None, "audit_logs", f"{SRC_IAM_POLICY}({node})", status, message)
         policy_nodes = ([(org_scope, org_scope)] if org_scope else []) + [(f"projects/{p}", p) for p in project_ids]
         policy_results = run.fan_out("gcp org policies", policy_nodes, lambda n: _effective_policies(run, *n))
