@@ -518,3 +518,39 @@ def vm_hardening(inv, policy: Policy) -> pd.DataFrame:
     status = np.where(weak.map(len) > 0, "FAIL", "PASS")
     return vms.assign(weak_settings=weak, status=status)[
         ["provider", "account_id", "region", "resource_id", "name", "weak_settings", "status"]]
+
+
+_ENV_KEYS = ("env", "environment", "stage", "tier")
+_PROD = r"^(prod|production|prd|live|本番)$"
+
+
+@check(
+    "ISL-011",
+    title={"en": "Production / non-production not segregated at tenancy boundary",
+           "ja": "本番環境と非本番環境がテナンシー境界で分離されていない"},
+    controls=["13.1.3", "12.1.4"],
+    policy_items=["11(3)"],
+    severity="low",
+    needs=["tags"],
+    tier="extended",
+    reasons={
+        "pass": {"en": "account {account_id} holds only {environments} resources",
+                 "ja": "アカウント {account_id} には {environments} のリソースのみがあります"},
+        "fail": {"en": "account {account_id} mixes production and non-production resources ({environments})",
+                 "ja": "アカウント {account_id} に本番と非本番のリソースが混在しています ({environments})"},
+    },
+    remediation={"en": "Keep production and non-production workloads in separate accounts / subscriptions / projects.",
+                 "ja": "本番と非本番のワークロードは別のアカウント・サブスクリプション・プロジェクトに分けてください。"},
+)
+def prod_nonprod_mixed(inv, policy: Policy) -> pd.DataFrame:
+    t = inv.tags
+    # Heuristic: environment tags on resources (not on the account itself).
+    t = t[t["key"].str.lower().isin(_ENV_KEYS).fillna(False).astype(bool) & (t["resource_id"] != t["account_id"])]
+    value = t["value"].astype("string").str.strip().str.lower()
+    t = t.assign(_prod=value.str.match(_PROD).fillna(False).astype(bool), _env=value)
+    per = t.groupby(KEY, as_index=False).agg(
+        _any_prod=("_prod", "any"), _all_prod=("_prod", "all"),
+        environments=("_env", lambda s: ", ".join(sorted(set(s.dropna())))))
+    status = np.where(per["_any_prod"] & ~per["_all_prod"], "FAIL", "PASS")
+    return per.assign(resource_id=per["account_id"], status=status)[
+        ["provider", "account_id", "resource_id", "environments", "status"]]

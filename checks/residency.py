@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cloudaudit.engine import check
+from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, allowed_countries_text, flag,
-                      location_verdict, names, resources)
+from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, allowed_countries_text, classification,
+                      flag, level_name_ja, location_verdict, names, resources)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -307,3 +307,39 @@ def logs_and_keys_outside(inv, policy: Policy) -> pd.DataFrame:
     out = pd.concat([logs, res, rep], ignore_index=True)
     return _verdict(out, policy, "location")[["provider", "account_id", "region", "resource_id", "subject", "name",
                                               "location", "countries", "status", "allowed"]]
+
+
+# Global services that cache or relay content (edge caches, messaging without a storage policy).
+_GLOBAL_CONTENT_KINDS = ("cdn", "topic", "queue")
+
+
+@check(
+    "RES-009",
+    title={"en": "Global / non-regional services holding data", "ja": "グローバル (リージョン外) サービスによるデータ保持"},
+    controls=["5.1.1", "18.1.1"],
+    policy_items=["11(6)"],
+    severity="info",
+    needs=["resources", "tags"],
+    tier="extended",
+    reasons={
+        "warn": {"en": "{kind} {name} is a global service: its data may be held in any country",
+                 "ja": "{kind} {name} はグローバルサービスで、データがどの国にも保持され得ます"},
+        "fail": {"en": "{kind} {name} is a global caching / messaging service holding {level} data",
+                 "ja": "{kind} {name} はグローバルなキャッシュ・メッセージングサービスで、{_level_ja} のデータを扱います"},
+    },
+    remediation={"en": "Keep 極秘/部外秘 content off global caches and messaging (or pin message storage to allowed "
+                       "regions); record the remaining global services in the asset inventory.",
+                 "ja": "極秘/部外秘 のコンテンツをグローバルなキャッシュ・メッセージングに載せない (またはメッセージの保存先を"
+                       "許可リージョンに固定する) ようにし、残るグローバルサービスは資産目録に記録してください。"},
+)
+def global_services(inv, policy: Policy) -> pd.DataFrame:
+    r = resources(inv)
+    r = r[(r["region"].str.strip().str.lower() == "global").fillna(False).astype(bool) | (r["kind"] == "cdn")]
+    r = r.merge(classification(inv, policy)[["provider", "account_id", "resource_id", "level"]],
+                on=["provider", "account_id", "resource_id"], how="left")
+    sensitive = r["kind"].isin(_GLOBAL_CONTENT_KINDS) & r["level"].isin(ESCALATING_LEVELS)
+    status = np.where(sensitive, "FAIL", "WARN")
+    severity = np.where(sensitive, "medium", "info")
+    return r.assign(status=status, severity=severity, _level_ja=level_name_ja(r["level"]))[
+        ["provider", "account_id", "region", "resource_id", "kind", "name", "level", "_level_ja", "status",
+         "severity"]]

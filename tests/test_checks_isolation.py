@@ -253,3 +253,14 @@ def test_ISL_denied_source_is_error_for_that_account_only():
         df = run(inv, check_id)
         assert account_statuses(df)[("aws", "2")] == ["ERROR"], check_id
         assert statuses(df) == {ok_id: "PASS"}, check_id
+
+
+def test_ISL_011_account_mixing_prod_and_dev_tags_fails_prod_only_passes():
+    def tag(account, rid, value, key="env"):
+        return {"provider": "aws", "account_id": account, "resource_id": rid, "key": key, "value": value}
+    inv = inventory(tags=[tag("1", "a", "prod"), tag("1", "b", "dev", key="Environment"),
+                          tag("2", "c", "Production"), tag("2", "d", "prd"),
+                          tag("3", "3", "dev"), tag("3", "e", "prod")])  # account-level tag not counted
+    df = run(inv, "ISL-011")
+    assert statuses(df) == {"1": "FAIL", "2": "PASS", "3": "PASS"}
+    assert row(df, "1")["reason"] == "account 1 mixes production and non-production resources (dev, prod)"

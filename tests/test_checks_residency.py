@@ -244,7 +244,7 @@ def test_data_checks_do_not_crash_or_pass_on_rows_with_every_field_unknown():
         audit_logs=[{"provider": "aws", "account_id": "1", "log_id": "t"}],
         regions=[{"provider": "aws", "account_id": "1", "region": "me-south-1"}])
     ids = [c for c in registry() if c.split("-")[0] in ("RES", "ISL", "ENC", "CLS", "CSP")]
-    assert len(ids) == 29
+    assert len(ids) == 31  # 29 core + RES-009, ISL-011
     for check_id in ids:
         df = run(inv, check_id)
         assert not df["reason"].str.startswith("check failed").any(), (check_id, df["reason"].tolist())
@@ -252,3 +252,19 @@ def test_data_checks_do_not_crash_or_pass_on_rows_with_every_field_unknown():
         passed = df[df["status"] == "PASS"]
         if check_id != "ISL-012":
             assert passed.empty, (check_id, passed["reason"].tolist())
+
+
+def test_RES_009_global_services_listed_and_classified_cdn_content_fails():
+    inv = inventory(
+        resources=[res("azure", "s", "fd-public", "cdn", "global"),
+                   res("aws", "1", "cf-secret", "cdn", "global"),
+                   res("gcp", "p", "topic-global", "topic", "global"),
+                   res("azure", "s", "dns", "network", "global"),
+                   res("aws", "1", "bucket-jp", "bucket", "ap-northeast-1")],
+        tags=[label("azure", "s", "fd-public", "公開"), label("aws", "1", "cf-secret", "極秘"),
+              label("gcp", "p", "topic-global", "グループ外秘")])
+    df = run(inv, "RES-009")
+    assert statuses(df) == {"fd-public": "WARN", "cf-secret": "FAIL", "topic-global": "WARN", "dns": "WARN"}
+    assert row(df, "cf-secret")["severity"] == "high"   # medium + one level for 極秘
+    assert row(df, "fd-public")["severity"] == "info"
+    assert row(df, "cf-secret")["reason"] == "cdn cf-secret is a global caching / messaging service holding top_secret data"
