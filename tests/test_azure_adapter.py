@@ -521,3 +521,12 @@ def test_normalize_is_deterministic(tenant):
     again = normalize(tenant.collection)
     for table in TABLES:
         pd.testing.assert_frame_equal(again[table], tenant.inventory[table], obj=table)
+
+
+def test_next_links_to_another_host_are_not_followed():
+    with AzureSampleTenant(throttle=False) as fake:
+        fake.link_base = "https://evil.invalid"   # every next-page link now leaves the service
+        inventory = normalize(collect(fake.options(data_access_logging=False, retry_total=0)))
+    users = _rows(inventory.coverage, account_id=TENANT, table="principals", source="graph:users").iloc[0]
+    assert users["status"] == "error" and "evil.invalid" in users["message"]
+    assert inventory.principals[inventory.principals["kind"] == "user"].empty

@@ -9,6 +9,7 @@ retry policies (the retry policy honours ``Retry-After`` on 429/503).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -47,6 +48,7 @@ class Clients:
     connection_verify: str | bool = True
     retry_total: int = 4
     _pipelines: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "Clients":
@@ -92,21 +94,25 @@ class Clients:
 
     # ------------------------------------------------------------------ REST pipelines
     def _pipeline(self, base: str) -> Any:
-        if base not in self._pipelines:
-            from azure.core import PipelineClient
-            from azure.core.pipeline.policies import (BearerTokenCredentialPolicy, ContentDecodePolicy,
-                                                      HeadersPolicy, NetworkTraceLoggingPolicy,
-                                                      RetryPolicy, UserAgentPolicy)
-            from azure.core.pipeline.transport import RequestsTransport
+        with self._lock:  # collectors call this from many threads
+            if base not in self._pipelines:
+                self._pipelines[base] = self._new_pipeline(base)
+            return self._pipelines[base]
 
-            # No ARM auto-registration policy: it would POST a provider registration (a write).
-            policies = [HeadersPolicy(), UserAgentPolicy(sdk_moniker="cloudaudit"),
-                        RetryPolicy(retry_total=self.retry_total),
-                        BearerTokenCredentialPolicy(self.credential, f"{base}/.default"),
-                        ContentDecodePolicy(), NetworkTraceLoggingPolicy()]
-            self._pipelines[base] = PipelineClient(
-                base_url=base, policies=policies, transport=RequestsTransport(connection_verify=self.connection_verify))
-        return self._pipelines[base]
+    def _new_pipeline(self, base: str) -> Any:
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import (BearerTokenCredentialPolicy, ContentDecodePolicy,
+                                                  HeadersPolicy, NetworkTraceLoggingPolicy,
+                                                  RetryPolicy, UserAgentPolicy)
+        from azure.core.pipeline.transport import RequestsTransport
+
+        # No ARM auto-registration policy: it would POST a provider registration (a write).
+        policies = [HeadersPolicy(), UserAgentPolicy(sdk_moniker="cloudaudit"),
+                    RetryPolicy(retry_total=self.retry_total),
+                    BearerTokenCredentialPolicy(self.credential, f"{base}/.default"),
+                    ContentDecodePolicy(), NetworkTraceLoggingPolicy()]
+        return PipelineClient(base_url=base, policies=policies,
+                              transport=RequestsTransport(connection_verify=self.connection_verify))
 
     def get_json(self, base: str, path_or_url: str, params: dict[str, str] | None = None) -> Any:
         """GET one JSON document from ARM or Graph; raises :class:`AzureHttpError` on non-2xx."""
@@ -143,6 +149,9 @@ class Clients:
             link = page.get(link_key)
             if not link:
                 return
+            if urlsplit(link).netloc.lower() != urlsplit(base).netloc.lower():
+                # never send the bearer token to a host other than the service's own
+                raise AzureHttpError(0, "ForeignNextLink", f"next page link points to {urlsplit(link).netloc}", link)
             page = self.get_json(base, link)  # the link carries its own query string
 
 

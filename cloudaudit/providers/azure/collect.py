@@ -113,7 +113,8 @@ class _Run:
 def collect(options: dict[str, Any], *, executor: Executor | None = None,
             progress: Progress = no_progress) -> Collection:
     """Collect the tenant (see the package docstring for the options)."""
-    clients = Clients.from_options(options or {})
+    options = dict(options or {})
+    clients = Clients.from_options(options)
     collection = Collection(PROVIDER, meta={"cloud": options.get("cloud") or "public", "arm_endpoint": clients.arm,
                                             "graph_endpoint": clients.graph, "authority": clients.authority})
     run = _Run(clients, collection)

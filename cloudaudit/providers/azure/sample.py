@@ -55,6 +55,7 @@ class AzureSampleTenant:
         self.requests: list[tuple[str, str, str]] = []
         self.throttled: list[str] = []
         self.url = ""
+        self.link_base = ""   # host put in next-page links (default: this server)
         self.ca_path = ""
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -189,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         if start + size < len(items):
             params = {k: v[0] for k, v in query.items() if k != "$skiptoken"}
             params["$skiptoken"] = str(start + size)
-            body[link_key] = f"{self.tenant.url}{path}?{urlencode(params)}"
+            body[link_key] = f"{self.tenant.link_base or self.tenant.url}{path}?{urlencode(params)}"
         self._send(200, body)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
