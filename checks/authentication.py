@@ -265,7 +265,7 @@ def privileged_without_mfa(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "No enforced MFA policy for administrative access",
            "ja": "管理アクセスに多要素認証を強制するポリシーがない"},
     controls=["9.2.3"], policy_items=["12(5)"], severity="high",
-    needs=["guardrails", "tenants"],
+    needs=["guardrails.mfa_required", "tenants"],
     reasons={
         "pass": {"en": "account {account_id}: MFA is enforced by {guardrails}",
                  "ja": "アカウント {account_id}: {guardrails} により多要素認証が強制されています"},
@@ -502,7 +502,7 @@ MIN_PASSWORD_REUSE = 24
     "AUTH-012",
     title={"en": "Weak password policy for local accounts", "ja": "ローカルアカウントのパスワードポリシーが弱い"},
     controls=["9.2.4"], policy_items=["12(5)"], severity="low", tier="extended",
-    needs=["guardrails", "tenants"], providers=("aws",),
+    needs=["guardrails.password_policy", "tenants"], providers=("aws",),
     reasons={
         "pass": {"en": "account {account_id}: passwords need {min_length} characters and {reuse} previous ones are blocked",
                  "ja": "アカウント {account_id}: パスワードは {min_length} 文字以上で、過去 {reuse} 個の再利用が禁止されています"},

@@ -187,7 +187,7 @@ def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Threat detection / vulnerability scanning not enabled",
            "ja": "脅威検知・脆弱性スキャンが有効になっていない"},
     controls=["CLD.12.4.5", "12.6.1", "CLD.9.5.2"], policy_items=["12(7)", "12(10)"], severity="medium",
-    needs=["guardrails", "regions", "tenants"],
+    needs=["guardrails.threat_detection", "regions", "tenants"],
     reasons={
         "pass": {"en": "account {account_id} in {where}: threat detection is enabled ({detectors})",
                  "ja": "アカウント {account_id} ({where}): 脅威検知が有効です ({detectors})"},
@@ -234,7 +234,7 @@ def _account_guardrail(inv, kind: str) -> pd.DataFrame:
     title={"en": "No alerting on privileged / security-relevant control-plane events",
            "ja": "特権操作・セキュリティ上重要な管理操作に対するアラートがない"},
     controls=["12.4.3", "16.1.2", "CLD.12.4.5"], policy_items=["11(5)", "12(2)"], severity="medium",
-    needs=["guardrails", "tenants"],
+    needs=["guardrails.security_alerting", "tenants"],
     reasons={
         "pass": {"en": "account {account_id}: security events raise alerts ({guardrails})",
                  "ja": "アカウント {account_id}: セキュリティ上重要な操作でアラートが通知されます ({guardrails})"},
@@ -256,7 +256,7 @@ def security_alerting_missing(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Security / incident contacts not registered with the CSP",
            "ja": "クラウド事業者にセキュリティ連絡先が登録されていない"},
     controls=["16.1.1", "16.1.2", "CLD.6.3.1"], policy_items=["12(10)"], severity="low",
-    needs=["guardrails", "tenants"],
+    needs=["guardrails.security_contact", "tenants"],
     reasons={
         "pass": {"en": "account {account_id}: a security contact is registered ({guardrails})",
                  "ja": "アカウント {account_id}: セキュリティ連絡先が登録されています ({guardrails})"},
