@@ -165,8 +165,12 @@ def test_grants_privilege_public_and_external(org):
     assert _one(g, principal_id="user:alice@example.co.jp")["external"] == False  # noqa: E712
     assert _one(g, principal_id="deleted:user:bob@example.co.jp?uid=123456789")["role"] == "roles/viewer"
     assert _one(g, principal_id="user:carol@example.co.jp")["standing"] == False  # noqa: E712 - time-bound
-    assert _one(g, principal_id="group:prod-engineers@example.co.jp")["privilege"] == "write"
-    assert _one(g, principal_id="group:gcp-admins@example.co.jp")["account_id"] == ORGANIZATION
+    # Folder / organization bindings: once at the organization, and inherited by every project below.
+    editors = g[g["principal_id"] == "group:prod-engineers@example.co.jp"].set_index("account_id")["via"].to_dict()
+    assert editors == {ORGANIZATION: "direct", "prod-jp-app": "inherited", "prod-jp-web": "inherited",
+                       "shared-data": "inherited"}
+    admins = g[g["principal_id"] == "group:gcp-admins@example.co.jp"]
+    assert set(admins["account_id"]) == PROJECTS | {ORGANIZATION} and set(admins["privilege"]) == {"admin"}
 
 
 def test_principals_and_service_account_keys(org):

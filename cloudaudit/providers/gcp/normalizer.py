@@ -565,30 +565,39 @@ def privilege_of(role: str) -> str:
 
 
 def _grants(ctx: _Context) -> list[dict[str, Any]]:
+    """One row per (binding member, role, resource). Organization and folder bindings are listed
+    at the organization (``via`` direct) and again in every project below them (``via`` inherited),
+    as a project's effective access includes them."""
     rows = []
+    below: dict[str, list[str]] = defaultdict(list)    # org / folder node -> project ids under it
+    for name, p in ctx.projects.items():
+        for node in ctx.ancestors(name)[1:]:
+            below[node].append(p["projectId"])
     for res in ctx.iam_results:
         resource, atype = res.get("resource", ""), res.get("assetType", "")
+        node = resource.split("googleapis.com/", 1)[-1]     # organizations/N, folders/N, projects/N
         if atype.endswith("/Organization"):
-            scope, account = "organization", ctx.org_key
+            scope, account = "organization", res.get("organization") or ctx.org_key
         elif atype.endswith("/Folder"):
             scope, account = "folder", ctx.org_key
         elif atype.endswith("/Project"):
             scope, account = "project", ctx.account(res.get("project"))
         else:
             scope, account = "resource", ctx.account(res.get("project"))
-        if atype.endswith("/Organization") and res.get("organization"):
-            account = res["organization"]
+        targets = [(account, "direct")]
+        if scope in ("organization", "folder"):
+            targets += [(pid, "inherited") for pid in sorted(below.get(node, []))]
         for b in res.get("policy", {}).get("bindings", []):
             role = b.get("role", "")
             condition = json.dumps(b.get("condition") or {})
             standing = "request.time" not in condition
             for member in b.get("members", []):
                 kind, ident, _ = _member_parts(member)
-                rows.append({"provider": PROVIDER, "account_id": account, "principal_id": member,
-                             "principal_kind": PRINCIPAL_KIND.get(kind, "user"),
-                             "scope": f"{scope} {resource}", "role": role, "privilege": privilege_of(role),
-                             "standing": standing, "via": "direct",
-                             "external": is_external(ctx, kind, ident), "public": kind in PUBLIC_MEMBERS})
+                row = {"provider": PROVIDER, "principal_id": member, "principal_kind": PRINCIPAL_KIND.get(kind, "user"),
+                       "scope": f"{scope} {resource}", "role": role, "privilege": privilege_of(role),
+                       "standing": standing, "external": is_external(ctx, kind, ident),
+                       "public": kind in PUBLIC_MEMBERS}
+                rows.extend({**row, "account_id": target, "via": via} for target, via in targets)
     return rows
 
 
