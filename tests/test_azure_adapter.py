@@ -23,7 +23,7 @@ from azure_fake import (ARG_PATH, DEV, LAB, PROD, TENANT, AzureSampleTenant, Cou
 
 
 # The catalog ids these tests assert on (running only them keeps the module fast).
-CHECKS = ["AUTH-001", "AUTH-004", "AUTH-007", "ISL-001", "ISL-003", "ISL-004", "ISL-006", "ISL-008", "ISL-012",
+CHECKS = ["AUTH-001", "AUTH-004", "AUTH-007", "LCM-003", "ISL-001", "ISL-003", "ISL-004", "ISL-006", "ISL-008", "ISL-012",
           "RES-001", "RES-003", "RES-006"]
 
 
@@ -137,6 +137,12 @@ def test_grants_map_rbac_and_directory_roles(tenant):
     assert set(ga["principal_id"]) == {"5e000000-0000-4000-8000-000000000001", "5e000000-0000-4000-8000-000000000002"}
     assert (ga["privilege"] == "admin").all() and ga["standing"].astype(bool).all()
     assert _rows(g, account_id=TENANT, role="Global Reader")["privilege"].tolist() == ["read"]
+    # The group holding User Access Administrator is expanded to its (transitive) members.
+    via_group = _rows(g, account_id=PROD, via="group")
+    assert set(via_group["principal_id"]) == {"5e000000-0000-4000-8000-000000000003", "5e000000-0000-4000-8000-000000000005"}
+    assert set(via_group["role"]) == {"User Access Administrator"} and set(via_group["principal_kind"]) == {"user"}
+    members = _rows(tenant.inventory.coverage, source="graph:groupMembers")
+    assert members[["account_id", "table", "status"]].values.tolist() == [[PROD, "grants", "ok"]]
 
 
 def test_lighthouse_delegations_are_external_trusts(tenant):
@@ -275,6 +281,7 @@ def test_seeded_problems_are_found_with_catalog_ids(tenant):
         ("ISL-003", "nsg-jp01"),                                # RDP open to the Internet
         ("RES-006", DEV),                                       # no allowed-locations assignment
         ("ISL-004", "sql-dev01"),                               # open to all Azure tenants
+        ("LCM-003", "5e000000-0000-4000-8000-000000000005"),    # disabled user in an admin group
     }
     assert expected <= failed, expected - failed
     passed = set(zip(f[f["status"] == "PASS"]["check_id"], f[f["status"] == "PASS"]["short"]))

@@ -181,6 +181,7 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
     _resource_graph(run, tenant_id, sub_ids, pool, data_logs=options.get("data_access_logging", True) is not False)
     for job in graph_jobs:
         job.result()
+    _group_members(run, tenant_id, pool)
     progress(total, total, "azure")
     _fill_scopes(c, tenant_id, sub_ids)
 
@@ -338,6 +339,37 @@ def _graph(run: _Run, tenant_id: str) -> None:
              lambda: clients.graph_get("/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"))
     run.call(tenant_id, ["audit_logs"], "arm:aadiamDiagnosticSettings",
              lambda: clients.arm_list("/providers/microsoft.aadiam/diagnosticSettings", API["aadiam"]))
+
+
+def _group_members(run: _Run, tenant_id: str, pool: Executor) -> None:
+    """Transitive members of every group that holds an Azure RBAC or directory role (grants via group)."""
+    holders: dict[str, set[str]] = {}   # group id -> accounts where it holds a grant
+    for rec in run.c.find("arm:roleAssignments"):
+        for item in rec.data or []:
+            props = item.get("properties") or {}
+            if str(props.get("principalType", "")).lower() == "group":
+                holders.setdefault(props.get("principalId", ""), set()).add(rec.account_id)
+    groups = {g.get("id") for rec in run.c.find("graph:groups") for g in rec.data or []}
+    for rec in run.c.find("graph:directoryRoleAssignments") + run.c.find("graph:roleEligibilitySchedules"):
+        for item in rec.data or []:
+            if item.get("principalId") in groups:
+                holders.setdefault(item["principalId"], set()).add(tenant_id)
+
+    def members(group: str) -> None:
+        accounts = sorted(holders[group])
+        try:
+            data = {"group": group, "members": run.clients.graph_list(
+                f"/v1.0/groups/{group}/transitiveMembers", {"$select": "id,userPrincipalName,displayName"})}
+        except Exception as exc:  # noqa: BLE001 - the grants of those accounts are incomplete
+            status, message = _status(exc)
+            for account in accounts:
+                run.c.cover(account, None, "grants", "graph:groupMembers", status, message)
+            return
+        run.c.add(tenant_id, GLOBAL, "graph:groupMembers", data)
+        for account in accounts:
+            run.c.cover(account, None, "grants", "graph:groupMembers", "ok")
+
+    list(pool.map(members, sorted(g for g in holders if g)))
 
 
 def _fill_scopes(c: Collection, tenant_id: str, sub_ids: list[str]) -> None:

@@ -393,6 +393,22 @@ class _Normalizer:
                      if str((i.get("properties") or {}).get("assignmentType")) == "Activated"}
         for sid, a in self._per_account("arm:roleAssignments"):
             out.append(self._arm_grant(sid, a, definitions, activated))
+        return out + self._via_groups(out)
+
+    def _via_groups(self, grants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One extra grant per transitive member of a group that holds a grant (via = group)."""
+        members = {rec.data["group"]: rec.data.get("members") or [] for rec in self.c.find("graph:groupMembers")}
+        out = []
+        for grant in grants:
+            if grant["principal_kind"] != "group":
+                continue
+            for member in members.get(grant["principal_id"], []):
+                kind, external = self._principal_kind(member.get("id", ""))
+                if kind == "unknown":
+                    kind = str(member.get("@odata.type", "")).rsplit(".", 1)[-1].lower().replace("serviceprincipal",
+                                                                                                 "service_principal")
+                out.append({**grant, "principal_id": member.get("id"), "principal_kind": kind, "via": "group",
+                            "external": external or bool(grant["external"])})
         return out
 
     def _arm_grant(self, sid: str, a: dict[str, Any], definitions: dict[tuple[str, str], dict[str, Any]],

@@ -381,6 +381,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._paged(g["conditionalAccessPolicies"], "@odata.nextLink", path, query)
         if route == "/policies/identitySecurityDefaultsEnforcementPolicy":
             return self._send(200, g["identitySecurityDefaultsEnforcementPolicy"])
+        m = re.match(r"^/groups/([^/]+)/transitiveMembers$", route)
+        if m:
+            if m.group(1) not in {x["id"] for x in g.get("groups", [])}:
+                return self._error(404, "Request_ResourceNotFound", f"group {m.group(1)} not found")
+            return self._paged(g.get("groupMembers", {}).get(m.group(1), []), "@odata.nextLink", path, query)
         if route == "/groups":
             return self._paged(g.get("groups", []), "@odata.nextLink", path, query)
         if route == "/servicePrincipals":
