@@ -21,8 +21,8 @@ from gcp_fake import DENIED_PROJECT, ORGANIZATION, FakeGoogleCloud, paged_paths,
 PROJECTS = {"prod-jp-app", "prod-jp-web", "shared-data", "sandbox-dev"}
 # The catalog ids these tests assert on (running only them keeps the module fast).
 CHECKS = ["RES-001", "RES-002", "RES-003", "RES-005", "RES-006", "RES-008", "ISL-001", "ISL-002", "ISL-003",
-          "ISL-004", "ISL-006", "ISL-007", "ISL-009", "ISL-012", "AUTH-001", "AUTH-002", "AUTH-007", "AUTH-008", "AUTH-009",
-          "ENC-003", "ENC-008", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-007", "LOG-008"]
+          "ISL-004", "ISL-006", "ISL-007", "ISL-009", "ISL-012", "AUTH-001", "AUTH-002", "AUTH-005", "AUTH-007", "AUTH-008", "AUTH-009",
+          "ENC-003", "ENC-008", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-005", "LOG-007", "LOG-008"]
 
 
 @pytest.fixture(scope="module")
@@ -292,9 +292,17 @@ def test_denied_project_gives_error_not_pass(org):
 
 def test_mfa_checks_error_without_directory(org):
     f = org["findings"]
-    mfa = f[f["check_id"].isin(["AUTH-001", "AUTH-002"])]
-    assert len(mfa) and set(mfa["status"]) == {"ERROR"}
+    mfa = f[f["check_id"].isin(["AUTH-001", "AUTH-002", "AUTH-005"])]
+    assert set(mfa["check_id"]) == {"AUTH-001", "AUTH-002", "AUTH-005"}
+    assert set(mfa["status"]) == {"ERROR"}
     assert mfa["reason"].str.contains("domain-wide delegation").all()
+
+
+def test_guardrail_kinds_not_collected_give_error(org):
+    f = org["findings"]
+    threat = f[f["check_id"] == "LOG-005"]          # Security Command Center is not read
+    assert len(threat) and set(threat["status"]) == {"ERROR"}
+    assert threat[threat["account_id"] != DENIED_PROJECT]["reason"].str.contains("Security Command Center").all()
 
 
 # ----------------------------------------------------------------------------- replay, scope, options
