@@ -537,3 +537,19 @@ def test_next_links_to_another_host_are_not_followed():
     users = _rows(inventory.coverage, account_id=TENANT, table="principals", source="graph:users").iloc[0]
     assert users["status"] == "error" and "evil.invalid" in users["message"]
     assert inventory.principals[inventory.principals["kind"] == "user"].empty
+
+
+def test_endpoints_and_ca_bundle_from_the_policy_file(tmp_path):
+    from cloudaudit.policy import load_policy
+
+    with AzureSampleTenant(throttle=False) as fake:
+        policy_file = tmp_path / "policy.toml"
+        policy_file.write_text(
+            "[residency]\nallowed_countries = [\"JP\"]\n\n[providers.azure]\n"
+            f"arm_endpoint = \"{fake.url}\"\ngraph_endpoint = \"{fake.url}\"\nauthority = \"{fake.url}\"\n"
+            f"connection_verify = \"{fake.ca_path}\"\nsubscriptions = [\"{PROD}\"]\nmax_workers = 2\n"
+            "data_access_logging = false\n", encoding="utf-8")
+        inventory = cloudaudit.collect("azure", policy=load_policy(policy_file),
+                                       options={"azure": {"credential": StaticToken()}})
+    assert set(inventory.resources["account_id"]) == {PROD}
+    assert (inventory.resources["provider"] == "azure").all() and len(inventory.principals) >= 5
