@@ -363,6 +363,20 @@ def test_folder_scope():
     assert not any(p.startswith(f"/v2/{ORGANIZATION}") for p in paths)   # the org node is out of scope
 
 
+def test_caller_executor_and_progress():
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen = []
+    with FakeGoogleCloud() as fake, ThreadPoolExecutor(max_workers=2) as pool:
+        collection = gcp.collect(fake.options(), executor=pool,
+                                 progress=lambda done, total, label: seen.append((label, done, total)))
+        assert pool.submit(lambda: 41 + 1).result() == 42     # the caller's pool is not shut down
+    labels = {label for label, _, _ in seen}
+    assert {"gcp folders", "gcp asset inventory", "gcp IAM policies", "gcp org policies"} <= labels
+    assert ("gcp org policies", 5, 5) in seen                 # the organization and its 4 projects
+    assert len(gcp.normalize(collection).resources) > 20
+
+
 def test_public_api_collect_with_options():
     with FakeGoogleCloud() as fake:
         inv = cloudaudit.collect("gcp", options={"gcp": fake.options(allowed_domains=["example.co.jp"])})
