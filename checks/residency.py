@@ -92,22 +92,45 @@ def bucket_location(inv, policy: Policy) -> pd.DataFrame:
         ["provider", "account_id", "region", "resource_id", "name", "locations", "status", "allowed"]]
 
 
-def _replica_check(inv, policy: Policy, kinds: tuple[str, ...]) -> pd.DataFrame:
-    """One row per replica of the given kinds, judged on its target location."""
-    rep = inv.replicas[inv.replicas["kind"].isin(kinds)].rename(columns={"kind": "copy_kind"})
-    rep = names(inv, rep)
-    rep = _verdict(rep, policy, "target_region")
-    rep["region"] = rep["source_region"]
-    rep["target_account"] = rep["target_account"].fillna(rep["account_id"])
-    return rep[["provider", "account_id", "region", "resource_id", "kind", "name", "copy_kind", "source_region",
-                "target_region", "target_account", "countries", "status", "allowed"]]
+def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Judge every (subject, location, role) row, then one row per subject.
+
+    ``frame`` has provider, account_id, region (the subject's home), resource_id, kind, name,
+    ``location`` and ``role`` ("replication copy", "stored" ...). A subject FAILs when any of
+    its locations is outside the allowed countries; ``locations`` lists them all.
+    """
+    if "target_account" not in frame.columns:
+        frame = frame.assign(target_account=pd.NA)
+    rows = location_verdict(frame, policy, location="location")
+    rows["_text"] = (rows["role"] + " in " + rows["location"].fillna("unknown").astype(str) + " ("
+                     + rows["countries"] + ")")
+    rows["_bad"] = rows["location"].fillna("unknown").astype(str).where(rows["_outside"])
+    out = rows.groupby(["provider", "account_id", "resource_id"], as_index=False, sort=False, dropna=False).agg(
+        region=("region", "first"), kind=("kind", "first"), name=("name", "first"),
+        roles=("role", lambda r: ", ".join(sorted(set(r)))),
+        locations=("_text", lambda t: "; ".join(sorted(set(t)))),
+        outside=("_bad", lambda b: ", ".join(sorted(set(b.dropna())))),
+        target_accounts=("target_account", lambda a: ", ".join(sorted(set(a.dropna().astype(str))))),
+        _outside=("_outside", "any"))
+    return out.assign(status=np.where(out["_outside"], "FAIL", "PASS"),
+                      allowed=allowed_countries_text(policy)).drop(columns=["_outside"])
 
 
-_REPLICA_REASONS = {
-    "pass": {"en": "{copy_kind} copy of {kind} {name} is in {target_region} ({countries}); allowed: {allowed}",
-             "ja": "{kind} {name} の {copy_kind} コピーは {target_region} ({countries}) にあり、許可範囲内です (許可: {allowed})"},
-    "fail": {"en": "{copy_kind} copy of {kind} {name} is in {target_region} ({countries}); allowed: {allowed}",
-             "ja": "{kind} {name} の {copy_kind} コピーは {target_region} ({countries}) にあり、許可された国 ({allowed}) の外です"},
+def _copies(inv, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """Replicas of the given kinds as (subject, location, role) rows, named after their source."""
+    rep = names(inv, inv.replicas[inv.replicas["kind"].isin(kinds)].rename(columns={"kind": "copy_kind"}))
+    return pd.DataFrame({"provider": rep["provider"], "account_id": rep["account_id"],
+                         "region": rep["source_region"], "resource_id": rep["resource_id"], "kind": rep["kind"],
+                         "name": rep["name"], "location": rep["target_region"],
+                         "role": rep["copy_kind"].fillna("unknown").str.replace("_", " ") + " copy",
+                         "target_account": rep["target_account"]})
+
+
+_COPY_REASONS = {
+    "pass": {"en": "{kind} {name}: {locations}; allowed: {allowed}",
+             "ja": "{kind} {name}: {locations}。許可範囲内です (許可: {allowed})"},
+    "fail": {"en": "{kind} {name}: {locations}; allowed: {allowed}",
+             "ja": "{kind} {name}: {locations}。許可された国 ({allowed}) の外を含みます ({outside})"},
 }
 
 
@@ -119,13 +142,13 @@ _REPLICA_REASONS = {
     policy_items=["11(6)"],
     severity="high",
     needs=["replicas", "resources"],
-    reasons=_REPLICA_REASONS,
+    reasons=_COPY_REASONS,
     remediation={"en": "Point replication at a destination in an allowed country (e.g. a locally or zone-redundant "
                        "SKU, or a replication rule to an in-country bucket).",
                  "ja": "レプリケーション先を許可国内に変更してください (LRS/ZRS への変更や国内バケットへの複製ルールなど)。"},
 )
 def storage_replication(inv, policy: Policy) -> pd.DataFrame:
-    return _replica_check(inv, policy, ("replication", "geo_pair"))
+    return _by_subject(_copies(inv, ("replication", "geo_pair")), policy)
 
 
 @check(
@@ -136,13 +159,13 @@ def storage_replication(inv, policy: Policy) -> pd.DataFrame:
     policy_items=["11(6)"],
     severity="high",
     needs=["replicas", "resources"],
-    reasons=_REPLICA_REASONS,
+    reasons=_COPY_REASONS,
     remediation={"en": "Remove the replica (or global-table region) outside the allowed countries and re-create it "
                        "in an allowed region.",
                  "ja": "許可国外のレプリカ (グローバルテーブルのリージョン) を削除し、許可されたリージョンに作り直してください。"},
 )
 def database_replicas(inv, policy: Policy) -> pd.DataFrame:
-    return _replica_check(inv, policy, ("read_replica", "global_table"))
+    return _by_subject(_copies(inv, ("read_replica", "global_table")), policy)
 
 
 @check(
@@ -153,28 +176,17 @@ def database_replicas(inv, policy: Policy) -> pd.DataFrame:
     policy_items=["11(6)", "11(2)"],
     severity="high",
     needs=["replicas", "resources"],
-    reasons={
-        **_REPLICA_REASONS,
-        "stored_pass": {"en": "{kind} {name} is stored in {target_region} ({countries}); allowed: {allowed}",
-                        "ja": "{kind} {name} の保存場所は {target_region} ({countries}) で、許可範囲内です (許可: {allowed})"},
-        "stored_fail": {"en": "{kind} {name} is stored in {target_region} ({countries}); allowed: {allowed}",
-                        "ja": "{kind} {name} の保存場所は {target_region} ({countries}) で、許可された国 ({allowed}) の外です"},
-    },
+    reasons=_COPY_REASONS,
     remediation={"en": "Set backup copy rules, snapshot storage locations and backup redundancy to allowed regions "
                        "(a default 'nearest multi-region' location is not in-country); delete copies held elsewhere.",
                  "ja": "バックアップのコピールール、スナップショットの保存場所、バックアップ冗長性を許可リージョンに設定し"
                        "(既定の「最寄りのマルチリージョン」は国内ではありません)、許可国外のコピーを削除してください。"},
 )
 def backups_outside(inv, policy: Policy) -> pd.DataFrame:
-    copies = _replica_check(inv, policy, ("backup", "snapshot_copy"))
     stored = resources(inv)[resources(inv)["kind"].isin(BACKUP_KINDS)]
-    stored = stored.assign(copy_kind="stored", source_region=stored["region"], target_region=stored["region"],
-                           target_account=stored["account_id"])
-    stored = _verdict(stored, policy, "target_region")
-    stored["reason_key"] = np.where(stored["status"] == "FAIL", "stored_fail", "stored_pass")
-    out = pd.concat([copies, stored[copies.columns.tolist() + ["reason_key"]]], ignore_index=True)
-    out["reason_key"] = out["reason_key"].fillna(out["status"].str.lower())
-    return out
+    stored = stored[["provider", "account_id", "region", "resource_id", "kind", "name"]].assign(
+        location=stored["region"], role="stored")
+    return _by_subject(pd.concat([stored, _copies(inv, ("backup", "snapshot_copy"))], ignore_index=True), policy)
 
 
 def _region_values(values: pd.Series) -> pd.Series:
@@ -279,12 +291,7 @@ def opt_in_regions(inv, policy: Policy) -> pd.DataFrame:
     policy_items=["11(6)", "12(10)"],
     severity="medium",
     needs=["audit_logs", "resources", "replicas"],
-    reasons={
-        "pass": {"en": "{subject} {name} stores data in {location} ({countries}); allowed: {allowed}",
-                 "ja": "{subject} {name} の保存場所は {location} ({countries}) で、許可範囲内です (許可: {allowed})"},
-        "fail": {"en": "{subject} {name} stores data in {location} ({countries}); allowed: {allowed}",
-                 "ja": "{subject} {name} の保存場所は {location} ({countries}) で、許可された国 ({allowed}) の外です"},
-    },
+    reasons=_COPY_REASONS,
     remediation={"en": "Send audit logs to a log store in an allowed region, pin log buckets and key rings to an "
                        "allowed region (not 'global'), and remove multi-region key replicas outside it.",
                  "ja": "監査ログの送信先を許可リージョンのログストアにし、ログバケットとキーリングを許可リージョンに固定"
@@ -293,20 +300,15 @@ def opt_in_regions(inv, policy: Policy) -> pd.DataFrame:
 def logs_and_keys_outside(inv, policy: Policy) -> pd.DataFrame:
     logs = inv.audit_logs
     logs = pd.DataFrame({"provider": logs["provider"], "account_id": logs["account_id"], "region": logs["region"],
-                         "resource_id": logs["log_id"], "name": logs["log_id"], "subject": "audit log destination of",
-                         "location": logs["destination_region"]})
+                         "resource_id": logs["log_id"], "name": logs["log_id"], "kind": "audit log",
+                         "location": logs["destination_region"], "role": "destination"})
     res = resources(inv)[resources(inv)["kind"].isin(["log_store", "key"])]
     res = pd.DataFrame({"provider": res["provider"], "account_id": res["account_id"], "region": res["region"],
-                        "resource_id": res["resource_id"], "name": res["name"].fillna(res["resource_id"]),
-                        "subject": res["kind"].map({"log_store": "log store", "key": "key"}),
-                        "location": res["region"]})
-    rep = names(inv, inv.replicas[inv.replicas["kind"] == "multi_region_key"].drop(columns=["kind"]))
-    rep = pd.DataFrame({"provider": rep["provider"], "account_id": rep["account_id"], "region": rep["source_region"],
-                        "resource_id": rep["resource_id"], "name": rep["name"], "subject": "replica of key",
-                        "location": rep["target_region"]})
-    out = pd.concat([logs, res, rep], ignore_index=True)
-    return _verdict(out, policy, "location")[["provider", "account_id", "region", "resource_id", "subject", "name",
-                                              "location", "countries", "status", "allowed"]]
+                        "resource_id": res["resource_id"], "name": res["name"],
+                        "kind": res["kind"].map({"log_store": "log store", "key": "key"}),
+                        "location": res["region"], "role": "stored"})
+    keys = _copies(inv, ("multi_region_key",)).assign(kind="key", role="replica")
+    return _by_subject(pd.concat([logs, res, keys], ignore_index=True), policy)
 
 
 # Global services that cache or relay content (edge caches, messaging without a storage policy).

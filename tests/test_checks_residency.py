@@ -96,9 +96,8 @@ def test_RES_003_replication_to_us_fails_geo_pair_in_japan_passes():
         ])
     df = run(inv, "RES-003")
     assert statuses(df) == {"arn:s3:data": "FAIL", "/sub/st1": "PASS", "/sub/st2": "FAIL"}
-    assert row(df, "arn:s3:data")["reason"] == \
-        "replication copy of bucket arn:s3:data is in us-east-1 (US); allowed: JP"
-    assert '"target_account":"999"' in row(df, "arn:s3:data")["evidence"]
+    assert row(df, "arn:s3:data")["reason"] == "bucket arn:s3:data: replication copy in us-east-1 (US); allowed: JP"
+    assert '"target_accounts":"999"' in row(df, "arn:s3:data")["evidence"]
 
 
 def test_RES_004_read_replica_abroad_and_unknown_target_fail_global_table_in_japan_passes():
@@ -107,13 +106,19 @@ def test_RES_004_read_replica_abroad_and_unknown_target_fail_global_table_in_jap
          "target_region": "us-west-2", "kind": "read_replica"},
         {"provider": "aws", "account_id": "1", "resource_id": "arn:ddb:t1", "source_region": "ap-northeast-1",
          "target_region": "ap-northeast-3", "kind": "global_table"},
+        {"provider": "aws", "account_id": "1", "resource_id": "arn:ddb:t2", "source_region": "ap-northeast-1",
+         "target_region": "ap-northeast-3", "kind": "global_table"},
+        {"provider": "aws", "account_id": "1", "resource_id": "arn:ddb:t2", "source_region": "ap-northeast-1",
+         "target_region": "eu-west-1", "kind": "global_table"},
         {"provider": "gcp", "account_id": "p", "resource_id": "sql-1", "source_region": "asia-northeast1",
          "target_region": None, "kind": "read_replica"},
         {"provider": "aws", "account_id": "1", "resource_id": "arn:s3", "source_region": "ap-northeast-1",
          "target_region": "us-east-1", "kind": "replication"},  # RES-003's
     ])
     df = run(inv, "RES-004")
-    assert statuses(df) == {"arn:rds:db1": "FAIL", "arn:ddb:t1": "PASS", "sql-1": "FAIL"}
+    assert statuses(df) == {"arn:rds:db1": "FAIL", "arn:ddb:t1": "PASS", "arn:ddb:t2": "FAIL", "sql-1": "FAIL"}
+    assert row(df, "arn:ddb:t2")["reason"] == ("resource arn:ddb:t2: global table copy in ap-northeast-3 (JP); "
+                                               "global table copy in eu-west-1 (IE); allowed: JP")
     assert "unknown location" in row(df, "sql-1")["reason"]
 
 
@@ -128,8 +133,9 @@ def test_RES_005_backup_to_nearest_multi_region_fails_and_snapshots_judged_where
                    "target_region": "ap-northeast-3", "kind": "snapshot_copy"}])
     df = run(inv, "RES-005")
     assert statuses(df) == {"disk-snap": "PASS", "snap-us": "FAIL", "sql-1": "FAIL", "arn:vault": "PASS"}
-    assert row(df, "snap-us")["reason"].startswith("snapshot snap-us is stored in us-west-2 (US)")
-    assert row(df, "sql-1")["reason"].startswith("backup copy of resource sql-1 is in asia (")
+    assert row(df, "snap-us")["reason"] == "snapshot snap-us: stored in us-west-2 (US); allowed: JP"
+    assert row(df, "sql-1")["reason"].startswith("resource sql-1: backup copy in asia (")
+    assert row(df, "sql-1")["reason_ja"].endswith("の外を含みます (asia)")
 
 
 def test_RES_006_enforced_passes_audit_only_and_too_wide_warn_missing_fails():
@@ -180,11 +186,12 @@ def test_RES_008_log_destinations_log_stores_keys_and_key_replicas():
         replicas=[{"provider": "aws", "account_id": "1", "resource_id": "mrk-1", "source_region": "ap-northeast-1",
                    "target_region": "us-west-2", "kind": "multi_region_key"}])
     df = run(inv, "RES-008")
-    got = df.groupby("resource_id")["status"].apply(lambda s: sorted(s.astype(str))).to_dict()
-    assert got == {"trail-org": ["FAIL"], "diag-1": ["PASS"], "_Default": ["FAIL"], "kr-jp/key1": ["PASS"],
-                   "mrk-1": ["FAIL", "PASS"]}
+    assert statuses(df) == {"trail-org": "FAIL", "diag-1": "PASS", "_Default": "FAIL", "kr-jp/key1": "PASS",
+                            "mrk-1": "FAIL"}
     assert "unknown location" in row(df, "_Default")["reason"]
-    assert "replica of key mrk-1 stores data in us-west-2 (US)" in df[df["status"] == "FAIL"]["reason"].str.cat()
+    assert row(df, "mrk-1")["reason"] == \
+        "key mrk-1: replica in us-west-2 (US); stored in ap-northeast-1 (JP); allowed: JP"
+    assert row(df, "trail-org")["reason"] == "audit log trail-org: destination in us-east-1 (US); allowed: JP"
 
 
 def test_RES_denied_source_is_error_for_that_account_only():
