@@ -128,9 +128,11 @@ def test_buckets_region_public_encryption_tls_tags(inv, sample_org):
     outside = res.loc[probs["bucket_outside_japan"]]
     assert outside.region == "us-east-1" and not outside.public_read   # null LocationConstraint
     buckets = inv.resources[inv.resources.kind == "bucket"]
-    assert len(buckets) == 5 and set(buckets.encryption) == {"provider"} and buckets.https_only.all()
+    assert len(buckets) == 6 and set(buckets.encryption) == {"provider"} and buckets.https_only.all()
     shared = buckets[buckets.account_id == sample_org["members"]["shared-services"]]
-    assert list(shared.region) == ["ap-northeast-3"]
+    assert sorted(shared.region) == [HOME, "ap-northeast-3"]
+    copy = inv.replicas[inv.replicas.kind == "replication"]
+    assert list(zip(copy.source_region, copy.target_region)) == [("ap-northeast-3", HOME)]
     labels = inv.tags[inv.tags.key == "classification"]
     assert set(buckets.resource_id) <= set(labels.resource_id)
 
@@ -269,13 +271,15 @@ def test_bundle_replays_to_identical_inventory_and_findings(collection, inv, fin
 
 
 def test_single_account_mode_makes_no_organizations_call(moto_endpoint, sample_org):
-    seen = []
+    seen, ticks = [], []
 
     def record(model, **_):
         seen.append(model.service_model.service_name)
 
     c = aws.collect({"single_account": True, "regions": [HOME], "max_attempts": 1,
-                     "client_hooks": {"before-call.*.*": record}})
+                     "client_hooks": {"before-call.*.*": record}},
+                    progress=lambda done, total, label: ticks.append((done, total)))
+    assert ticks and ticks[-1][0] == ticks[-1][1] and all(d <= t for d, t in ticks)
     inv = aws.normalize(c)
     assert "organizations" not in seen and "iam" in seen
     assert list(inv.tenants.account_id) == [MANAGEMENT]
@@ -285,7 +289,7 @@ def test_single_account_mode_makes_no_organizations_call(moto_endpoint, sample_o
 def test_top_level_api_runs_the_adapter(sample_org):
     inv = cloudaudit.collect(["aws"], options={"aws": {"regions": [HOME], "max_attempts": 1}})
     assert set(inv.tenants.account_id) == {MANAGEMENT, *sample_org["members"].values()}
-    assert (inv.resources.kind == "bucket").sum() == 5
+    assert (inv.resources.kind == "bucket").sum() == 6
 
 
 def test_instances_images_and_threat_detection(inv, sample_org):

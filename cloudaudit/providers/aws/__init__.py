@@ -27,7 +27,8 @@ Options (``cloudaudit.collect(["aws"], options={"aws": {...}})``):
 ``max_workers``
     size of the thread pool over accounts x regions (default 8; ignored when an executor is given).
 ``max_attempts``
-    botocore adaptive-retry attempts per call (default 8).
+    botocore adaptive-retry attempts per call (default: ``AWS_MAX_ATTEMPTS`` from the environment,
+    else 6). Against moto, which answers 500 for calls it does not implement, use 1 or 2.
 ``endpoint_url``
     endpoint for every service; the standard ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``
     environment variables work as well.

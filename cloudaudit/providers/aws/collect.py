@@ -14,6 +14,7 @@ writes coverage (merged to one row per table, source, account and region at the 
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from ..base import Collection, Progress, classify_error, no_progress
 from .client import HOME_REGION, ClientFactory, Credentials, partition_of
 
 PROVIDER = "aws"
+DEFAULT_MAX_ATTEMPTS = 6
 ENABLED_OPT_IN = ("opt-in-not-required", "opted-in")
 REGIONAL_TABLES = ("resources", "tags", "replicas", "network_rules", "audit_logs", "guardrails")
 _STATUS_RANK = {"ok": 0, "unsupported": 1, "error": 2, "denied": 3}
@@ -395,8 +397,10 @@ def merge_coverage(collection: Collection) -> None:
 
 def factory_from_options(options: dict[str, Any]) -> ClientFactory:
     """Build the client factory from the adapter options."""
+    # The standard AWS_MAX_ATTEMPTS variable is honoured when the option is not given.
+    attempts = options.get("max_attempts") or os.environ.get("AWS_MAX_ATTEMPTS") or DEFAULT_MAX_ATTEMPTS
     return ClientFactory(options.get("session"), profile=options.get("profile"), region=options.get("region"),
-                         endpoint_url=options.get("endpoint_url"), max_attempts=int(options.get("max_attempts", 8)),
+                         endpoint_url=options.get("endpoint_url"), max_attempts=int(attempts),
                          hooks=options.get("client_hooks"),
                          max_pool_connections=max(16, int(options.get("max_workers", 8)) * 2))
 

@@ -224,6 +224,15 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
 
     # --- shared-services: a clean account with data in Osaka and a hardened instance in Tokyo
     _bucket(shared, f"shared-data-{shared.id}", "ap-northeast-3")
+    _bucket(shared, f"shared-data-copy-{shared.id}", HOME)          # replicated Osaka -> Tokyo
+    for name, region in ((f"shared-data-{shared.id}", "ap-northeast-3"), (f"shared-data-copy-{shared.id}", HOME)):
+        shared.client("s3", region).put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    shared.client("s3", "ap-northeast-3").put_bucket_replication(
+        Bucket=f"shared-data-{shared.id}", ReplicationConfiguration={
+            "Role": f"arn:aws:iam::{shared.id}:role/replication",
+            "Rules": [{"ID": "dr", "Status": "Enabled", "Priority": 1, "Filter": {"Prefix": ""},
+                       "DeleteMarkerReplication": {"Status": "Disabled"},
+                       "Destination": {"Bucket": f"arn:aws:s3:::shared-data-copy-{shared.id}"}}]})
     sec2 = shared.client("ec2")
     skms = shared.client("kms")
     tools_key = skms.create_key(Description="tools")["KeyMetadata"]
