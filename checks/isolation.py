@@ -267,6 +267,9 @@ def public_snapshots(inv, policy: Policy) -> pd.DataFrame:
         "principal_fail": {"en": "external principal {resource_id} holds {roles} in {account_id} and is not on the "
                                  "approved list",
                            "ja": "承認リストにない外部プリンシパル {resource_id} が {account_id} で {roles} を保有しています"},
+        "principal_unknown": {"en": "principal {resource_id} holds {roles} in {account_id}; whether it is outside the "
+                                    "organization is unknown",
+                              "ja": "プリンシパル {resource_id} は {account_id} で {roles} を保有していますが、組織外かどうか不明です"},
         "principal_approved": {"en": "external principal {resource_id} holds {roles} in {account_id} and is on the "
                                      "approved list",
                                "ja": "外部プリンシパル {resource_id} は {account_id} で {roles} を保有し、承認済みリストにあります"},
@@ -295,15 +298,16 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     roles = roles.rename(columns={"role_id": "resource_id"}).assign(subject="role")
     g = inv.grants
     # Anonymous / all-users grants are ISL-001 / ISL-007's; here: named outside parties.
-    g = g[flag(g["external"], False) & ~flag(g["public"], False)]
+    # A grant whose holder's origin is unknown is judged as external (fail closed).
+    g = g[flag(g["external"], True) & ~flag(g["public"], False)]
     g_ok = _matches(g["principal_id"], pattern)
     g = g.assign(_rank=np.where(g_ok, 1, 3), _cond=True, external=g["principal_id"],
-                 _priv=g["privilege"].fillna("admin"))
+                 _priv=g["privilege"].fillna("admin"), _unknown=g["external"].isna())
     order = {"admin": 0, "write": 1, "read": 2}
     princ = g.assign(_o=g["_priv"].map(order).fillna(0)).sort_values("_o").groupby(
         KEY + ["principal_id"], as_index=False).agg(
         _rank=("_rank", "max"), external=("external", "first"), _cond=("_cond", "all"), privilege=("_priv", "first"),
-        roles=("role", lambda s: ", ".join(sorted(set(s.dropna())))))
+        _unknown=("_unknown", "all"), roles=("role", lambda s: ", ".join(sorted(set(s.dropna())))))
     princ = princ.rename(columns={"principal_id": "resource_id"}).assign(subject="principal")
     out = pd.concat([roles, princ], ignore_index=True)
     r = out["_rank"]
@@ -313,6 +317,7 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     principal = out["subject"] == "principal"
     out.loc[principal & (r == 3), "reason_key"] = "principal_fail"
     out.loc[principal & (r == 1), "reason_key"] = "principal_approved"
+    out.loc[principal & (r == 3) & flag(out["_unknown"].astype("boolean"), False), "reason_key"] = "principal_unknown"
     out["condition"] = np.where(principal, "", np.where(out["_cond"], " (ExternalId required)",
                                                         " (no ExternalId condition)"))
     out["_condition_ja"] = np.where(principal, "", np.where(out["_cond"], " (ExternalId 条件あり)",
@@ -321,7 +326,7 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     out["severity"] = np.select([r == 4, out["status"] == "WARN", out["status"] == "PASS"],
                                 ["critical", "medium", "high"],
                                 out["privilege"].map(_PRIVILEGE_SEVERITY).fillna("high"))
-    return out.drop(columns=["_rank", "_cond"])
+    return out.drop(columns=["_rank", "_cond", "_unknown"], errors="ignore")
 
 
 @check(

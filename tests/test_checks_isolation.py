@@ -131,12 +131,15 @@ def test_ISL_006_external_trust_with_and_without_condition_and_allow_list():
                  "privilege": "admin", "external": True, "scope": "projects/p"},
                 {"provider": "gcp", "account_id": "p", "principal_id": "user:eve@corp.example", "role": "roles/viewer",
                  "privilege": "read", "external": False, "scope": "projects/p"},
+                {"provider": "gcp", "account_id": "p", "principal_id": "user:who@unknown.example", "role": "roles/viewer",
+                 "privilege": "read", "external": None, "scope": "projects/p"},
                 {"provider": "gcp", "account_id": "p", "principal_id": "allUsers", "role": "roles/viewer",
                  "privilege": "read", "external": True, "public": True, "scope": "resource //storage/b"}])
     df = run(inv, "ISL-006", Policy(trusted_accounts=("777",)))
     assert statuses(df) == {"role/internal": "PASS", "role/vendor-ok": "PASS", "role/vendor-nocond": "WARN",
                             "role/stranger": "FAIL", "role/anyone": "FAIL", "role/unknown": "FAIL",
-                            "user:bob@gmail.com": "FAIL"}
+                            "user:bob@gmail.com": "FAIL", "user:who@unknown.example": "FAIL"}
+    assert "is unknown" in row(df, "user:who@unknown.example")["reason"]
     assert "(ExternalId required)" in row(df, "role/stranger")["reason"]
     assert row(df, "role/stranger")["severity"] == "high"
     assert row(df, "role/anyone")["severity"] == "critical"
