@@ -363,6 +363,20 @@ def test_folder_scope():
     assert not any(p.startswith(f"/v2/{ORGANIZATION}") for p in paths)   # the org node is out of scope
 
 
+def test_org_wide_source_denied_is_error_in_every_project():
+    with FakeGoogleCloud(deny_paths=(":searchAllIamPolicies",)) as fake:
+        collection = gcp.collect(fake.options())
+    inv = gcp.normalize(collection)
+    cov = inv.coverage[inv.coverage["source"] == collector.SRC_SEARCH_IAM]
+    assert set(cov["status"]) == {"denied"} and set(cov["account_id"]) == PROJECTS | {ORGANIZATION}
+    assert inv.grants.empty
+    res = inv.resources.set_index("name")["public_read"]
+    assert pd.isna(res["public-assets"]) and pd.isna(res["orders"])   # unknown, never "not public"
+    assert res["jp-app-data"] == False  # noqa: E712 - public access prevention enforced: known without IAM
+    f = run_checks(inv, checks=["ISL-006", "AUTH-007"]).df
+    assert set(f["status"]) == {"ERROR"} and set(f["account_id"]) >= PROJECTS
+
+
 def test_caller_executor_and_progress():
     from concurrent.futures import ThreadPoolExecutor
 

@@ -78,7 +78,7 @@ class FakeGoogleCloud:
     """The fake server; a context manager. ``endpoint`` is ``http://127.0.0.1:PORT``."""
 
     def __init__(self, denied_projects: tuple[str, ...] = (DENIED_PROJECT,), page_size: int = 2,
-                 throttle_once: tuple[str, ...] = (":searchAllIamPolicies",)):
+                 throttle_once: tuple[str, ...] = (":searchAllIamPolicies",), deny_paths: tuple[str, ...] = ()):
         self.hierarchy = load_sample("hierarchy")
         self.assets = load_sample("assets")["assets"]
         iam = load_sample("iam_policies")
@@ -89,6 +89,7 @@ class FakeGoogleCloud:
         self.denied_projects = set(denied_projects)
         self.page_size = page_size
         self.throttle_once = set(throttle_once)   # path suffixes answered 429 once (retries are exercised)
+        self.deny_paths = tuple(deny_paths)       # path suffixes always answered 403 (a missing role)
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -163,6 +164,8 @@ class FakeGoogleCloud:
                 self.throttle_once.discard(throttle)
         if throttle:
             return self._send(h, 429, _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded (fake: once)"))
+        if self.deny_paths and path.endswith(self.deny_paths):
+            return self._send(h, 403, _error(403, "PERMISSION_DENIED", f"Permission denied on {path} (fake)"))
         if method != "GET" and not (method == "POST" and READ_POSTS.search(path)):
             return self._send(h, 405, _error(405, "METHOD_NOT_ALLOWED", f"{method} {path} is not a read"))
         try:
