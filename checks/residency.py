@@ -104,11 +104,17 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     rows = location_verdict(frame, policy, location="location")
     rows["_text"] = (rows["role"] + " in " + rows["location"].fillna("unknown").astype(str) + " ("
                      + rows["countries"] + ")")
+    role_ja = (rows["role"].str.replace(r"^stored$", "保存先", regex=True)
+               .str.replace(r"^destination$", "送信先", regex=True).str.replace(r"^replica$", "レプリカ", regex=True)
+               .str.replace(r" copy$", " コピー", regex=True))
+    rows["_text_ja"] = (role_ja + ": " + rows["location"].fillna("不明").astype(str) + " ("
+                        + rows["countries"].str.replace("unknown location", "不明な場所") + ")")
     rows["_bad"] = rows["location"].fillna("unknown").astype(str).where(rows["_outside"])
     out = rows.groupby(["provider", "account_id", "resource_id"], as_index=False, sort=False, dropna=False).agg(
         region=("region", "first"), kind=("kind", "first"), name=("name", "first"),
         roles=("role", lambda r: ", ".join(sorted(set(r)))),
         locations=("_text", lambda t: "; ".join(sorted(set(t)))),
+        _locations_ja=("_text_ja", lambda t: "、".join(sorted(set(t)))),
         outside=("_bad", lambda b: ", ".join(sorted(set(b.dropna())))),
         target_accounts=("target_account", lambda a: ", ".join(sorted(set(a.dropna().astype(str))))),
         _outside=("_outside", "any"))
@@ -128,9 +134,9 @@ def _copies(inv, kinds: tuple[str, ...]) -> pd.DataFrame:
 
 _COPY_REASONS = {
     "pass": {"en": "{kind} {name}: {locations}; allowed: {allowed}",
-             "ja": "{kind} {name}: {locations}。許可範囲内です (許可: {allowed})"},
+             "ja": "{kind} {name}: {_locations_ja}。許可範囲内です (許可: {allowed})"},
     "fail": {"en": "{kind} {name}: {locations}; allowed: {allowed}",
-             "ja": "{kind} {name}: {locations}。許可された国 ({allowed}) の外を含みます ({outside})"},
+             "ja": "{kind} {name}: {_locations_ja}。許可された国 ({allowed}) の外を含みます ({outside})"},
 }
 
 

@@ -135,6 +135,7 @@ def test_RES_005_backup_to_nearest_multi_region_fails_and_snapshots_judged_where
     assert statuses(df) == {"disk-snap": "PASS", "snap-us": "FAIL", "sql-1": "FAIL", "arn:vault": "PASS"}
     assert row(df, "snap-us")["reason"] == "snapshot snap-us: stored in us-west-2 (US); allowed: JP"
     assert row(df, "sql-1")["reason"].startswith("resource sql-1: backup copy in asia (")
+    assert row(df, "sql-1")["reason_ja"].startswith("resource sql-1: backup コピー: asia (")
     assert row(df, "sql-1")["reason_ja"].endswith("の外を含みます (asia)")
 
 
