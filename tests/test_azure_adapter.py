@@ -23,7 +23,7 @@ from azure_fake import (ARG_PATH, DEV, LAB, PROD, TENANT, AzureSampleTenant, Cou
 
 
 # The catalog ids these tests assert on (running only them keeps the module fast).
-CHECKS = ["AUTH-001", "AUTH-004", "AUTH-007", "LCM-003", "ISL-001", "ISL-003", "ISL-004", "ISL-006", "ISL-008", "ISL-012",
+CHECKS = ["AUTH-001", "AUTH-004", "AUTH-007", "LCM-003", "ENC-003", "ISL-001", "ISL-003", "ISL-004", "ISL-006", "ISL-008", "ISL-012",
           "RES-001", "RES-003", "RES-006"]
 
 
@@ -90,6 +90,9 @@ def test_resources_carry_the_properties_checks_need(tenant):
     assert res.loc["nsg-jp01", "kind"] == "security_group" and not bool(res.loc["nsg-jp01", "data_bearing"])
     assert res.loc["cosmos-jp", "kind"] == "database" and res.loc["kv-jp01", "kind"] == "secret"
     assert "alert-security-changes" not in res.index  # activity-log alerts are guardrails
+    keys = res[res["kind"] == "key"]
+    assert keys["rotation_days"].fillna(-1).to_dict() == {"stjpdata01-cmk": 365, "cosmos-cmk": 90, "rsv-cmk": -1}
+    assert (keys["key_manager"] == "customer").all() and not keys["data_bearing"].astype(bool).any()
     assert LAB not in set(res["account_id"])
     labelled = set(_rows(tenant.inventory.tags, key="classification")["resource_id"])
     assert set(res[res["data_bearing"].astype(bool)]["resource_id"]) <= labelled   # the sample labels its data
@@ -282,6 +285,7 @@ def test_seeded_problems_are_found_with_catalog_ids(tenant):
         ("RES-006", DEV),                                       # no allowed-locations assignment
         ("ISL-004", "sql-dev01"),                               # open to all Azure tenants
         ("LCM-003", "5e000000-0000-4000-8000-000000000005"),    # disabled user in an admin group
+        ("ENC-003", "rsv-cmk"),                                 # customer-managed key without rotation
     }
     assert expected <= failed, expected - failed
     passed = set(zip(f[f["status"] == "PASS"]["check_id"], f[f["status"] == "PASS"]["short"]))
@@ -487,6 +491,15 @@ def test_nsg_wildcards_default_rules_and_sql_firewall_ranges():
     res = inv.resources.set_index("name")
     assert bool(res.loc["sqlopen", "network_open"]) and not bool(res.loc["sqlclosed", "network_open"])
     assert not bool(res.loc["nsg", "is_default"])
+
+
+def test_public_access_needs_a_public_container():
+    account = {**_res("stallow", "Microsoft.Storage/storageAccounts", allowBlobPublicAccess=True)}
+    private = [{"name": "c", "properties": {"publicAccess": "None"}}]
+    inv = normalize(_collection(_arg(account), (PROD, "arm:blobContainers", {"account": account["id"], "containers": private})))
+    assert not bool(inv.resources.iloc[0]["public_read"])
+    unread = normalize(_collection(_arg(account))).resources.iloc[0]
+    assert bool(unread["public_read"])   # containers not read: the account-level allowance stands
 
 
 def test_custom_role_privilege_from_actions():

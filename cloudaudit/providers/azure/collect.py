@@ -40,7 +40,7 @@ API = {"managementGroups": "2021-04-01", "roleAssignments": "2022-04-01", "roleD
        "policyAssignments": "2022-06-01", "diagnosticSettings": "2021-05-01-preview",
        "registrationAssignments": "2022-10-01", "firewallRules": "2021-11-01", "aadiam": "2017-04-01",
        "roleAssignmentScheduleInstances": "2020-10-01", "pricings": "2024-01-01",
-       "securityContacts": "2023-12-01-preview"}
+       "securityContacts": "2023-12-01-preview", "storage": "2023-05-01", "keyVault": "2023-07-01"}
 
 # Per-subscription ARM lists: source -> (path under /subscriptions/{id}, api, tables, extra params)
 SUBSCRIPTION_SOURCES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
@@ -272,6 +272,10 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
                 jobs.append(lambda r=row: _sql_details(run, r))
             if rtype in DATA_LOG_PATHS and data_logs:
                 jobs.append(lambda r=row: _data_access_logs(run, r))
+            if rtype == "microsoft.storage/storageaccounts" and (row.get("properties") or {}).get("allowBlobPublicAccess"):
+                jobs.append(lambda r=row: _blob_containers(run, r))
+            if rtype == "microsoft.keyvault/vaults":
+                jobs.append(lambda r=row: _vault_keys(run, r))
         list(pool.map(lambda job: job(), jobs))
         if not data_logs:
             for sid in batch:
@@ -296,6 +300,22 @@ def _data_access_logs(run: _Run, row: dict[str, Any]) -> None:
     run.call(sid, ["resources.data_access_logging"], "arm:resourceDiagnosticSettings",
              lambda: {"resource": row["id"], "settings": run.clients.arm_list(
                  f"{target}/providers/Microsoft.Insights/diagnosticSettings", API["diagnosticSettings"])})
+
+
+def _blob_containers(run: _Run, row: dict[str, Any]) -> None:
+    """Containers of an account that allows public blob access: which ones are actually public."""
+    sid = row.get("subscriptionId") or row["id"].split("/")[2]
+    run.call(sid, ["resources.public_read"], "arm:blobContainers",
+             lambda: {"account": row["id"], "containers": run.clients.arm_list(
+                 f"{row['id']}/blobServices/default/containers", API["storage"])})
+
+
+def _vault_keys(run: _Run, row: dict[str, Any]) -> None:
+    """Keys of a Key Vault with their rotation policy (ARM management plane, no key material)."""
+    sid = row.get("subscriptionId") or row["id"].split("/")[2]
+    run.call(sid, ["resources"], "arm:vaultKeys",
+             lambda: {"vault": row["id"], "location": row.get("location"),
+                      "keys": run.clients.arm_list(f"{row['id']}/keys", API["keyVault"])})
 
 
 def _sql_details(run: _Run, row: dict[str, Any]) -> None:

@@ -197,6 +197,9 @@ class _Normalizer:
 
     def resources(self) -> list[dict[str, Any]]:
         data_logged = self._data_logging()
+        public_containers = {rec.data["account"].lower(): any(
+            str((c.get("properties") or {}).get("publicAccess") or "None") != "None" for c in rec.data.get("containers") or [])
+            for rec in self.c.find("arm:blobContainers")}
         sql_open = self._sql_open()
         sql_enc = self._sql_encryption()
         out = []
@@ -212,11 +215,31 @@ class _Normalizer:
             row.update(_properties(rtype, r, p, sql_open, self.by_id))
             if rtype.startswith("microsoft.sql/servers"):
                 row["encryption"] = sql_enc.get(r["id"].lower(), "unknown")
+            if rtype == "microsoft.storage/storageaccounts" and r["id"].lower() in public_containers:
+                # The account allows public access; what counts is whether a container uses it.
+                row["public_read"] = public_containers[r["id"].lower()]
             if r["id"].lower() in data_logged:
                 row["data_access_logging"] = data_logged[r["id"].lower()]
             elif rtype in ("microsoft.compute/disks", "microsoft.compute/snapshots"):
                 row["data_access_logging"] = False  # managed disks have no data-plane access log
             out.append(row)
+        return out + self._keys()
+
+    def _keys(self) -> list[dict[str, Any]]:
+        """Key Vault keys (customer-managed keys) with their automatic rotation period."""
+        out = []
+        for rec in self.c.find("arm:vaultKeys"):
+            for k in rec.data.get("keys") or []:
+                p = k.get("properties") or {}
+                created = (p.get("attributes") or {}).get("created")
+                rotate = [a for a in (p.get("rotationPolicy") or {}).get("lifetimeActions") or []
+                          if str((a.get("action") or {}).get("type", "")).lower() == "rotate"]
+                period = _iso_days((rotate[0].get("trigger") or {}).get("timeAfterCreate")) if rotate else None
+                out.append({"provider": PROVIDER, "account_id": rec.account_id, "region": _code(k.get("location") or rec.data.get("location")),
+                            "resource_id": k.get("id"), "name": k.get("name"), "kind": "key",
+                            "native_type": "microsoft.keyvault/vaults/keys", "data_bearing": False,
+                            "key_manager": "customer", "rotation_days": period,
+                            "created": pd.Timestamp(created, unit="s", tz="UTC") if isinstance(created, (int, float)) else created})
         return out
 
     def tags(self) -> list[dict[str, Any]]:
@@ -625,6 +648,17 @@ def _privilege_of(definition: dict[str, Any]) -> str:
     if any(not a.endswith("/read") for a in actions):
         return "write"
     return "read"
+
+
+def _iso_days(duration: str | None) -> int | None:
+    """Days in an ISO 8601 period such as P90D, P1Y, P1Y6M (months as 30 days, years as 365)."""
+    import re
+
+    m = re.fullmatch(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?", str(duration or ""))
+    if not m or not any(m.groups()):
+        return None
+    years, months, days = (int(g or 0) for g in m.groups())
+    return years * 365 + months * 30 + days
 
 
 def _ports(text: str) -> tuple[int | None, int | None]:

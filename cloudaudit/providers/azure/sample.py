@@ -316,6 +316,12 @@ class _Handler(BaseHTTPRequestHandler):
             target = path[: -len("/providers/Microsoft.Insights/diagnosticSettings")].lower()
             items = next((v for k, v in arm.get("resourceDiagnosticSettings", {}).items() if k.lower() == target), [])
             return self._paged(items, "nextLink", path, query)
+        if rest.endswith("/blobservices/default/containers") or re.search(r"/microsoft\.keyvault/vaults/[^/]+/keys$", rest):
+            key = "blobContainers" if rest.endswith("/containers") else "vaultKeys"
+            owner = (path[: -len("/blobServices/default/containers")] if key == "blobContainers"
+                     else path[: -len("/keys")]).lower()
+            items = next((v for k, v in arm.get(key, {}).items() if k.lower() == owner), [])
+            return self._paged(items, "nextLink", path, query)
         if rest.endswith("/firewallrules"):
             server = path[: -len("/firewallRules")]
             rules = next((v for k, v in arm["firewallRules"].items() if k.lower() == server.lower()), [])
