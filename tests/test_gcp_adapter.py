@@ -213,6 +213,19 @@ def test_audit_logs_from_audit_configs_and_log_buckets(org):
     assert cfg["retention_days"] == 400
     req = _one(a, log_id="projects/prod-jp-app/locations/asia-northeast1/buckets/_Required")
     assert req["integrity"] == True and req["region"] == "asia-northeast1"  # noqa: E712
+    sink = _one(a, log_id="organizations/1234567890/sinks/org-audit-archive")   # org sink to a locked bucket
+    assert (sink["account_id"], sink["scope"], sink["destination_region"], sink["retention_days"]) == \
+        (ORGANIZATION, "organization", "asia-northeast1", 400)
+    assert sink["integrity"] == True and sink["management_events"] == True  # noqa: E712
+
+
+def test_normalize_sink_to_a_destination_outside_scope_has_unknown_location():
+    sink = {"name": "//logging.googleapis.com/projects/p1/sinks/out", "assetType": "logging.googleapis.com/LogSink",
+            "ancestors": ["projects/11", ORGANIZATION],
+            "resource": {"data": {"name": "projects/p1/sinks/out", "destination": "storage.googleapis.com/elsewhere"}}}
+    inv = gcp.normalize(_collection([PROJECT, ("o", collector.SRC_LIST_ASSETS, {"assets": [sink]})]))
+    row = _one(inv.audit_logs, log_id="projects/p1/sinks/out")
+    assert row["account_id"] == "p1" and pd.isna(row["destination_region"]) and row["data_events"] == True  # noqa: E712
 
 
 def test_coverage_for_every_project_and_source(org):

@@ -73,6 +73,7 @@ CONFIG_ASSET_TYPES: tuple[str, ...] = (
     "cloudkms.googleapis.com/CryptoKey",
     "pubsub.googleapis.com/Topic",
     "logging.googleapis.com/LogBucket",
+    "logging.googleapis.com/LogSink",
     "iam.googleapis.com/ServiceAccount",
     "iam.googleapis.com/ServiceAccountKey",
     "essentialcontacts.googleapis.com/Contact",

@@ -803,6 +803,44 @@ def _trusts(ctx: _Context, grants: list[dict[str, Any]], assets: dict[str, dict[
     return rows
 
 
+def _sinks(ctx: _Context, assets: dict[str, dict[str, Any]], resources: list[dict[str, Any]]) -> list:
+    """Log sinks (Log Router): where routed logs are stored, with the destination's retention and lock.
+
+    A destination outside the audited scope has an unknown location (fails closed in residency).
+    """
+    region_of = {r["resource_id"]: r["region"] for r in resources}
+    rows = []
+    for name, a in assets.items():
+        if a.get("assetType") != "logging.googleapis.com/LogSink":
+            continue
+        d = (a.get("resource") or {}).get("data") or {}
+        dest = str(d.get("destination", ""))
+        target = assets.get(f"//{dest}", {})
+        tdata = (target.get("resource") or {}).get("data") or {}
+        retention, locked = None, None
+        match = re.match(r"^logging\.googleapis\.com/projects/[^/]+/locations/([^/]+)/buckets/", dest)
+        if match:
+            region = match.group(1).lower()
+            retention, locked = tdata.get("retentionDays"), tdata.get("locked")
+        else:
+            region = region_of.get(f"//{dest}")
+            policy = tdata.get("retentionPolicy") or {}
+            if policy.get("retentionPeriod"):
+                retention = int(policy["retentionPeriod"]) // 86400
+                locked = bool(policy.get("isLocked"))
+        flt = str(d.get("filter", ""))
+        ancestors = a.get("ancestors", [])
+        project = next((x for x in ancestors if x.startswith("projects/")), None)
+        rows.append({"provider": PROVIDER, "account_id": ctx.account(project) if project else ctx.org_key,
+                     "region": region or GLOBAL, "log_id": d.get("name", name),
+                     "scope": "account" if project else "organization",
+                     "enabled": not d.get("disabled", False), "multi_region": True,
+                     "management_events": not flt or "activity" in flt or "cloudaudit" in flt,
+                     "data_events": not flt or "data_access" in flt,
+                     "integrity": locked, "retention_days": retention, "destination_region": region})
+    return rows
+
+
 def _audit_logs(ctx: _Context, assets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     # Data Access logs land in the project's _Default log bucket (global unless relocated).
@@ -861,7 +899,7 @@ def normalize(collection: Collection) -> Inventory:
         "trusts": _trusts(ctx, grants, assets),
         "network_rules": _network_rules(ctx, assets),
         "guardrails": _guardrails(ctx) + _asset_guardrails(ctx, assets, directory),
-        "audit_logs": _audit_logs(ctx, assets),
+        "audit_logs": _audit_logs(ctx, assets) + _sinks(ctx, assets, resources),
         "coverage": _coverage(collection),
     }
     return Inventory({name: pd.DataFrame(rows) for name, rows in tables.items()})
