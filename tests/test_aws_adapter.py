@@ -301,3 +301,56 @@ def test_instances_images_and_threat_detection(inv, sample_org):
     assert len(snaps) == 1 and snaps.public_read.eq(False).all()   # shared with nobody
     td = inv.guardrails[inv.guardrails.kind == "threat_detection"]
     assert len(td) == 3 and td.effective.all() and all(v == [HOME] for v in td["values"])
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+def test_policy_privilege_levels():
+    from cloudaudit.providers.aws.normalize import privilege_of
+
+    def doc(*statements):
+        return {"Statement": list(statements)}
+
+    allow = lambda action, resource="*": {"Effect": "Allow", "Action": action, "Resource": resource}  # noqa: E731
+    assert privilege_of(doc(allow("*"))) == "admin"
+    assert privilege_of(doc(allow("iam:*"))) == "admin"
+    assert privilege_of(doc(allow(["iam:Put*"]))) == "admin"                 # escalation by wildcard
+    assert privilege_of(doc(allow("iam:PassRole"))) == "admin"
+    assert privilege_of(doc(allow("iam:PassRole", "arn:aws:iam::1:role/app"))) == "write"   # one role only
+    assert privilege_of(doc(allow(["s3:Get*", "s3:List*"]))) == "read"
+    assert privilege_of(doc(allow("s3:*"))) == "write"
+    assert privilege_of(doc({"Effect": "Deny", "Action": "*", "Resource": "*"})) == "read"
+    power_user = {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"}
+    assert privilege_of(doc(power_user)) == "write"
+
+
+def test_region_restriction_and_location_quirks():
+    from cloudaudit.providers.aws.collect import bucket_region
+    from cloudaudit.providers.aws.normalize import _region_restriction
+
+    assert bucket_region(None) == "us-east-1" and bucket_region("") == "us-east-1"
+    assert bucket_region("EU") == "eu-west-1" and bucket_region("ap-northeast-3") == "ap-northeast-3"
+    scp = {"Statement": [{"Effect": "Deny", "NotAction": "iam:*", "Resource": "*",
+                          "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["ap-northeast-1"]}}}]}
+    assert _region_restriction(scp) == {"ap-northeast-1"}
+    audit_only = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
+                                 "Condition": {"StringEquals": {"aws:RequestedRegion": ["ap-northeast-1"]}}}]}
+    assert _region_restriction(audit_only) is None
+
+
+def test_trust_conditions_and_wildcards():
+    from cloudaudit.providers.aws.normalize import _trusts
+
+    role = "arn:aws:iam::111111111111:role/x"
+    doc = {"Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": "222222222222"}, "Action": "sts:AssumeRole",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}},
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithWebIdentity"},
+    ]}
+    rows = {r["trusted"]: r for r in _trusts("111111111111", role, doc, "admin", {"111111111111", "222222222222"})}
+    assert rows["*"]["wildcard"] and rows["*"]["external"]
+    assert rows["222222222222"]["mfa_required"] and not rows["222222222222"]["external"]
+    assert not rows["ec2.amazonaws.com"]["external"]
+    assert rows["accounts.google.com"]["external"]

@@ -162,7 +162,14 @@ def collect_organization(run: _Run, caller: str) -> tuple[list[str], list[tuple]
         do("organizations:ListTargetsForPolicy", ["guardrails"],
            lambda p=pid: pages(org, "list_targets_for_policy", PolicyId=p), extra={"PolicyId": pid})
     covered.extend(run.failures)
-    accounts = [a["Id"] for a in (listed or {}).get("Accounts", []) if a.get("Status", a.get("State")) == "ACTIVE"]
+    accounts = []
+    for acct in (listed or {}).get("Accounts", []):
+        state = acct.get("State") or acct.get("Status")
+        if state == "ACTIVE":
+            accounts.append(acct["Id"])
+        else:  # suspended / closing accounts cannot be entered: say so instead of leaving a gap
+            run.collection.cover(acct["Id"], None, "*", "organizations:ListAccounts", "unsupported",
+                                 f"account state {state}: not audited")
     return accounts or [caller], covered
 
 
@@ -445,7 +452,7 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
     pool = executor or ThreadPoolExecutor(max_workers=int(options.get("max_workers", 8)),
                                           thread_name_prefix="cloudaudit-aws")
     done = 0
-    pending: dict[Future, str] = {}
+    pending: dict[Future, tuple[str, str | None]] = {}
 
     def account_task(account: Account) -> Account | None:
         if not enter_account(run, account, caller):
@@ -461,21 +468,26 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
 
     try:
         for account_id in account_ids:
-            pending[pool.submit(account_task, Account(account_id))] = f"account {account_id}"
+            pending[pool.submit(account_task, Account(account_id))] = (account_id, None)
         while pending:
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for future in finished:
-                label = pending.pop(future)
+                account_id, region = pending.pop(future)
                 done += 1
-                result = future.result()
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - a collector bug must not hide as a gap or stop the run
+                    _, message = classify_error(exc)
+                    collection.cover(account_id, region, "*", "cloudaudit:collector", "error", message)
+                    result = None
                 if isinstance(result, Account):
-                    for region in result.regions:
-                        f = pool.submit(region_task, result, region)
-                        pending[f] = f"{result.id} {region}"
+                    for region_name in result.regions:
+                        pending[pool.submit(region_task, result, region_name)] = (result.id, region_name)
                     # Buckets are read in their own region, scanned or not (residency needs them all).
-                    for region, names in result.buckets.items():
-                        f = pool.submit(collect_buckets, run, result, region, names)
-                        pending[f] = f"{result.id} {region} buckets"
+                    for bucket_region_name, names in result.buckets.items():
+                        f = pool.submit(collect_buckets, run, result, bucket_region_name, names)
+                        pending[f] = (result.id, bucket_region_name)
+                label = f"aws {account_id}" + (f" {region}" if region else "")
                 progress(done, done + len(pending), label)
     finally:
         if own_pool:

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections import defaultdict
+from contextvars import ContextVar
 from fnmatch import fnmatchcase
 from typing import Any, Iterable
 
@@ -225,7 +226,7 @@ def _iam(rec: _Records, org_accounts: set[str]) -> dict[str, list[dict]]:
     for account in sorted(accounts):
         rows = report.get(account, {})
         root_row = next((row for row in rows.values() if row.get("user") == "<root_account>"), None)
-        root_arn = f"arn:aws:iam::{account}:root"
+        root_arn = f"arn:{_part(account)}:iam::{account}:root"
         if root_row is not None:
             root_arn = root_row["arn"]
             active = root_row.get("mfa_active") == "true"
@@ -499,7 +500,7 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
         a, region = r.account_id, r.region
         for sg in r.data.get("SecurityGroups", []):
             gid = sg["GroupId"]
-            arn = f"arn:aws:ec2:{region}:{sg.get('OwnerId', a)}:security-group/{gid}"
+            arn = f"arn:{_part(a)}:ec2:{region}:{sg.get('OwnerId', a)}:security-group/{gid}"
             is_attached = gid in attached[(a, region)] if (a, region) in _regions_with(rec, "ec2:DescribeNetworkInterfaces") else None
             resources.append({"provider": P, "account_id": a, "region": region, "resource_id": arn,
                               "name": sg.get("GroupName"), "kind": "security_group",
@@ -524,7 +525,7 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
                                   "port_to": hi, "action": "allow", "attached": is_attached})
     for r in rec("ec2:DescribeVolumes"):
         for v in r.data.get("Volumes", []):
-            arn = f"arn:aws:ec2:{r.region}:{r.account_id}:volume/{v['VolumeId']}"
+            arn = f"arn:{_part(r.account_id)}:ec2:{r.region}:{r.account_id}:volume/{v['VolumeId']}"
             resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
                               "name": _name_tag(v.get("Tags")) or v["VolumeId"], "kind": "volume",
                               "native_type": "AWS::EC2::Volume", "data_bearing": True,
@@ -534,7 +535,7 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
             tags.extend(_tags(r.account_id, arn, v.get("Tags")))
     for r in rec("ec2:DescribeSnapshots"):
         for s in r.data.get("Snapshots", []):
-            arn = f"arn:aws:ec2:{r.region}:{r.account_id}:snapshot/{s['SnapshotId']}"
+            arn = f"arn:{_part(r.account_id)}:ec2:{r.region}:{r.account_id}:snapshot/{s['SnapshotId']}"
             resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
                               "name": _name_tag(s.get("Tags")) or s["SnapshotId"], "kind": "snapshot",
                               "native_type": "AWS::EC2::Snapshot", "data_bearing": True,
@@ -547,7 +548,7 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
         for res in r.data.get("Reservations", []):
             for inst in res.get("Instances", []):
                 iid = inst["InstanceId"]
-                arn = f"arn:aws:ec2:{r.region}:{r.account_id}:instance/{iid}"
+                arn = f"arn:{_part(r.account_id)}:ec2:{r.region}:{r.account_id}:instance/{iid}"
                 meta = inst.get("MetadataOptions") or {}
                 weak = []
                 if meta.get("HttpEndpoint", "enabled") == "enabled" and meta.get("HttpTokens") != "required":
@@ -561,7 +562,7 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
                 tags.extend(_tags(r.account_id, arn, inst.get("Tags")))
     for r in rec("ec2:DescribeImages"):
         for img in r.data.get("Images", []):
-            arn = f"arn:aws:ec2:{r.region}::image/{img['ImageId']}"
+            arn = f"arn:{_part(r.account_id)}:ec2:{r.region}::image/{img['ImageId']}"
             ebs = [m["Ebs"] for m in img.get("BlockDeviceMappings", []) if "Ebs" in m]
             encrypted = all(e.get("Encrypted") for e in ebs) if ebs else None
             key = next((e.get("KmsKeyId") for e in ebs if e.get("KmsKeyId")), None)
@@ -575,6 +576,14 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
     return resources, tags, rules
 
 
+# The caller's partition (aws, aws-cn, aws-us-gov) for ARNs built here; an organization never spans two.
+_PARTITION: ContextVar[str] = ContextVar("cloudaudit_aws_partition", default="aws")
+
+
+def _part(account: str) -> str:
+    return _PARTITION.get()
+
+
 def _regions_with(rec: _Records, source: str) -> set[tuple[str, str]]:
     return {(r.account_id, r.region) for r in rec(source)}
 
@@ -583,7 +592,7 @@ def _rds(rec: _Records, managers: dict) -> tuple[list, list, list]:
     resources, tags, replicas = [], [], []
     for r in rec("rds:DescribeDBInstances"):
         for db in r.data.get("DBInstances", []):
-            arn = db.get("DBInstanceArn") or f"arn:aws:rds:{r.region}:{r.account_id}:db:{db['DBInstanceIdentifier']}"
+            arn = db.get("DBInstanceArn") or f"arn:{_part(r.account_id)}:rds:{r.region}:{r.account_id}:db:{db['DBInstanceIdentifier']}"
             resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
                               "name": db["DBInstanceIdentifier"], "kind": "database",
                               "native_type": "AWS::RDS::DBInstance", "data_bearing": True,
@@ -606,7 +615,7 @@ def _rds(rec: _Records, managers: dict) -> tuple[list, list, list]:
     for r in rec("rds:DescribeDBSnapshots"):
         for s in r.data.get("DBSnapshots", []):
             sid = s["DBSnapshotIdentifier"]
-            arn = s.get("DBSnapshotArn") or f"arn:aws:rds:{r.region}:{r.account_id}:snapshot:{sid}"
+            arn = s.get("DBSnapshotArn") or f"arn:{_part(r.account_id)}:rds:{r.region}:{r.account_id}:snapshot:{sid}"
             is_public = False if s.get("SnapshotType") != "manual" else public.get((r.account_id, r.region, sid))
             resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
                               "name": sid, "kind": "db_snapshot", "native_type": "AWS::RDS::DBSnapshot",
@@ -810,7 +819,7 @@ def _audit_logs(rec: _Records, bucket_regions: dict[str, str]) -> tuple[list, di
     for r in rec("config:DescribeConfigurationRecorders"):
         for c in r.data.get("ConfigurationRecorders", []):
             rows.append({"provider": P, "account_id": r.account_id, "region": r.region,
-                         "log_id": f"arn:aws:config:{r.region}:{r.account_id}:configuration-recorder/{c.get('name')}",
+                         "log_id": f"arn:{_part(r.account_id)}:config:{r.region}:{r.account_id}:configuration-recorder/{c.get('name')}",
                          "scope": "region", "enabled": recording.get((r.account_id, r.region, c.get("name"))),
                          "multi_region": False, "management_events": False, "data_events": False,
                          "destination_region": next((bucket_regions.get(b) for b in
@@ -823,6 +832,14 @@ def normalize(collection: Collection) -> Inventory:
     rec = _Records(collection)
     partitions = {r.account_id: r.data["Arn"].split(":")[1] for r in rec("sts:GetCallerIdentity")}
     caller_part = next(iter(partitions.values()), "aws")
+    token = _PARTITION.set(caller_part)
+    try:
+        return _normalize(collection, rec, partitions, caller_part)
+    finally:
+        _PARTITION.reset(token)
+
+
+def _normalize(collection: Collection, rec: _Records, partitions: dict[str, str], caller_part: str) -> Inventory:
     tenants, known = _tenants(rec)
     partitions = {a: partitions.get(a, caller_part) for a in known | set(partitions)}
     managers = _key_managers(rec)
@@ -836,7 +853,7 @@ def normalize(collection: Collection) -> Inventory:
     logs, data_logging = _audit_logs(rec, bucket_regions)
     for row in b_res:  # S3 data events of a logging trail cover the bucket
         prefixes = data_logging.get(row["account_id"], set())
-        row["data_access_logging"] = any(p in ("arn:aws:s3", "arn:aws:s3:::") or
+        row["data_access_logging"] = any(p in (f"arn:{caller_part}:s3", f"arn:{caller_part}:s3:::") or
                                          row["resource_id"].startswith(p.rstrip("/")) for p in prefixes)
     coverage = [{"provider": c.provider, "account_id": c.account_id, "region": c.region, "table": c.table,
                  "source": c.source, "status": c.status, "message": c.message} for c in collection.coverage]
