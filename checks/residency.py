@@ -208,7 +208,7 @@ def _region_values(values: pd.Series) -> pd.Series:
     controls=["5.1.1", "18.1.1", "CLD.6.3.1"],
     policy_items=["11(6)", "12(1)"],
     severity="medium",
-    needs=["guardrails", "tenants"],
+    needs=["guardrails.region_restriction", "tenants"],
     reasons={
         "pass": {"en": "account {account_id} is covered by an enforced region restriction ({scope}) allowing {values}",
                  "ja": "アカウント {account_id} には強制されたリージョン制限 ({scope}) があり、許可は {values} です"},

@@ -267,3 +267,14 @@ def test_ISL_011_account_mixing_prod_and_dev_tags_fails_prod_only_passes():
     df = run(inv, "ISL-011")
     assert statuses(df) == {"1": "FAIL", "2": "PASS", "3": "PASS"}
     assert row(df, "1")["reason"] == "account 1 mixes production and non-production resources (dev, prod)"
+
+
+def test_ISL_002_unreadable_snapshot_block_is_error_unrelated_kind_is_not():
+    def g(a, kind):
+        return {"provider": "aws", "account_id": a, "kind": kind, "effective": True}
+    kinds = ("public_access_block", "snapshot_public_block", "image_public_block")
+    inv = inventory(tenants=[{"provider": "aws", "account_id": a, "org_id": "o-1"} for a in ("1", "2")],
+                    guardrails=[g(a, k) for a in ("1", "2") for k in kinds],
+                    gaps=[denied("aws", "1", "guardrails.snapshot_public_block"),
+                          denied("aws", "2", "guardrails.password_policy")])
+    assert account_statuses(run(inv, "ISL-002")) == {("aws", "1"): ["ERROR"], ("aws", "2"): ["PASS"]}

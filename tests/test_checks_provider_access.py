@@ -63,3 +63,14 @@ def test_CSP_denied_guardrails_is_error_for_that_account_only():
         gaps=[denied("gcp", "p2", "guardrails")])
     df = run(inv, "CSP-001")
     assert account_statuses(df) == {("gcp", "p1"): ["PASS"], ("gcp", "p2"): ["ERROR"]}
+
+
+def test_CSP_001_unsupported_access_approval_is_error_not_fail():
+    inv = inventory(tenants=[{"provider": "gcp", "account_id": "p1", "org_id": "organizations/1"}],
+                    resources=[res("gcp", "p1", "a", "bucket", "asia1")],
+                    gaps=[{"provider": "gcp", "account_id": "p1", "table": "guardrails.provider_access_approval",
+                           "status": "unsupported", "message": "Access Approval not available"},
+                          denied("gcp", "p1", "guardrails.region_restriction")])
+    df = run(inv, "CSP-001")
+    assert account_statuses(df) == {("gcp", "p1"): ["ERROR"]}
+    assert "Access Approval not available" in df["reason"].iloc[0]

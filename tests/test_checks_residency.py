@@ -276,3 +276,12 @@ def test_RES_009_global_services_listed_and_classified_cdn_content_fails():
     assert row(df, "cf-secret")["severity"] == "high"   # medium + one level for 極秘
     assert row(df, "fd-public")["severity"] == "info"
     assert row(df, "cf-secret")["reason"] == "cdn cf-secret is a global caching / messaging service holding top_secret data"
+
+
+def test_RES_006_needs_only_the_region_restriction_kind():
+    inv = inventory(tenants=[{"provider": "aws", "account_id": a, "org_id": "o-1"} for a in ("1", "2")],
+                    guardrails=[{"provider": "aws", "account_id": a, "kind": "region_restriction",
+                                 "effective": True, "values": ["ap-northeast-1"]} for a in ("1", "2")],
+                    gaps=[denied("aws", "1", "guardrails.snapshot_public_block"),
+                          denied("aws", "2", "guardrails.region_restriction")])
+    assert account_statuses(run(inv, "RES-006")) == {("aws", "1"): ["PASS"], ("aws", "2"): ["ERROR"]}
