@@ -192,11 +192,19 @@ def test_audit_logs_resolve_destination_workspace(tenant):
     assert logs.loc[TENANT, "scope"] == "organization"
 
 
-def test_credentials_from_app_registrations(tenant):
+def test_credentials_from_app_registrations_and_storage_keys(tenant):
     creds = tenant.inventory.credentials.set_index("credential_id")
     secret = creds.loc["d0000000-0000-4000-8000-000000000001"]
     assert secret["kind"] == "client_secret" and secret["principal_id"] == "7c000000-0000-4000-8000-000000000001"
+    assert secret["account_id"] == TENANT and not bool(secret["active"])   # expired before the collection
     assert creds.loc["d0000000-0000-4000-8000-000000000002", "kind"] == "certificate"
+    keys = creds[creds["kind"] == "storage_account_key"]
+    active = {i.split("/")[-1]: bool(a) for i, a in keys["active"].items()}
+    assert active == {"stjpdata01#key1": False, "stjpdata01#key2": False, "stpublicweb#key1": True,
+                      "stpublicweb#key2": True, "stgrshk#key1": False, "stgrshk#key2": False}   # shared-key access off
+    # Nothing reports when these were last used: checks that need it must say ERROR, not "never used".
+    last_use = _rows(tenant.inventory.coverage, table="credentials.last_used")
+    assert set(last_use["account_id"]) == {TENANT, PROD, DEV, LAB} and (last_use["status"] == "unsupported").all()
 
 
 # ----------------------------------------------------------------------------- coverage and fail-closed
@@ -211,7 +219,8 @@ def test_every_account_has_coverage_for_every_table(tenant):
 def test_forbidden_subscription_is_denied_everywhere_it_was_tried(tenant):
     cov = tenant.inventory.coverage
     lab = cov[cov["account_id"] == LAB]
-    subscription_sources = lab[~lab["source"].str.startswith(("graph:", "arm:subscriptions", "arm:managementGroups"))]
+    subscription_sources = lab[~lab["source"].str.startswith(("graph:", "arm:subscriptions", "arm:managementGroups",
+                                                              "azure:credential-last-use"))]
     assert len(subscription_sources) > 20
     assert (subscription_sources["status"] == "denied").all()
     assert _rows(lab, table="resources", source="arg:storage")["message"].str.contains("no read access").all()

@@ -21,7 +21,7 @@ ARG_BATCH = 1000   # Resource Graph accepts at most 1000 subscriptions per query
 # Resource Graph families: one paged query each across all subscriptions.
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (ARM types, inventory tables the family feeds)
-    "storage": (("microsoft.storage/storageaccounts",), ("resources", "tags", "replicas")),
+    "storage": (("microsoft.storage/storageaccounts",), ("resources", "tags", "replicas", "credentials")),
     "disks": (("microsoft.compute/disks", "microsoft.compute/snapshots"), ("resources", "tags")),
     "sql": (("microsoft.sql/servers", "microsoft.sql/servers/databases"), ("resources", "tags", "replicas")),
     "cosmosdb": (("microsoft.documentdb/databaseaccounts",), ("resources", "tags", "replicas")),
@@ -75,7 +75,9 @@ GRAPH_SOURCES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
 # Tables that only subscriptions hold: the tenant scope gets an 'ok, none here' row for them.
 SUBSCRIPTION_ONLY = ("regions", "resources", "tags", "replicas", "network_rules", "trusts")
 # Tables that only the tenant holds: each subscription mirrors the tenant's coverage for them.
-TENANT_ONLY = ("principals", "credentials")
+TENANT_ONLY = ("principals",)
+NO_LAST_USE = ("no API reports when an application secret / certificate (Graph v1.0) or a storage account key "
+               "was last used")
 
 
 def _status(exc: BaseException) -> tuple[str, str]:
@@ -398,6 +400,8 @@ def _fill_scopes(c: Collection, tenant_id: str, sub_ids: list[str]) -> None:
     for table in SUBSCRIPTION_ONLY:
         c.cover(tenant_id, None, table, "azure:tenant-scope", "ok",
                 "the Entra tenant scope holds no ARM data of this kind; see the subscriptions")
+    for account in [tenant_id, *sub_ids]:
+        c.cover(account, None, "credentials.last_used", "azure:credential-last-use", "unsupported", NO_LAST_USE)
     tenant_rows = [row for row in c.coverage if row.account_id == tenant_id
                    and row.table.partition(".")[0] in TENANT_ONLY]
     for sid in sub_ids:

@@ -370,6 +370,17 @@ class _Normalizer:
         out = []
         owners = [(sp_by_app.get(a.get("appId"), a["id"]), a) for a in self._graph("graph:applications")]
         owners += [(s["id"], s) for s in self.sps.values()]
+        for r in self.rows:  # storage account access keys: long-lived shared secrets unless shared-key access is off
+            if str(r.get("type", "")).lower() != "microsoft.storage/storageaccounts":
+                continue
+            p = r.get("properties") or {}
+            created = p.get("keyCreationTime") or {}
+            for key in ("key1", "key2"):
+                out.append({"provider": PROVIDER, "account_id": r.get("subscriptionId") or _sub_of(r["id"]),
+                            "principal_id": r["id"], "credential_id": f"{r['id']}#{key}", "kind": "storage_account_key",
+                            "active": p.get("allowSharedKeyAccess") is not False,
+                            "created": created.get(key) or p.get("creationTime"),
+                            "last_rotated": created.get(key) or p.get("creationTime")})
         for principal, obj in owners:
             for field, kind in (("passwordCredentials", "client_secret"), ("keyCredentials", "certificate")):
                 for cred in obj.get(field) or []:
