@@ -1,0 +1,59 @@
+"""Check a Parquet inventory partition by partition, on any ``concurrent.futures.Executor``.
+
+``Inventory.save(dir, partition=True)`` writes every table partitioned by provider and
+account; :func:`audit_partitioned` then runs the checks one account at a time (in a thread
+pool, a process pool or on Dask workers via ``distributed.Client(...).get_executor()``), so
+no process ever holds the whole organization. Only the small ``tenants`` table is read whole:
+its account ids are added to the policy's ``trusted_accounts``, because a check that looks at
+another account (ISL-010: a peering's remote side) must still see it as inside the organization.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import Executor
+from pathlib import Path
+
+import pandas as pd
+
+from cloudaudit.engine import run_checks
+from cloudaudit.findings import Findings
+from cloudaudit.inventory import Inventory
+from cloudaudit.policy import Policy
+
+
+def organization_policy(directory: str | Path, policy: Policy | None = None) -> tuple[Policy, pd.DataFrame]:
+    """The policy with every account of the inventory trusted, and the (provider, account_id) list."""
+    policy = policy or Policy()
+    tenants = _tenants(directory)
+    accounts = tuple(sorted(set(policy.trusted_accounts) | set(tenants["account_id"].astype(str))))
+    return dataclasses.replace(policy, trusted_accounts=accounts), tenants[["provider", "account_id"]]
+
+
+def _tenants(directory: str | Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    part = ds.partitioning(pa.schema([("provider", pa.string()), ("account_id", pa.string())]), flavor="hive")
+    frame = pd.read_parquet(Path(directory) / "tenants", partitioning=part)
+    return frame.astype({"provider": "string", "account_id": "string"})
+
+
+def check_partition(directory: str, provider: str, account_id: str, policy: Policy, run_id: str) -> pd.DataFrame:
+    """Load one account's partition and return its findings rows (runs on a worker)."""
+    inv = Inventory.load(directory, filters=[("provider", "==", provider), ("account_id", "==", account_id)])
+    return run_checks(inv, policy, run_id=run_id).df
+
+
+def audit_partitioned(directory: str | Path, policy: Policy | None = None, executor: Executor | None = None,
+                      run_id: str = "partitioned") -> Findings:
+    """Run every check over a partitioned inventory, one account per task; findings of all accounts."""
+    org_policy, accounts = organization_policy(directory, policy)
+    args = [(str(directory), p, a, org_policy, run_id) for p, a in accounts.itertuples(index=False)]
+    if executor is None:
+        parts = [check_partition(*a) for a in args]
+    else:
+        futures = [executor.submit(check_partition, *a) for a in args]
+        parts = [f.result() for f in futures]
+    frames = [p for p in parts if len(p)]
+    return Findings(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), policy=org_policy)
