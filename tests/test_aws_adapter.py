@@ -286,8 +286,11 @@ def test_single_account_mode_makes_no_organizations_call(moto_endpoint, sample_o
     assert (inv.coverage.status[inv.coverage.table == "tenants"] == "ok").all()
 
 
-def test_top_level_api_runs_the_adapter(sample_org):
-    inv = cloudaudit.collect(["aws"], options={"aws": {"regions": [HOME], "max_attempts": 1}})
+def test_top_level_api_runs_the_adapter_on_a_given_executor(sample_org):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        inv = cloudaudit.collect(["aws"], options={"aws": {"regions": [HOME], "max_attempts": 1}}, executor=pool)
     assert set(inv.tenants.account_id) == {MANAGEMENT, *sample_org["members"].values()}
     assert (inv.resources.kind == "bucket").sum() == 6
 

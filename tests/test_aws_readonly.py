@@ -104,14 +104,22 @@ def test_server_side_requests_are_read_only(recorded):
     assert bad == []
 
 
-def test_a_mutating_call_would_be_caught(moto_endpoint, sample_org):
-    """The recorder sees writes too: a write made through the same hook shows up as not read-only."""
+def test_a_mutating_call_would_be_caught(moto_endpoint, sample_org, recorded):
+    """Both recorders see writes: one write, made like the adapter's calls, is flagged on each side."""
     import boto3
 
     calls = []
     session = boto3.Session()
     session.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
-    session.client("s3", region_name=HOME).put_bucket_tagging(
-        Bucket=sample_org["problems"]["public_bucket"].rsplit(":", 1)[-1],
-        Tagging={"TagSet": [{"Key": "classification", "Value": "confidential"}]})
+    moto_post(moto_endpoint, "/moto-api/recorder/reset-recording")
+    moto_post(moto_endpoint, "/moto-api/recorder/start-recording")
+    try:
+        session.client("s3", region_name=HOME).put_bucket_tagging(
+            Bucket=sample_org["problems"]["public_bucket"].rsplit(":", 1)[-1],
+            Tagging={"TagSet": [{"Key": "classification", "Value": "internal"}]})
+    finally:
+        moto_post(moto_endpoint, "/moto-api/recorder/stop-recording")
+    entries = [json.loads(line) for line in
+               moto_get(moto_endpoint, "/moto-api/recorder/download-recording").decode().splitlines() if line]
     assert calls == ["PutBucketTagging"] and not _read_only(calls[0])
+    assert [e["method"] for e in entries] == ["PUT"]

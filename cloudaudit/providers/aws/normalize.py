@@ -496,12 +496,13 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
     for r in rec("ec2:DescribeSnapshotAttribute"):
         perms = r.data.get("CreateVolumePermissions", [])
         public[(r.account_id, r.region, r.data.get("SnapshotId"))] = any(p.get("Group") == "all" for p in perms)
+    eni_known = _regions_with(rec, "ec2:DescribeNetworkInterfaces")
     for r in rec("ec2:DescribeSecurityGroups"):
         a, region = r.account_id, r.region
         for sg in r.data.get("SecurityGroups", []):
             gid = sg["GroupId"]
             arn = f"arn:{_part(a)}:ec2:{region}:{sg.get('OwnerId', a)}:security-group/{gid}"
-            is_attached = gid in attached[(a, region)] if (a, region) in _regions_with(rec, "ec2:DescribeNetworkInterfaces") else None
+            is_attached = gid in attached[(a, region)] if (a, region) in eni_known else None
             resources.append({"provider": P, "account_id": a, "region": region, "resource_id": arn,
                               "name": sg.get("GroupName"), "kind": "security_group",
                               "native_type": "AWS::EC2::SecurityGroup", "data_bearing": False, "attached": is_attached,
