@@ -68,8 +68,8 @@ def classify(method: str, path: str, headers: dict[str, str], body: bytes) -> tu
     # REST APIs (S3, S3 Control): method + path shape + sub-resource keys.
     parts = [p for p in parsed.path.split("/") if p]
     # S3: the first segment is the bucket; elsewhere keep word segments (detector, configuration).
-    shape = "/" + "/".join("{}" if service == "s3" or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", p) else p
-                           for p in parts)
+    shape = "/" + "/".join("{}" if (service == "s3" and i == 0 and not p.startswith("v2018"))
+                           or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", p) else p for i, p in enumerate(parts))
     keys = "&".join(sorted(k for k in query if not k.startswith("X-Amz")))
     return key, region, service, f"{method} {shape}" + (f"?{keys}" if keys else "")
 
