@@ -357,3 +357,30 @@ def test_trust_conditions_and_wildcards():
     assert rows["222222222222"]["mfa_required"] and not rows["222222222222"]["external"]
     assert not rows["ec2.amazonaws.com"]["external"]
     assert rows["accounts.google.com"]["external"]
+
+
+def test_normalize_replicas_from_raw_payloads():
+    """Cross-region copies in RDS, Aurora global databases, DynamoDB and multi-region keys (pure)."""
+    from cloudaudit.providers.base import Collection
+
+    a, b = "111111111111", "222222222222"
+    c = Collection("aws")
+    c.add(a, "global", "sts:GetCallerIdentity", {"Account": a, "Arn": f"arn:aws:iam::{a}:user/x"})
+    c.add(a, HOME, "rds:DescribeDBInstances", {"DBInstances": [{
+        "DBInstanceIdentifier": "db1", "DBInstanceArn": f"arn:aws:rds:{HOME}:{a}:db:db1", "StorageEncrypted": True,
+        "ReadReplicaDBInstanceIdentifiers": ["db1-local", f"arn:aws:rds:us-west-2:{a}:db:db1-us"]}]})
+    c.add(a, "global", "rds:DescribeGlobalClusters", {"GlobalClusters": [{
+        "GlobalClusterArn": "arn:aws:rds::1:global-cluster:g", "GlobalClusterMembers": [
+            {"DBClusterArn": f"arn:aws:rds:{HOME}:{a}:cluster:c1", "IsWriter": True},
+            {"DBClusterArn": f"arn:aws:rds:eu-west-1:{b}:cluster:c2", "IsWriter": False}]}]})
+    c.add(a, HOME, "dynamodb:DescribeTable", {"Table": {
+        "TableName": "t", "TableArn": f"arn:aws:dynamodb:{HOME}:{a}:table/t",
+        "Replicas": [{"RegionName": HOME}, {"RegionName": "ap-northeast-3"}]}})
+    c.add(a, HOME, "kms:DescribeKey", {"KeyMetadata": {
+        "KeyId": "mrk-1", "Arn": f"arn:aws:kms:{HOME}:{a}:key/mrk-1", "KeyManager": "CUSTOMER", "KeyState": "Enabled",
+        "MultiRegion": True, "MultiRegionConfiguration": {"MultiRegionKeyType": "PRIMARY",
+                                                          "ReplicaKeys": [{"Region": "us-east-1"}]}}})
+    rep = aws.normalize(c).replicas
+    got = set(zip(rep.kind, rep.source_region, rep.target_region, rep.target_account.fillna("")))
+    assert got == {("read_replica", HOME, "us-west-2", ""), ("global_table", HOME, "eu-west-1", b),
+                   ("global_table", HOME, "ap-northeast-3", ""), ("multi_region_key", HOME, "us-east-1", "")}

@@ -231,6 +231,13 @@ def collect_iam(run: _Run, account: Account) -> None:
              absent=("NoSuchEntity",))
 
 
+def collect_global_databases(run: _Run, account: Account) -> None:
+    """Aurora global databases: one listing per account (the API is not per region)."""
+    rds = run.client(account, "rds")
+    run.call(account.id, "global", "rds:DescribeGlobalClusters", ["replicas"],
+             lambda: pages(rds, "describe_global_clusters"))
+
+
 def collect_s3_account(run: _Run, account: Account) -> None:
     a = account.id
     s3 = run.client(account, "s3")
@@ -310,6 +317,8 @@ def collect_rds(run: _Run, account: Account, region: str) -> None:
     rds = run.client(account, "rds", region)
     run.call(a, region, "rds:DescribeDBInstances", ["resources", "tags", "replicas"],
              lambda: pages(rds, "describe_db_instances"))
+    run.call(a, region, "rds:DescribeDBClusters", ["resources", "tags", "replicas"],
+             lambda: pages(rds, "describe_db_clusters"))
     snaps = run.call(a, region, "rds:DescribeDBSnapshots", ["resources", "tags"],
                      lambda: pages(rds, "describe_db_snapshots"))
     for snap in (snaps or {}).get("DBSnapshots", []):
@@ -460,6 +469,7 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
         collect_regions(run, account)
         collect_iam(run, account)
         collect_s3_account(run, account)
+        collect_global_databases(run, account)
         return account
 
     def region_task(account: Account, region: str) -> None:

@@ -608,6 +608,37 @@ def _rds(rec: _Records, managers: dict) -> tuple[list, list, list]:
                         replicas.append({"provider": P, "account_id": r.account_id, "resource_id": arn,
                                          "source_region": r.region, "target_region": parts[3], "kind": "read_replica",
                                          "target_account": parts[4] if parts[4] != r.account_id else None})
+    for r in rec("rds:DescribeDBClusters"):
+        for cl in r.data.get("DBClusters", []):
+            arn = cl.get("DBClusterArn") or f"arn:{_part(r.account_id)}:rds:{r.region}:{r.account_id}:cluster:{cl['DBClusterIdentifier']}"
+            resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
+                              "name": cl["DBClusterIdentifier"], "kind": "database",
+                              "native_type": "AWS::RDS::DBCluster", "data_bearing": True,
+                              "encryption": _encryption(r.account_id, cl.get("StorageEncrypted"), cl.get("KmsKeyId"), managers),
+                              "key_id": cl.get("KmsKeyId"), "public_read": False, "public_write": False,
+                              "network_open": bool(cl.get("PubliclyAccessible")), "created": cl.get("ClusterCreateTime")})
+            tags.extend(_tags(r.account_id, arn, cl.get("TagList")))
+            for rep in cl.get("ReadReplicaIdentifiers", []):
+                parts = rep.split(":")
+                if rep.startswith("arn:") and (parts[3] != r.region or parts[4] != r.account_id):
+                    replicas.append({"provider": P, "account_id": r.account_id, "resource_id": arn,
+                                     "source_region": r.region, "target_region": parts[3], "kind": "read_replica",
+                                     "target_account": parts[4] if parts[4] != r.account_id else None})
+    seen_global: set[str] = set()
+    for r in rec("rds:DescribeGlobalClusters"):
+        for g in r.data.get("GlobalClusters", []):
+            members = g.get("GlobalClusterMembers", [])
+            writer = next((m["DBClusterArn"] for m in members if m.get("IsWriter")), None)
+            if not writer or g.get("GlobalClusterArn") in seen_global:
+                continue
+            seen_global.add(g.get("GlobalClusterArn"))
+            source = writer.split(":")
+            for m in members:
+                target = m["DBClusterArn"].split(":")
+                if not m.get("IsWriter"):
+                    replicas.append({"provider": P, "account_id": source[4], "resource_id": writer,
+                                     "source_region": source[3], "target_region": target[3], "kind": "global_table",
+                                     "target_account": target[4] if target[4] != source[4] else None})
     public = {(r.account_id, r.region, a.get("DBSnapshotIdentifier")): any(
         attr.get("AttributeName") == "restore" and "all" in attr.get("AttributeValues", [])
         for attr in a.get("DBSnapshotAttributes", []))
