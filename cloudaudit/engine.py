@@ -199,7 +199,12 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
     serving = pd.DataFrame([(need, t) for need in c.needs
                             for t in {need, need.partition(".")[0], "*"}], columns=["need", "table"])
     relevant = cov.merge(serving, on="table")
-    failed = relevant[relevant["status"] != "ok"]
+    # A whole-table need also fails where only part of the table (a column, a guardrail kind) failed.
+    whole = [n for n in c.needs if "." not in n]
+    partial = cov[(cov["status"] != "ok") & cov["table"].str.contains(".", regex=False)]
+    partial = partial.assign(need=partial["table"].str.partition(".")[0])
+    partial = partial[partial["need"].isin(whole)]
+    failed = pd.concat([relevant[relevant["status"] != "ok"], partial], ignore_index=True)
     reason = ("source " + failed["source"].fillna("?") + " for " + failed["table"] + " was "
               + failed["status"] + ": " + failed["message"].fillna(""))
     gaps = failed[["provider", "account_id", "region"]].assign(reason=reason)

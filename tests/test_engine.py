@@ -177,3 +177,14 @@ def test_guardrail_kind_gap_fails_only_checks_needing_that_kind():
     with pytest.raises(RegistryError, match="guardrails.no_such_kind"):
         define_check("TST-009", public_buckets, title={}, controls=[], severity="low",
                      needs=["guardrails.no_such_kind"], reasons={})
+
+
+def test_whole_table_need_fails_on_a_failed_part_of_the_table():
+    whole = define_check("TST-010", public_buckets, title={"en": "t", "ja": "t"}, controls=["18.1.1"],
+                         severity="medium", needs=["resources", "guardrails"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", False)],
+                    gaps=[{"provider": "aws", "account_id": "1", "table": "guardrails.snapshot_public_block",
+                           "status": "denied", "message": "AccessDenied"}])
+    f = run_checks(inv, Policy(), checks=[whole])
+    assert f.df["status"].astype(str).tolist() == ["ERROR"]
+    assert "guardrails.snapshot_public_block" in f.df["reason"].iloc[0]
