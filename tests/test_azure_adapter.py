@@ -23,7 +23,7 @@ from azure_fake import (ARG_PATH, DEV, LAB, PROD, TENANT, AzureSampleTenant, Cou
 
 
 # The catalog ids these tests assert on (running only them keeps the module fast).
-CHECKS = ["AUTH-001", "AUTH-004", "AUTH-007", "LCM-003", "ENC-003", "ISL-001", "ISL-003", "ISL-004", "ISL-006", "ISL-008", "ISL-012",
+CHECKS = ["AUTH-001", "AUTH-004", "AUTH-005", "AUTH-007", "CSP-001", "LCM-003", "ENC-003", "ISL-001", "ISL-003", "ISL-004", "ISL-006", "ISL-008", "ISL-012",
           "RES-001", "RES-003", "RES-006"]
 
 
@@ -179,6 +179,10 @@ def test_guardrails_from_policy_defender_contacts_alerts_and_conditional_access(
     for kind in ("threat_detection", "security_contact", "security_alerting"):
         rows = _rows(g, kind=kind)
         assert set(rows["account_id"]) == {PROD, DEV} and rows["effective"].astype(bool).all(), kind
+    lockbox = _rows(g, kind="provider_access_approval").iloc[0]
+    assert lockbox["account_id"] == TENANT and bool(lockbox["effective"])
+    mirrored = _rows(tenant.inventory.coverage, table="guardrails.mfa_required", source="graph:conditionalAccessPolicies")
+    assert set(mirrored["account_id"]) == {TENANT, PROD, DEV, LAB} and (mirrored["status"] == "ok").all()
     mfa = _rows(g, kind="mfa_required", account_id=TENANT)
     assert sorted(mfa["effective"].astype(bool).tolist()) == [False, True]   # security defaults off, CA policy on
     assert "62e90394-69f5-4237-9190-012177145e10" in mfa[mfa["effective"].astype(bool)].iloc[0]["values"]
@@ -219,8 +223,8 @@ def test_every_account_has_coverage_for_every_table(tenant):
 def test_forbidden_subscription_is_denied_everywhere_it_was_tried(tenant):
     cov = tenant.inventory.coverage
     lab = cov[cov["account_id"] == LAB]
-    subscription_sources = lab[~lab["source"].str.startswith(("graph:", "arm:subscriptions", "arm:managementGroups",
-                                                              "azure:credential-last-use"))]
+    tenant_wide = ("graph:", "arm:subscriptions", "arm:managementGroups", "arm:customerLockbox", "azure:credential-last-use")
+    subscription_sources = lab[~lab["source"].str.startswith(tenant_wide)]
     assert len(subscription_sources) > 20
     assert (subscription_sources["status"] == "denied").all()
     assert _rows(lab, table="resources", source="arg:storage")["message"].str.contains("no read access").all()
@@ -259,9 +263,13 @@ def test_missing_p1_licence_keeps_users_and_marks_columns_unsupported():
     assert len(principals[principals["kind"].isin(["user", "guest"])]) == 5 and principals["last_active"].isna().all()
     # The tenant-wide gap is mirrored onto each subscription so per-subscription checks fail closed too.
     assert _rows(cov, account_id=PROD, table="principals.last_active").iloc[0]["status"] == "unsupported"
-    findings = run_checks(inventory, checks=["ISL-008"]).df
+    findings = run_checks(inventory, checks=["ISL-008", "AUTH-005"]).df
     isl8 = findings[findings["check_id"] == "ISL-008"]
     assert set(isl8["status"]) == {"ERROR"}
+    # Conditional access is tenant-wide: its gap reaches every subscription, so AUTH-005 never passes on
+    # security defaults alone.
+    auth5 = findings[findings["check_id"] == "AUTH-005"]
+    assert set(auth5["status"]) == {"ERROR"} and {TENANT, PROD, DEV} <= set(auth5["account_id"])
 
 
 def test_p2_licence_reads_pim_eligibility_and_activations():
@@ -298,6 +306,7 @@ def test_seeded_problems_are_found_with_catalog_ids(tenant):
     }
     assert expected <= failed, expected - failed
     passed = set(zip(f[f["status"] == "PASS"]["check_id"], f[f["status"] == "PASS"]["short"]))
+    assert {("AUTH-005", PROD), ("AUTH-005", DEV), ("CSP-001", PROD)} <= passed   # CA policy, Customer Lockbox
     assert {("RES-001", "stjpdata01"), ("ISL-001", "stjpdata01"), ("RES-006", PROD),
             ("AUTH-001", "5e000000-0000-4000-8000-000000000001"), ("RES-003", "stjpdata01")} <= passed
     # Nothing the identity could read for PROD/DEV turned into ERROR except the licence-gated PIM data.

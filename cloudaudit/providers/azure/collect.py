@@ -40,7 +40,8 @@ API = {"managementGroups": "2021-04-01", "roleAssignments": "2022-04-01", "roleD
        "policyAssignments": "2022-06-01", "diagnosticSettings": "2021-05-01-preview",
        "registrationAssignments": "2022-10-01", "firewallRules": "2021-11-01", "aadiam": "2017-04-01",
        "roleAssignmentScheduleInstances": "2020-10-01", "pricings": "2024-01-01",
-       "securityContacts": "2023-12-01-preview", "storage": "2023-05-01", "keyVault": "2023-07-01"}
+       "securityContacts": "2023-12-01-preview", "storage": "2023-05-01", "keyVault": "2023-07-01",
+       "lockbox": "2018-02-28-preview"}
 
 # Per-subscription ARM lists: source -> (path under /subscriptions/{id}, api, tables, extra params)
 SUBSCRIPTION_SOURCES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
@@ -65,7 +66,7 @@ GRAPH_SOURCES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
     "graph:directoryRoleDefinitions": ("/v1.0/roleManagement/directory/roleDefinitions", {}, ("grants",)),
     "graph:directoryRoleAssignments": ("/v1.0/roleManagement/directory/roleAssignments", {}, ("grants",)),
     "graph:roleEligibilitySchedules": ("/v1.0/roleManagement/directory/roleEligibilitySchedules", {}, ("grants.standing",)),
-    "graph:conditionalAccessPolicies": ("/v1.0/identity/conditionalAccess/policies", {}, ("guardrails",)),
+    "graph:conditionalAccessPolicies": ("/v1.0/identity/conditionalAccess/policies", {}, ("guardrails.mfa_required",)),
     "graph:servicePrincipals": ("/v1.0/servicePrincipals", {"$select": "id,appId,displayName,accountEnabled,"
                                 "servicePrincipalType,appOwnerOrganizationId,createdDateTime,passwordCredentials,keyCredentials"},
                                 ("principals", "credentials")),
@@ -357,8 +358,10 @@ def _graph(run: _Run, tenant_id: str) -> None:
         c.cover(tenant_id, None, "principals", "graph:users", status, message)
     for source, (path, params, tables) in GRAPH_SOURCES.items():
         run.call(tenant_id, tables, source, lambda p=path, q=params: clients.graph_list(p, q))
-    run.call(tenant_id, ["guardrails"], "graph:securityDefaults",
+    run.call(tenant_id, ["guardrails", "guardrails.mfa_required"], "graph:securityDefaults",
              lambda: clients.graph_get("/v1.0/policies/identitySecurityDefaultsEnforcementPolicy"))
+    run.call(tenant_id, ["guardrails.provider_access_approval"], "arm:customerLockbox",
+             lambda: clients.arm_get(f"/providers/Microsoft.CustomerLockbox/tenantOptedIn/{tenant_id}", API["lockbox"]))
     run.call(tenant_id, ["audit_logs"], "arm:aadiamDiagnosticSettings",
              lambda: clients.arm_list("/providers/microsoft.aadiam/diagnosticSettings", API["aadiam"]))
 
@@ -395,15 +398,16 @@ def _group_members(run: _Run, tenant_id: str, pool: Executor) -> None:
 
 
 def _fill_scopes(c: Collection, tenant_id: str, sub_ids: list[str]) -> None:
-    """Make every (account, table) pair explicit: tenant-only tables mirror the tenant's status on
+    """Make every (account, table) pair explicit: tenant-wide sources mirror the tenant's status on
     each subscription; subscription-only tables are empty (ok) at tenant scope."""
     for table in SUBSCRIPTION_ONLY:
         c.cover(tenant_id, None, table, "azure:tenant-scope", "ok",
                 "the Entra tenant scope holds no ARM data of this kind; see the subscriptions")
     for account in [tenant_id, *sub_ids]:
         c.cover(account, None, "credentials.last_used", "azure:credential-last-use", "unsupported", NO_LAST_USE)
+    # Tenant-wide sources (Entra principals, conditional access, Lockbox) apply to every subscription.
     tenant_rows = [row for row in c.coverage if row.account_id == tenant_id
-                   and row.table.partition(".")[0] in TENANT_ONLY]
+                   and (row.table.partition(".")[0] in TENANT_ONLY or row.table.startswith("guardrails."))]
     for sid in sub_ids:
         for row in tenant_rows:
             c.cover(sid, None, row.table, row.source, row.status,

@@ -238,7 +238,8 @@ class _Normalizer:
                 out.append({"provider": PROVIDER, "account_id": rec.account_id, "region": _code(k.get("location") or rec.data.get("location")),
                             "resource_id": k.get("id"), "name": k.get("name"), "kind": "key",
                             "native_type": "microsoft.keyvault/vaults/keys", "data_bearing": False,
-                            "key_manager": "customer", "rotation_days": period,
+                            "key_manager": "customer", "rotation_days": period, "public_read": False,
+                            "public_write": False,
                             "created": pd.Timestamp(created, unit="s", tz="UTC") if isinstance(created, (int, float)) else created})
         return out
 
@@ -532,6 +533,10 @@ class _Normalizer:
                         "scope": ",".join(p.get("scopes") or []), "kind": "security_alerting",
                         "effective": bool(p.get("enabled")) and security and bool(actions), "values": ops,
                         "detail": json.dumps({"alert": r["id"], "actionGroups": len(actions)})})
+        for rec in self.c.find("arm:customerLockbox"):
+            out.append({"provider": PROVIDER, "account_id": self.tenant, "scope": "tenant", "kind": "provider_access_approval",
+                        "effective": bool(rec.data.get("isOptedIn")), "values": [],
+                        "detail": json.dumps({"customerLockbox": rec.data.get("isOptedIn")})})
         for rec in self.c.find("graph:securityDefaults"):
             out.append({"provider": PROVIDER, "account_id": self.tenant, "scope": "tenant", "kind": "mfa_required",
                         "effective": bool(rec.data.get("isEnabled")), "values": ["All"],
@@ -550,10 +555,12 @@ class _Normalizer:
             dest_id = p.get("workspaceId") or p.get("storageAccountId") or p.get("eventHubAuthorizationRuleId") or ""
             dest = self.by_id.get(dest_id.lower(), {})
             retention = (dest.get("properties") or {}).get("retentionInDays")
+            # A Log Analytics workspace has no immutability: its admins can purge data.
+            integrity = False if "/microsoft.operationalinsights/workspaces/" in dest_id.lower() else None
             out.append({"provider": PROVIDER, "account_id": account, "region": "global", "log_id": s.get("id"),
                         "scope": "account" if account != self.tenant else "organization",
                         "enabled": bool(on & set(wanted)), "multi_region": True, "management_events": management in on,
-                        "data_events": False, "integrity": None, "retention_days": retention,
+                        "data_events": False, "integrity": integrity, "retention_days": retention,
                         "destination_region": _code(dest.get("location"))})
         return out
 

@@ -266,6 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"id": tree["id"], "type": tree["type"], "name": tree["name"],
                                     "properties": {"tenantId": t.tenant_id, "displayName": tree["displayName"],
                                                    **({"children": tree["children"]} if expand else {})}})
+        if low == f"/providers/microsoft.customerlockbox/tenantoptedin/{t.tenant_id}":
+            return self._send(200, data["arm"].get("customerLockbox", {"isOptedIn": False}))
         if low == "/providers/microsoft.aadiam/diagnosticsettings":
             return self._send(200, {"value": data["arm"].get("aadiamDiagnosticSettings", [])})
         m = _SUB.match(path)
