@@ -202,7 +202,7 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
     # A whole-table need also fails where only part of the table (a column, a guardrail kind) failed.
     whole = [n for n in c.needs if "." not in n]
     partial = cov[(cov["status"] != "ok") & cov["table"].str.contains(".", regex=False)]
-    partial = partial.assign(need=partial["table"].str.partition(".")[0])
+    partial = partial.assign(need=partial["table"].str.split(".", n=1).str[0])
     partial = partial[partial["need"].isin(whole)]
     failed = pd.concat([relevant[relevant["status"] != "ok"], partial], ignore_index=True)
     reason = ("source " + failed["source"].fillna("?") + " for " + failed["table"] + " was "
