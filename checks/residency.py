@@ -342,7 +342,10 @@ _GLOBAL_CONTENT_KINDS = ("cdn", "topic", "queue")
 )
 def global_services(inv, policy: Policy) -> pd.DataFrame:
     r = resources(inv)
-    r = r[(r["region"].str.strip().str.lower() == "global").fillna(False).astype(bool) | (r["kind"] == "cdn")]
+    is_global = (r["region"].str.strip().str.lower() == "global").fillna(False).astype(bool)
+    # networks, firewalls and security groups are global control-plane objects that hold no data
+    holds_data = ~r["kind"].isin(["security_group", "network", "peering"]).fillna(False).astype(bool)
+    r = r[(is_global & holds_data) | (r["kind"] == "cdn")]
     r = r.merge(classification(inv, policy)[["provider", "account_id", "resource_id", "level"]],
                 on=["provider", "account_id", "resource_id"], how="left")
     sensitive = r["kind"].isin(_GLOBAL_CONTENT_KINDS) & r["level"].isin(ESCALATING_LEVELS)
