@@ -384,3 +384,21 @@ def test_normalize_replicas_from_raw_payloads():
     got = set(zip(rep.kind, rep.source_region, rep.target_region, rep.target_account.fillna("")))
     assert got == {("read_replica", HOME, "us-west-2", ""), ("global_table", HOME, "eu-west-1", b),
                    ("global_table", HOME, "ap-northeast-3", ""), ("multi_region_key", HOME, "us-east-1", "")}
+
+
+def test_per_service_endpoint_variable_and_an_unreachable_service(sample_org, monkeypatch):
+    """AWS_ENDPOINT_URL_<SERVICE> is honoured; a service that cannot be reached is an error row."""
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", f"http://127.0.0.1:{closed}")
+    inv = aws.normalize(aws.collect({"single_account": True, "regions": [HOME], "max_attempts": 1}))
+    cov = inv.coverage
+    trail = cov[cov.source.str.startswith("cloudtrail:")]
+    assert len(trail) and (trail.status == "error").all() and trail.message.str.contains("Could not connect").all()
+    assert (cov[~cov.source.str.startswith(("cloudtrail:", "ec2:Get"))].status == "ok").all()
+    assert not inv.audit_logs.log_id.str.contains(":trail/").any()
+    f = cloudaudit.audit(inv, checks=["LOG-002"]).df
+    assert set(f.status.astype(str)) == {"ERROR"}
