@@ -343,8 +343,8 @@ _GLOBAL_CONTENT_KINDS = ("cdn", "topic", "queue")
 def global_services(inv, policy: Policy) -> pd.DataFrame:
     r = resources(inv)
     is_global = (r["region"].str.strip().str.lower() == "global").fillna(False).astype(bool)
-    # networks, firewalls and security groups are global control-plane objects that hold no data
-    holds_data = ~r["kind"].isin(["security_group", "network", "peering"]).fillna(False).astype(bool)
+    # firewalls and security groups are global control-plane objects that hold no customer data
+    holds_data = ~r["kind"].isin(["security_group", "peering"]).fillna(False).astype(bool)
     r = r[(is_global & holds_data) | (r["kind"] == "cdn")]
     r = r.merge(classification(inv, policy)[["provider", "account_id", "resource_id", "level"]],
                 on=["provider", "account_id", "resource_id"], how="left")
