@@ -30,7 +30,7 @@ CHECKS = ["AUTH-001", "AUTH-004", "AUTH-005", "AUTH-007", "CSP-001", "LCM-003", 
 @pytest.fixture(scope="module")
 def tenant():
     credential = CountingToken()
-    with AzureSampleTenant() as fake:  # licences: P1 only; the first userRegistrationDetails call gets a 429
+    with AzureSampleTenant() as fake:  # licences P1 + P2; the first userRegistrationDetails call gets a 429
         collection = collect(fake.options(credential=credential, max_workers=4))
         inventory = normalize(collection)
         yield SimpleNamespace(fake=fake, collection=collection, inventory=inventory, credential=credential,
@@ -172,9 +172,12 @@ def test_network_rules_expand_nsg_prefixes_and_ports(tenant):
 def test_guardrails_from_policy_defender_contacts_alerts_and_conditional_access(tenant):
     g = tenant.inventory.guardrails
     region = _rows(g, kind="region_restriction")
-    assert region["account_id"].tolist() == [PROD]   # DEV has no allowed-locations assignment
+    assert region["account_id"].tolist() == [PROD, PROD]   # DEV has no allowed-locations assignment
     assert region.iloc[0]["values"] == ["japaneast", "japanwest"] and bool(region.iloc[0]["effective"])
     assert region.iloc[0]["scope"].endswith("/managementGroups/mg-prod")
+    custom = region.iloc[1]   # custom location policy whose effect parameter is Audit: present, not preventive
+    assert custom["values"] == ["japaneast", "japanwest"] and not bool(custom["effective"])
+    assert _rows(tenant.inventory.coverage, source="arm:policyDefinitions")["account_id"].tolist() == [PROD]
     assert set(_rows(g, kind="public_access_block")["account_id"]) == {PROD, DEV}
     for kind in ("threat_detection", "security_contact", "security_alerting"):
         rows = _rows(g, kind=kind)
@@ -241,14 +244,18 @@ def test_denied_subscription_yields_error_findings_never_pass(tenant):
         assert len(rows) == 1 and "denied" in rows.iloc[0]["reason"], check_id
 
 
-def test_licence_gated_sources_are_unsupported_and_checks_say_error(tenant):
-    cov = tenant.inventory.coverage
+def test_missing_p2_licence_makes_standing_access_unsupported_and_checks_error():
+    with AzureSampleTenant(licences=("p1",), throttle=False) as fake:
+        inventory = normalize(collect(fake.options(data_access_logging=False)))
+    cov = inventory.coverage
     pim = _rows(cov, account_id=TENANT, table="grants.standing", source="graph:roleEligibilitySchedules").iloc[0]
     assert pim["status"] == "unsupported" and "license" in pim["message"]
     arm_pim = _rows(cov, account_id=PROD, source="arm:roleAssignmentScheduleInstances").iloc[0]
     assert arm_pim["status"] == "unsupported"
-    auth7 = tenant.findings[tenant.findings["check_id"] == "AUTH-007"]
-    assert set(auth7["status"]) == {"ERROR"}
+    findings = run_checks(inventory, checks=["AUTH-007", "AUTH-004"]).df
+    readable = findings[findings["account_id"].isin([TENANT, PROD, DEV])]
+    assert set(readable["status"]) == {"ERROR"} and {TENANT, PROD, DEV} == set(readable["account_id"])
+    assert readable["reason"].str.contains("license").all()
 
 
 def test_missing_p1_licence_keeps_users_and_marks_columns_unsupported():
@@ -272,15 +279,14 @@ def test_missing_p1_licence_keeps_users_and_marks_columns_unsupported():
     assert set(auth5["status"]) == {"ERROR"} and {TENANT, PROD, DEV} <= set(auth5["account_id"])
 
 
-def test_p2_licence_reads_pim_eligibility_and_activations():
-    with AzureSampleTenant(licences=("p1", "p2"), throttle=False) as fake:
-        inventory = normalize(collect(fake.options()))
-    g = inventory.grants
+def test_p2_licence_reads_pim_eligibility_and_activations(tenant):
+    g = tenant.inventory.grants
     eligible = _rows(g, account_id=TENANT, role="Privileged Role Administrator").iloc[0]
     assert not bool(eligible["standing"]) and eligible["privilege"] == "admin"
     activated = _rows(g, account_id=DEV, principal_id="5e000000-0000-4000-8000-000000000003").iloc[0]
     assert not bool(activated["standing"])
-    assert _rows(inventory.coverage, table="grants.standing")["status"].isin(["ok", "denied"]).all()
+    standing = _rows(tenant.inventory.coverage, table="grants.standing")
+    assert set(standing[standing["account_id"] != LAB]["status"]) == {"ok"}
 
 
 # ----------------------------------------------------------------------------- findings by catalog id
@@ -309,9 +315,11 @@ def test_seeded_problems_are_found_with_catalog_ids(tenant):
     assert {("AUTH-005", PROD), ("AUTH-005", DEV), ("CSP-001", PROD)} <= passed   # CA policy, Customer Lockbox
     assert {("RES-001", "stjpdata01"), ("ISL-001", "stjpdata01"), ("RES-006", PROD),
             ("AUTH-001", "5e000000-0000-4000-8000-000000000001"), ("RES-003", "stjpdata01")} <= passed
-    # Nothing the identity could read for PROD/DEV turned into ERROR except the licence-gated PIM data.
-    errors = f[(f["status"] == "ERROR") & f["account_id"].isin([PROD, DEV, TENANT])]
-    assert set(errors["check_id"]) == {"AUTH-007"}
+    assert ("AUTH-007", "5e000000-0000-4000-8000-000000000002") in failed        # standing Global Administrator
+    assert ("AUTH-007", "5e000000-0000-4000-8000-000000000003") in passed        # PIM-eligible only
+    # Nothing the identity could read turned into ERROR: only the forbidden subscription errs.
+    errors = f[f["status"] == "ERROR"]
+    assert set(errors["account_id"]) == {LAB}
 
 
 # ----------------------------------------------------------------------------- wire behaviour
@@ -475,6 +483,24 @@ def test_policy_enforcement_mode_and_not_scopes_decide_effectiveness():
     g = normalize(_collection((PROD, "arm:policyAssignments", assignments))).guardrails
     assert g["effective"].astype(bool).tolist() == [False, False, True]
     assert g.iloc[2]["values"] == ["japaneast"]
+
+
+def test_allowed_locations_inside_an_initiative_counts_as_region_restriction():
+    set_id = "/providers/Microsoft.Management/managementGroups/mg/providers/Microsoft.Authorization/policySetDefinitions/baseline"
+    initiative = {"properties": {"parameters": {"regions": {"type": "Array", "defaultValue": ["westus"]}},
+                                 "policyDefinitions": [
+                                     {"policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/"
+                                                            "e56962a6-4747-49cd-b67b-bf8b01975c4c",
+                                      "parameters": {"listOfAllowedLocations": {"value": "[parameters('regions')]"}}}]}}
+    assignment = {"id": "a", "properties": {"policyDefinitionId": set_id, "scope": f"/subscriptions/{PROD}",
+                                            "enforcementMode": "Default",
+                                            "parameters": {"regions": {"value": ["japaneast"]}}}}
+    defaults = {"id": "b", "properties": {**assignment["properties"], "parameters": {}}}
+    g = normalize(_collection((PROD, "arm:policyAssignments", [assignment, defaults]),
+                              (TENANT, "arm:policyDefinitions", {"id": set_id, "definition": initiative}))).guardrails
+    assert g["values"].tolist() == [["japaneast"], ["westus"]] and g["effective"].astype(bool).all()
+    unknown = normalize(_collection((PROD, "arm:policyAssignments", [assignment]))).guardrails
+    assert unknown.empty   # definition not read: no guardrail is claimed
 
 
 def test_storage_without_secondary_location_uses_the_paired_region():

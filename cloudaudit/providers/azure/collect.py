@@ -41,7 +41,7 @@ API = {"managementGroups": "2021-04-01", "roleAssignments": "2022-04-01", "roleD
        "registrationAssignments": "2022-10-01", "firewallRules": "2021-11-01", "aadiam": "2017-04-01",
        "roleAssignmentScheduleInstances": "2020-10-01", "pricings": "2024-01-01",
        "securityContacts": "2023-12-01-preview", "storage": "2023-05-01", "keyVault": "2023-07-01",
-       "lockbox": "2018-02-28-preview"}
+       "lockbox": "2018-02-28-preview", "policyDefinitions": "2023-04-01", "policySetDefinitions": "2023-04-01"}
 
 # Per-subscription ARM lists: source -> (path under /subscriptions/{id}, api, tables, extra params)
 SUBSCRIPTION_SOURCES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
@@ -185,6 +185,7 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
     for job in graph_jobs:
         job.result()
     _group_members(run, tenant_id, pool)
+    _policy_definitions(run, tenant_id, pool)
     progress(total, total, "azure")
     _fill_scopes(c, tenant_id, sub_ids)
 
@@ -395,6 +396,35 @@ def _group_members(run: _Run, tenant_id: str, pool: Executor) -> None:
             run.c.cover(account, None, "grants", "graph:groupMembers", "ok")
 
     list(pool.map(members, sorted(g for g in holders if g)))
+
+
+BUILTIN_ALLOWED_LOCATIONS = "e56962a6-4747-49cd-b67b-bf8b01975c4c"
+
+
+def _policy_definitions(run: _Run, tenant_id: str, pool: Executor) -> None:
+    """Definitions behind assigned initiatives and custom policies (they may restrict locations)."""
+    holders: dict[str, set[str]] = {}
+    for rec in run.c.find("arm:policyAssignments"):
+        for item in rec.data or []:
+            definition = str((item.get("properties") or {}).get("policyDefinitionId") or "")
+            builtin = definition.lower().startswith("/providers/microsoft.authorization/policydefinitions/")
+            if definition and not builtin:  # built-in single policies are known by their GUID
+                holders.setdefault(definition, set()).add(rec.account_id)
+
+    def fetch(definition: str) -> None:
+        api = API["policySetDefinitions"] if "/policysetdefinitions/" in definition.lower() else API["policyDefinitions"]
+        try:
+            doc = run.clients.arm_get(definition, api)
+        except Exception as exc:  # noqa: BLE001 - the guardrails of those subscriptions are incomplete
+            status, message = _status(exc)
+            for account in sorted(holders[definition]):
+                run.c.cover(account, None, "guardrails", "arm:policyDefinitions", status, message)
+            return
+        run.c.add(tenant_id, GLOBAL, "arm:policyDefinitions", {"id": definition, "definition": doc})
+        for account in sorted(holders[definition]):
+            run.c.cover(account, None, "guardrails", "arm:policyDefinitions", "ok")
+
+    list(pool.map(fetch, sorted(holders)))
 
 
 def _fill_scopes(c: Collection, tenant_id: str, sub_ids: list[str]) -> None:

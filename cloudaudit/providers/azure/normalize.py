@@ -478,6 +478,8 @@ class _Normalizer:
     # ------------------------------------------------------------------ guardrails and logs
     def guardrails(self) -> list[dict[str, Any]]:
         out = []
+        definitions = {str(rec.data["id"]).lower(): rec.data.get("definition") or {}
+                       for rec in self.c.find("arm:policyDefinitions")}
         for sid, a in self._per_account("arm:policyAssignments"):
             p = a.get("properties") or {}
             guid = _guid(p.get("policyDefinitionId"))
@@ -491,6 +493,14 @@ class _Normalizer:
                 out.append({"provider": PROVIDER, "account_id": sid, "scope": p.get("scope"), "kind": "region_restriction",
                             "effective": enforced, "values": [str(v).lower() for v in params.get("listOfAllowedLocations") or []],
                             "detail": detail})
+            elif str(p.get("policyDefinitionId", "")).lower() in definitions:
+                # An initiative containing Allowed locations, or a custom deny-by-location policy.
+                found = _location_rule(definitions[str(p["policyDefinitionId"]).lower()], params)
+                if found is not None:
+                    allowed, denies = found
+                    out.append({"provider": PROVIDER, "account_id": sid, "scope": p.get("scope"),
+                                "kind": "region_restriction", "effective": enforced and denies,
+                                "values": [str(v).lower() for v in allowed], "detail": detail})
             elif guid == STORAGE_NO_PUBLIC:
                 effect = str(params.get("effect") or "audit").lower()
                 out.append({"provider": PROVIDER, "account_id": sid, "scope": p.get("scope"), "kind": "public_access_block",
@@ -641,6 +651,52 @@ def _properties(rtype: str, r: dict[str, Any], p: dict[str, Any], sql_open: dict
 SECURITY_OPERATIONS = ("microsoft.authorization/", "microsoft.network/networksecuritygroups", "microsoft.security/",
                        "microsoft.insights/diagnosticsettings", "microsoft.keyvault/vaults/delete",
                        "microsoft.sql/servers/firewallrules")
+
+
+def _resolve(value: Any, assigned: dict[str, Any], declared: dict[str, Any]) -> Any:
+    """A policy value, following "[parameters('name')]" to the assignment or the definition default."""
+    import re
+
+    m = re.fullmatch(r"\[parameters\('([^']+)'\)\]", str(value).strip()) if isinstance(value, str) else None
+    if not m:
+        return value
+    name = m.group(1)
+    if name in assigned:
+        return assigned[name]
+    return (declared.get(name) or {}).get("defaultValue")
+
+
+def _location_rule(definition: dict[str, Any], assigned: dict[str, Any]) -> tuple[list[str], bool] | None:
+    """(allowed locations, denies) of an initiative holding Allowed locations or a custom location policy."""
+    props = definition.get("properties") or {}
+    declared = props.get("parameters") or {}
+    for member in props.get("policyDefinitions") or []:  # initiative (policy set)
+        if _guid(member.get("policyDefinitionId")) == ALLOWED_LOCATIONS:
+            raw = ((member.get("parameters") or {}).get("listOfAllowedLocations") or {}).get("value")
+            return list(_resolve(raw, assigned, declared) or []), True
+    rule = props.get("policyRule") or {}
+
+    def walk(node: Any, negated: bool = False) -> list[str] | None:
+        if isinstance(node, dict):
+            if str(node.get("field", "")).lower() == "location":
+                if "notIn" in node and not negated:
+                    return list(_resolve(node["notIn"], assigned, declared) or [])
+                if "in" in node and negated:
+                    return list(_resolve(node["in"], assigned, declared) or [])
+            if "not" in node:
+                return walk(node["not"], not negated)
+            for key in ("allOf", "anyOf"):
+                for child in node.get(key) or []:
+                    found = walk(child, negated)
+                    if found is not None:
+                        return found
+        return None
+
+    allowed = walk(rule.get("if"))
+    if allowed is None:
+        return None
+    effect = _resolve((rule.get("then") or {}).get("effect"), assigned, declared)
+    return allowed, str(effect).lower() == "deny"
 
 
 def _alert_operations(condition: dict[str, Any]) -> list[str]:

@@ -46,7 +46,7 @@ def sample_data() -> dict[str, Any]:
 class AzureSampleTenant:
     """Context manager running the fake tenant; ``url`` and ``ca_path`` are set once started."""
 
-    def __init__(self, data: dict[str, Any] | None = None, *, licences: tuple[str, ...] = ("p1",),
+    def __init__(self, data: dict[str, Any] | None = None, *, licences: tuple[str, ...] = ("p1", "p2"),
                  throttle: bool = True, page_size: int = PAGE):
         self.data = copy.deepcopy(data) if data is not None else sample_data()
         self.licences = set(licences)
@@ -270,6 +270,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, data["arm"].get("customerLockbox", {"isOptedIn": False}))
         if low == "/providers/microsoft.aadiam/diagnosticsettings":
             return self._send(200, {"value": data["arm"].get("aadiamDiagnosticSettings", [])})
+        if "/providers/microsoft.authorization/policydefinitions/" in low or \
+                "/providers/microsoft.authorization/policysetdefinitions/" in low:
+            doc = next((v for k, v in data["arm"].get("policyDefinitions", {}).items() if k.lower() == low), None)
+            if doc is None:
+                return self._error(404, "PolicyDefinitionNotFound", f"policy definition {path} not found")
+            return self._send(200, doc)
         m = _SUB.match(path)
         if not m:
             return self._error(404, "NotFound", f"no route for {path}")
