@@ -137,5 +137,9 @@ def machine() -> dict[str, str]:
             versions[name] = version(name)
         except Exception:  # noqa: BLE001 - absent optional package
             versions[name] = "absent"
-    return {"cpus": str(os.cpu_count()), "cpu": cpu, "memory": mem, "python": platform.python_version(),
-            "platform": platform.platform(), **versions}
+    try:
+        load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    return {"cpus": str(os.cpu_count()), "cpu": cpu, "memory": mem, "load average 1/5/15 min (at start)": load,
+            "python": platform.python_version(), "platform": platform.platform(), **versions}

@@ -57,3 +57,27 @@ def audit_partitioned(directory: str | Path, policy: Policy | None = None, execu
         parts = [f.result() for f in futures]
     frames = [p for p in parts if len(p)]
     return Findings(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), policy=org_policy)
+
+
+def collect_accounts(provider: str, options: dict, accounts: list[str], directory: str) -> int:
+    """Collect ``accounts`` of one provider (runs on a worker) and add them to a partitioned inventory.
+
+    The adapter is given only the account list and plain options (a worker builds its own SDK
+    session from the environment), so the task is serializable; rows are kept for the task's
+    own accounts only, so organization-level records read by every task are written once.
+    Returns the number of resource rows written.
+    """
+    from cloudaudit.api import collect
+
+    inv = collect([provider], options={provider: {**options, "accounts": list(accounts)}})
+    mine = {name: frame[frame["account_id"].isin(list(accounts))] for name, frame in inv.tables.items()}
+    Inventory(mine).save(directory, partition=True)
+    return len(mine["resources"])
+
+
+def collect_partitioned(provider: str, options: dict, accounts: list[str], directory: str | Path,
+                        executor: Executor, chunk: int = 25) -> int:
+    """Fan collection out as one task per ``chunk`` accounts; every task writes its own Parquet files."""
+    chunks = [accounts[i:i + chunk] for i in range(0, len(accounts), chunk)]
+    futures = [executor.submit(collect_accounts, provider, options, c, str(directory)) for c in chunks]
+    return sum(f.result() for f in futures)
