@@ -371,6 +371,9 @@ def test_throttled_call_is_retried_after_retry_after(tenant):
 
 def test_tokens_are_requested_for_the_configured_endpoints(tenant):
     assert tenant.credential.scopes and set(tenant.credential.scopes) == {f"{tenant.fake.url}/.default"}
+    identity = tenant.collection.meta["identity"]   # from the token's claims, for the bundle manifest
+    assert identity == {"tenant_id": TENANT, "object_id": "a0d17000-0000-4000-8000-00000000a0d1",
+                        "app_id": "a0d17000-0000-4000-8000-0000000a0d17", "identity_type": "app"}
 
 
 def test_real_client_secret_credential_against_the_token_endpoint():

@@ -143,7 +143,7 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
         failure = subs_error or tenants_error
         raise ProviderError(f"azure: cannot read the tenant or any subscription ({failure}); "
                             "check the credential or pass tenant_id")
-    c.meta.update({"tenant_id": tenant_id, "identity": {"tenant_id": tenant_id}})
+    c.meta.update({"tenant_id": tenant_id, "identity": {"tenant_id": tenant_id, **_caller(clients)}})
     if tenants is not None:
         c.add(tenant_id, GLOBAL, "arm:tenants", [t for t in tenants if t.get("tenantId") == tenant_id] or tenants)
     subs_ok = subs is not None
@@ -188,6 +188,23 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
     _policy_definitions(run, tenant_id, pool)
     progress(total, total, "azure")
     _fill_scopes(c, tenant_id, sub_ids)
+
+
+def _caller(clients: Clients) -> dict[str, Any]:
+    """Who is auditing: the object / app id and name claims of the ARM access token (not verified;
+    for the evidence manifest only)."""
+    import base64
+    import json
+
+    try:
+        token = clients.credential.get_token(f"{clients.arm}/.default").token
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except Exception:  # noqa: BLE001 - an opaque token simply names no caller
+        return {}
+    wanted = {"oid": "object_id", "appid": "app_id", "azp": "app_id", "upn": "user", "unique_name": "user",
+              "idtyp": "identity_type"}
+    return {name: claims[claim] for claim, name in wanted.items() if claim in claims}
 
 
 def _raw(model: Any) -> Any:

@@ -145,7 +145,7 @@ class _Normalizer:
         info = next((t for rec in self.c.find("arm:tenants") for t in rec.data or []), {})
         rows = [{"provider": PROVIDER, "account_id": self.tenant, "org_id": self.tenant,
                  "name": info.get("displayName") or self.tenant, "parent_path": "", "is_management": True,
-                 "state": "Enabled"}]
+                 "state": None}]
         paths = self._mg_paths()
         for _, sub in self._per_account("arm:subscriptions"):
             sid = sub["subscriptionId"]

@@ -142,20 +142,31 @@ class AzureSampleTenant:
                 "displayName": node["displayName"], "children": children}
 
 
+def _fake_jwt() -> str:
+    import base64
+
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    claims = {"oid": "a0d17000-0000-4000-8000-00000000a0d1", "appid": "a0d17000-0000-4000-8000-0000000a0d17",
+              "idtyp": "app", "tid": "11111111-2222-4333-8444-555555555555"}
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"
+
+
 class StaticToken:
-    """A minimal azure-core TokenCredential for fakes: always the same bearer token."""
+    """A minimal azure-core TokenCredential for fakes: always the same (unsigned, JWT-shaped) token."""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         from azure.core.credentials import AccessToken
         import time
 
-        return AccessToken("fake-token", int(time.time()) + 3600)
+        return AccessToken(_fake_jwt(), int(time.time()) + 3600)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         from azure.core.credentials import AccessTokenInfo
         import time
 
-        return AccessTokenInfo("fake-token", int(time.time()) + 3600)
+        return AccessTokenInfo(_fake_jwt(), int(time.time()) + 3600)
 
 
 _SUB = re.compile(r"^/subscriptions/([^/]+)(/.*)?$", re.I)
