@@ -590,6 +590,19 @@ def test_normalize_is_deterministic(tenant):
         pd.testing.assert_frame_equal(again[table], tenant.inventory[table], obj=table)
 
 
+def test_truncated_resource_graph_result_is_an_error_not_a_short_inventory():
+    with AzureSampleTenant(throttle=False) as fake:
+        fake.truncate_graph = True
+        inventory = normalize(collect(fake.options(data_access_logging=False)))
+    storage = _rows(inventory.coverage, table="resources", source="arg:storage")
+    assert set(storage["account_id"]) == {PROD, DEV, LAB}
+    # 3 storage accounts need a second page: the whole batch's storage data is unusable.
+    assert (storage["status"] == "error").all() and storage["message"].str.contains("truncated").all()
+    vms = _rows(inventory.coverage, account_id=PROD, table="resources", source="arg:vms").iloc[0]
+    assert vms["status"] == "ok"   # two VMs fit on one page
+    assert "stgrshk" not in set(inventory.resources["name"])
+
+
 def test_next_links_to_another_host_are_not_followed():
     with AzureSampleTenant(throttle=False) as fake:
         fake.link_base = "https://evil.invalid"   # every next-page link now leaves the service

@@ -248,6 +248,9 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
             rows.extend(response.data or [])
             token = response.skip_token
             if not token:
+                if str(response.result_truncated).lower() == "true":  # rows dropped with no way to page on
+                    raise RuntimeError(f"Resource Graph truncated the result at {len(rows)} of "
+                                       f"{response.total_records} rows")
                 return rows
 
     for start in range(0, len(sub_ids), ARG_BATCH):

@@ -56,6 +56,7 @@ class AzureSampleTenant:
         self.throttled: list[str] = []
         self.url = ""
         self.link_base = ""   # host put in next-page links (default: this server)
+        self.truncate_graph = False   # Resource Graph answers resultTruncated instead of a $skipToken
         self.ca_path = ""
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -367,7 +368,10 @@ class _Handler(BaseHTTPRequestHandler):
         body: dict[str, Any] = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "false",
                                 "data": page, "facets": []}
         if start + len(page) < len(rows):
-            body["$skipToken"] = str(start + len(page))
+            if self.tenant.truncate_graph:
+                body["resultTruncated"] = "true"
+            else:
+                body["$skipToken"] = str(start + len(page))
         self._send(200, body)
 
     # ------------------------------------------------------------------ Graph
