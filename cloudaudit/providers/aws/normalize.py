@@ -206,7 +206,8 @@ def _iam(rec: _Records, org_accounts: set[str]) -> dict[str, list[dict]]:
             user = (dev.get("User") or {}).get("Arn")
             if user:
                 virtual[r.account_id].add(user)
-            if str(dev.get("SerialNumber", "")).endswith(":mfa/root-account-mfa-device"):
+            # root's device: the legacy serial name, or any device whose user is the account root
+            if str(dev.get("SerialNumber", "")).endswith(":mfa/root-account-mfa-device") or str(user).endswith(":root"):
                 virtual[r.account_id].add("root")
     summary = {r.account_id: r.data.get("SummaryMap", {}) for r in rec("iam:GetAccountSummary")}
     report: dict[str, dict[str, dict]] = {}
