@@ -147,7 +147,12 @@ def test_snapshot_volume_database_keys(inv, sample_org):
     others = inv.resources[(inv.resources.kind == "volume") & (inv.resources.account_id != prod)]
     assert sorted(others.attached) == [False, True]   # the instance's root volume is attached
     db = inv.resources[inv.resources.kind == "database"]
-    assert list(db.name) == ["orders"] and not db.network_open.any()
+    assert list(db.name) == ["orders"] and not db.network_open.any() and (db.encryption == "customer").all()
+    manual = inv.resources[(inv.resources.kind == "db_snapshot") & (inv.resources.name == "orders-before-migration")]
+    assert len(manual) == 1 and manual.public_read.eq(False).all()
+    table = inv.resources[inv.resources.kind == "table"]
+    assert list(table.name) == ["sessions"] and list(table.region) == [HOME]
+    assert set(table.resource_id) <= set(inv.tags[inv.tags.key == "classification"].resource_id)
     weak = res.loc[probs["key_without_rotation"]]
     assert weak.kind == "key" and weak.key_manager == "customer" and pd.isna(weak.rotation_days)
     rotated = inv.resources[(inv.resources.kind == "key") & (inv.resources.account_id == MANAGEMENT)]

@@ -123,3 +123,11 @@ def test_a_mutating_call_would_be_caught(moto_endpoint, sample_org, recorded):
                moto_get(moto_endpoint, "/moto-api/recorder/download-recording").decode().splitlines() if line]
     assert calls == ["PutBucketTagging"] and not _read_only(calls[0])
     assert [e["method"] for e in entries] == ["PUT"]
+
+
+def test_policy_grants_nothing_the_adapter_does_not_use(recorded):
+    calls, _, _ = recorded
+    used = {iam_action(s, op) for s, op in calls}
+    # GetBucketLocation is the fallback for endpoints whose ListBuckets lacks BucketRegion
+    unused = sorted(_policy_actions() - used - {"s3:GetBucketLocation"})
+    assert unused == []

@@ -217,6 +217,12 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
                            MasterUsername="app", MasterUserPassword="Secret-Pass-1", AllocatedStorage=20,
                            StorageEncrypted=True, KmsKeyId=db_key["Arn"], PubliclyAccessible=False, Tags=[LABEL],
                            CopyTagsToSnapshot=True)
+    rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-before-migration",
+                           Tags=[LABEL])                              # manual, shared with nobody
+    prod_app.client("dynamodb").create_table(
+        TableName="sessions", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        Tags=[LABEL])
     # No account-level S3 public access block here: that is what lets the bucket above be public.
     prod_app.client("iam").update_account_password_policy(
         MinimumPasswordLength=14, RequireSymbols=True, RequireNumbers=True, RequireUppercaseCharacters=True,
