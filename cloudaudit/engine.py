@@ -199,9 +199,10 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
     serving = pd.DataFrame([(need, t) for need in c.needs
                             for t in {need, need.partition(".")[0], "*"}], columns=["need", "table"])
     relevant = cov.merge(serving, on="table")
-    # A whole-table need also fails where only part of the table (a column, a guardrail kind) failed.
-    whole = [n for n in c.needs if "." not in n]
-    partial = cov[(cov["status"] != "ok") & cov["table"].str.contains(".", regex=False)]
+    # Needing all guardrails means needing every kind: a failed kind fails it too. (A failed
+    # column does not fail a whole-table need: checks name the columns they depend on.)
+    whole = [n for n in c.needs if n == "guardrails"]
+    partial = cov[(cov["status"] != "ok") & cov["table"].str.startswith("guardrails.")]
     partial = partial.assign(need=partial["table"].str.split(".", n=1).str[0])
     partial = partial[partial["need"].isin(whole)]
     failed = pd.concat([relevant[relevant["status"] != "ok"], partial], ignore_index=True)

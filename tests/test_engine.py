@@ -188,3 +188,11 @@ def test_whole_table_need_fails_on_a_failed_part_of_the_table():
     f = run_checks(inv, Policy(), checks=[whole])
     assert f.df["status"].astype(str).tolist() == ["ERROR"]
     assert "guardrails.snapshot_public_block" in f.df["reason"].iloc[0]
+
+
+def test_column_gap_does_not_fail_a_check_that_does_not_name_the_column():
+    inv = inventory(resources=[bucket("1", "a", False)],
+                    gaps=[{"provider": "aws", "account_id": "1", "table": "resources.data_access_logging",
+                           "status": "unsupported", "message": "no data-plane logs"}])
+    f = run_checks(inv, Policy(), checks=[PUBLIC])
+    assert f.df["status"].astype(str).tolist() == ["PASS"]
