@@ -166,6 +166,10 @@ def test_security_group_rules_and_attachment(inv, sample_org):
     assert set(rules.protocol) == {"tcp"} and rules.attached.all()
     web = inv.network_rules[inv.network_rules.port_from == 443]
     assert len(web) == 1 and not web.attached.any()
+    peering = inv.resources.set_index("resource_id").loc[sample_org["problems"]["external_peering"]]
+    assert peering.kind == "peering" and peering.peer_account == "111122223333"
+    networks = inv.resources[inv.resources.kind == "network"]
+    assert networks.groupby(["account_id", "region"]).is_default.sum().eq(1).all()   # one default VPC each
     groups = inv.resources[inv.resources.kind == "security_group"]
     assert groups[groups.name == "default"].is_default.all() and not groups[groups.name == "bastion"].is_default.any()
 
@@ -227,6 +231,9 @@ def test_findings_for_the_seeded_problems(findings, sample_org):
                              ("ENC-003", "key_without_rotation"), ("RES-001", "bucket_outside_japan")):
         failed = set(findings[(findings.check_id == check_id) & (findings.status == "FAIL")].resource_id)
         assert failed == {probs[seeded]}, check_id
+    assert _status(findings, "ISL-010", probs["external_peering"]) == {"FAIL"}
+    in_use_defaults = findings[(findings.check_id == "ISL-009") & (findings.status == "FAIL")]
+    assert in_use_defaults.empty   # workloads run in purpose-built networks and groups
     external = set(findings[(findings.check_id == "ISL-006") & (findings.status == "FAIL")].resource_id)
     assert probs["external_admin_role"] in external and all(":role/" in r for r in external)
 

@@ -296,6 +296,9 @@ def collect_ec2(run: _Run, account: Account, region: str) -> None:
              lambda: pages(ec2, "describe_security_groups"))
     run.call(a, region, "ec2:DescribeNetworkInterfaces", ["network_rules", "resources"],
              lambda: pages(ec2, "describe_network_interfaces"))
+    run.call(a, region, "ec2:DescribeVpcs", ["resources", "tags"], lambda: pages(ec2, "describe_vpcs"))
+    run.call(a, region, "ec2:DescribeVpcPeeringConnections", ["resources", "tags"],
+             lambda: pages(ec2, "describe_vpc_peering_connections"))
     run.call(a, region, "ec2:DescribeVolumes", ["resources", "tags"], lambda: pages(ec2, "describe_volumes"))
     snaps = run.call(a, region, "ec2:DescribeSnapshots", ["resources", "tags"],
                      lambda: pages(ec2, "describe_snapshots", OwnerIds=["self"]))

@@ -525,6 +525,34 @@ def _ec2(rec: _Records, managers: dict) -> tuple[list, list, list]:
                                              f"{hi if hi is not None else '*'}:{src}",
                                   "direction": "ingress", "source": src, "protocol": proto, "port_from": lo,
                                   "port_to": hi, "action": "allow", "attached": is_attached})
+    vpcs_in_use: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in rec("ec2:DescribeNetworkInterfaces"):
+        for eni in r.data.get("NetworkInterfaces", []):
+            vpcs_in_use[(r.account_id, r.region)].add(eni.get("VpcId"))
+    for r in rec("ec2:DescribeVpcs"):
+        for vpc in r.data.get("Vpcs", []):
+            vid = vpc["VpcId"]
+            arn = f"arn:{_part(r.account_id)}:ec2:{r.region}:{vpc.get('OwnerId', r.account_id)}:vpc/{vid}"
+            in_use = vid in vpcs_in_use[(r.account_id, r.region)] if (r.account_id, r.region) in eni_known else None
+            resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
+                              "name": _name_tag(vpc.get("Tags")) or vid, "kind": "network",
+                              "native_type": "AWS::EC2::VPC", "data_bearing": False,
+                              "is_default": bool(vpc.get("IsDefault")), "attached": in_use})
+            tags.extend(_tags(r.account_id, arn, vpc.get("Tags")))
+    for r in rec("ec2:DescribeVpcPeeringConnections"):
+        for pcx in r.data.get("VpcPeeringConnections", []):
+            if (pcx.get("Status") or {}).get("Code") not in ("active", "pending-acceptance", "provisioning"):
+                continue
+            sides = [pcx.get("RequesterVpcInfo") or {}, pcx.get("AccepterVpcInfo") or {}]
+            mine = next((i for i, side in enumerate(sides) if side.get("OwnerId") == r.account_id), 0)
+            other = sides[1 - mine]
+            pid = pcx["VpcPeeringConnectionId"]
+            arn = f"arn:{_part(r.account_id)}:ec2:{r.region}:{r.account_id}:vpc-peering-connection/{pid}"
+            resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
+                              "name": _name_tag(pcx.get("Tags")) or pid, "kind": "peering",
+                              "native_type": "AWS::EC2::VPCPeeringConnection", "data_bearing": False,
+                              "peer_account": other.get("OwnerId"), "attached": True})
+            tags.extend(_tags(r.account_id, arn, pcx.get("Tags")))
     for r in rec("ec2:DescribeVolumes"):
         for v in r.data.get("Volumes", []):
             arn = f"arn:{_part(r.account_id)}:ec2:{r.region}:{r.account_id}:volume/{v['VolumeId']}"

@@ -193,6 +193,14 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
         {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     ec2.create_network_interface(SubnetId=subnet, Groups=[sg])                 # the group is in use
+    partner_creds = sts.assume_role(RoleArn=f"arn:aws:iam::{PARTNER_ACCOUNT}:role/peering",
+                                    RoleSessionName="seed")["Credentials"]   # a partner outside the organization
+    partner_vpc = _Account(endpoint_url, PARTNER_ACCOUNT, partner_creds).client("ec2").create_vpc(
+        CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    peering = ec2.create_vpc_peering_connection(
+        VpcId=vpc, PeerVpcId=partner_vpc, PeerOwnerId=PARTNER_ACCOUNT, TagSpecifications=[
+            {"ResourceType": "vpc-peering-connection", "Tags": [{"Key": "Name", "Value": "to-partner"}]}],
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
     web = ec2.create_security_group(GroupName="web", Description="https", VpcId=vpc)["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=web, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
@@ -243,8 +251,11 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     skms = shared.client("kms")
     tools_key = skms.create_key(Description="tools")["KeyMetadata"]
     skms.enable_key_rotation(KeyId=tools_key["KeyId"])
+    tools_vpc = sec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    tools_subnet = sec2.create_subnet(VpcId=tools_vpc, CidrBlock="10.2.1.0/24")["Subnet"]["SubnetId"]
+    tools_sg = sec2.create_security_group(GroupName="tools", Description="no ingress", VpcId=tools_vpc)["GroupId"]
     sec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
-                       MetadataOptions={"HttpTokens": "required"},
+                       SubnetId=tools_subnet, SecurityGroupIds=[tools_sg], MetadataOptions={"HttpTokens": "required"},
                        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {
                            "VolumeSize": 8, "Encrypted": True, "KmsKeyId": tools_key["Arn"]}}],
                        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "tools"}]},
@@ -272,6 +283,7 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
             "public_snapshot": f"arn:aws:ec2:{HOME}:{prod_app.id}:snapshot/{snap}",
             "single_region_trail": f"arn:aws:cloudtrail:{HOME}:{prod_app.id}:trail/local-only",
             "key_without_rotation": f"arn:aws:kms:{HOME}:{prod_app.id}:key/{weak_key}",
+            "external_peering": f"arn:aws:ec2:{HOME}:{prod_app.id}:vpc-peering-connection/{peering}",
         },
     }
     if in_process:
