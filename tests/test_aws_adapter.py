@@ -414,3 +414,12 @@ def test_per_service_endpoint_variable_and_an_unreachable_service(sample_org, mo
     assert not inv.audit_logs.log_id.str.contains(":trail/").any()
     f = cloudaudit.audit(inv, checks=["LOG-002"]).df
     assert set(f.status.astype(str)) == {"ERROR"}
+
+
+def test_explicit_account_list(sample_org):
+    prod = sample_org["members"]["prod-app"]
+    c = aws.collect({"accounts": [prod], "regions": [HOME], "max_attempts": 1})
+    assert {row.account_id for row in c.coverage} == {prod}
+    inv = aws.normalize(c)
+    assert set(inv.principals.account_id) == {prod}
+    assert (inv.tenants.set_index("account_id").loc[prod, "parent_path"]) == "Root/Workloads/Prod"

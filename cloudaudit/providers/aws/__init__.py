@@ -37,6 +37,13 @@ Options (``cloudaudit.collect(["aws"], options={"aws": {...}})``):
     made (e.g. ``{"before-call.*.*": recorder}``).
 ``report_timeout``
     seconds to wait for the IAM credential report (default 60).
+
+A dedicated audit role is better than ``OrganizationAccountAccessRole`` (an administrator): create
+a role with the same name in every member account (e.g. a CloudFormation StackSet), trusting only
+the auditing account, with the policy in ``docs/permissions/aws.json`` (every action there is a
+Describe/List/Get call, plus ``iam:GenerateCredentialReport``), and pass its name as ``role_name``.
+The same policy on the caller in the management (or a delegated administrator) account covers
+the Organizations calls. ``tests/test_aws_readonly.py`` proves the adapter calls nothing else.
 """
 
 from __future__ import annotations
