@@ -93,7 +93,8 @@ class ClientFactory:
         events.register("before-sign.s3-control.*", strip_account_host, unique_id="cloudaudit-s3control-host")
         for event, handlers in (hooks or {}).items():
             for handler in ([handlers] if callable(handlers) else list(handlers)):
-                events.register(event, handler)
+                # unique ids: a session reused across collections gets each hook once
+                events.register(event, handler, unique_id=f"cloudaudit-{event}-{id(handler)}")
 
     def client(self, service: str, region: str | None = None, credentials: Credentials | None = None) -> Any:
         """A client for ``service`` in ``region`` with the given (or the caller's) credentials."""
