@@ -423,3 +423,38 @@ def test_explicit_account_list(sample_org):
     inv = aws.normalize(c)
     assert set(inv.principals.account_id) == {prod}
     assert (inv.tenants.set_index("account_id").loc[prod, "parent_path"]) == "Root/Workloads/Prod"
+
+
+def test_scp_on_an_ou_applies_to_the_accounts_below_it_only():
+    """Region restriction attached to an OU reaches accounts in it and in its child OUs (pure)."""
+    import json as _json
+
+    from cloudaudit.providers.base import Collection
+
+    mgmt, inside, nested, outside = "100000000000", "200000000000", "300000000000", "400000000000"
+    c = Collection("aws")
+    c.add(mgmt, "global", "sts:GetCallerIdentity", {"Account": mgmt, "Arn": f"arn:aws:iam::{mgmt}:user/x"})
+    c.add(mgmt, "global", "organizations:DescribeOrganization", {"Organization": {"Id": "o-1", "MasterAccountId": mgmt}})
+    c.add(mgmt, "global", "organizations:ListAccounts", {"Accounts": [
+        {"Id": a, "Name": a, "Status": "ACTIVE"} for a in (mgmt, inside, nested, outside)]})
+    c.add(mgmt, "global", "organizations:ListRoots", {"Roots": [{"Id": "r-1", "Name": "Root"}]})
+    c.add(mgmt, "global", "organizations:ListOrganizationalUnitsForParent",
+          {"ParentId": "r-1", "OrganizationalUnits": [{"Id": "ou-jp", "Name": "Japan"}]})
+    c.add(mgmt, "global", "organizations:ListOrganizationalUnitsForParent",
+          {"ParentId": "ou-jp", "OrganizationalUnits": [{"Id": "ou-dev", "Name": "Dev"}]})
+    c.add(mgmt, "global", "organizations:ListAccountsForParent",
+          {"ParentId": "r-1", "Accounts": [{"Id": mgmt}, {"Id": outside}]})
+    c.add(mgmt, "global", "organizations:ListAccountsForParent", {"ParentId": "ou-jp", "Accounts": [{"Id": inside}]})
+    c.add(mgmt, "global", "organizations:ListAccountsForParent", {"ParentId": "ou-dev", "Accounts": [{"Id": nested}]})
+    scp = {"Statement": [{"Effect": "Deny", "NotAction": "iam:*", "Resource": "*", "Condition": {
+        "StringNotEqualsIfExists": {"aws:RequestedRegion": ["ap-northeast-1", "ap-northeast-3"]}}}]}
+    c.add(mgmt, "global", "organizations:DescribePolicy", {"Policy": {
+        "PolicySummary": {"Id": "p-1", "Name": "jp"}, "Content": _json.dumps(scp)}})
+    c.add(mgmt, "global", "organizations:ListTargetsForPolicy",
+          {"PolicyId": "p-1", "Targets": [{"TargetId": "ou-jp", "Type": "ORGANIZATIONAL_UNIT"}]})
+    inv = aws.normalize(c)
+    rr = inv.guardrails[inv.guardrails.kind == "region_restriction"].set_index("account_id")
+    assert set(rr.index) == {inside, nested} and (rr.scope == "OU").all() and rr.effective.all()
+    assert all(sorted(v) == ["ap-northeast-1", "ap-northeast-3"] for v in rr["values"])
+    paths = inv.tenants.set_index("account_id").parent_path
+    assert paths[nested] == "Root/Japan/Dev" and paths[outside] == "Root"
