@@ -49,3 +49,22 @@ def test_using_a_provider_without_its_sdk_gives_a_clear_error():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.startswith("ERR ") and "cloudaudit[aws]" in out
+
+
+def test_offline_bundles_load_without_the_cloud_sdks():
+    """A consultant reporting offline needs no cloud SDK: normalization is pure."""
+    code = (
+        "import sys\n"
+        "for name in ('google', 'grpc', 'azure', 'msal'):\n"
+        "    sys.modules[name] = None\n"          # as if not installed
+        "import cloudaudit\n"
+        "from importlib import resources\n"
+        "for name in ('azure', 'gcp'):\n"
+        "    with resources.as_file(resources.files('cloudaudit').joinpath(f'data/samples/{name}.zip')) as p:\n"
+        "        inv = cloudaudit.load_bundle(p)\n"
+        "    print(name, len(inv.resources))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = dict(line.split() for line in proc.stdout.strip().splitlines())
+    assert int(counts["azure"]) > 0 and int(counts["gcp"]) > 0

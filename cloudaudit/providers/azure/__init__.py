@@ -37,8 +37,16 @@ Accounts: ``account_id`` is the subscription id for ARM data and the tenant id f
 
 from __future__ import annotations
 
-from .collect import collect
+from typing import Any
+
 from .normalize import normalize
+
+
+def collect(options: dict[str, Any], **kwargs: Any):
+    """Collect from Azure (see the module docstring); imports the Azure SDKs on first use."""
+    from .collect import collect as _collect
+
+    return _collect(options, **kwargs)
 
 NAME = "azure"
 

@@ -35,8 +35,16 @@ Options (``collect(options)``):
 
 from __future__ import annotations
 
-from .collector import collect
+from typing import Any
+
 from .normalizer import normalize
+
+
+def collect(options: dict[str, Any], **kwargs: Any):
+    """Collect from Google Cloud (see the module docstring); imports the Google SDKs on first use."""
+    from .collector import collect as _collect
+
+    return _collect(options, **kwargs)
 
 NAME = "gcp"
 

@@ -16,7 +16,7 @@ import pandas as pd
 from ...inventory import Inventory
 from ...regions import catalog
 from ..base import Collection
-from . import collector as C
+from . import sources as C
 
 PROVIDER = "gcp"
 GLOBAL = "global"
