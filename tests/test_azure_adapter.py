@@ -16,7 +16,7 @@ from cloudaudit.errors import ProviderError
 from cloudaudit.inventory import TABLES
 from cloudaudit.providers.azure import collect, normalize
 from cloudaudit.providers.azure.clients import Clients
-from cloudaudit.providers.azure.collect import FAMILIES
+from cloudaudit.providers.azure.collector import FAMILIES
 
 from azure_fake import (ARG_PATH, DEV, LAB, PROD, TENANT, AzureSampleTenant, CountingToken, StaticToken,
                         non_read_requests, sample_data)
@@ -254,8 +254,12 @@ def test_missing_p2_licence_makes_standing_access_unsupported_and_checks_error()
     assert arm_pim["status"] == "unsupported"
     findings = run_checks(inventory, checks=["AUTH-007", "AUTH-004"]).df
     readable = findings[findings["account_id"].isin([TENANT, PROD, DEV])]
-    assert set(readable["status"]) == {"ERROR"} and {TENANT, PROD, DEV} == set(readable["account_id"])
-    assert readable["reason"].str.contains("license").all()
+    standing = readable[readable["check_id"] == "AUTH-007"]
+    assert set(standing["status"]) == {"ERROR"} and {TENANT, PROD, DEV} == set(standing["account_id"])
+    assert standing["reason"].str.contains("license").all()
+    # only the check that reads grants.standing is blocked; MFA of admins is still judged
+    mfa = readable[readable["check_id"] == "AUTH-004"]
+    assert len(mfa) and "ERROR" not in set(mfa["status"]) and "FAIL" in set(mfa["status"])
 
 
 def test_missing_p1_licence_keeps_users_and_marks_columns_unsupported():

@@ -44,7 +44,7 @@ from .normalize import normalize
 
 def collect(options: dict[str, Any], **kwargs: Any):
     """Collect from Azure (see the module docstring); imports the Azure SDKs on first use."""
-    from .collect import collect as _collect
+    from .collector import collect as _collect
 
     return _collect(options, **kwargs)
 
