@@ -146,7 +146,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as locks:
         # Two overlapping runs must never write the same report or history: the second stops here.
-        locks.enter_context(HistoryLock(output))
+        locks.enter_context(HistoryLock(Path(output).parent / f".{Path(output).name}"))  # hidden .NAME.lock
         history = locks.enter_context(History(args.history)) if args.history else None
         if history is not None:
             locks.enter_context(history.lock())

@@ -58,14 +58,16 @@ def test_policy_example_round_trips(capsys, tmp_path):
     (["collect", "--output", "x.zip"], "at least one --provider"),
     (["frobnicate"], "invalid choice"),
 ])
-def test_usage_and_input_errors_are_one_line_with_exit_3(capsys, argv, needle):
+def test_usage_and_input_errors_are_one_line_with_exit_3(capsys, argv, needle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default outputs land in the working directory
     code, out, err = run(capsys, *argv)
     assert code == EXIT_USAGE
     assert needle in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_broken_policy_file_is_one_line_naming_the_file(capsys, tmp_path):
+def test_broken_policy_file_is_one_line_naming_the_file(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     bad = tmp_path / "policy.toml"
     bad.write_text("[residency]\nallowed_countries = [\"Nippon\"]\n", encoding="utf-8")
     code, _, err = run(capsys, "scan", "--bundle", str(tmp_path / "b.zip"), "--policy", str(bad))
