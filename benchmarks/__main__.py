@@ -37,13 +37,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="collection: adapter thread-pool size")
     parser.add_argument("--json", help="also write every figure to this JSON file")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown (for docs)")
+    parser.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     facts = machine()
-    print(table([[k, v] for k, v in facts.items()], ["machine", ""], args.markdown))
-    print()
+    if not args.no_header:
+        print(table([[k, v] for k, v in facts.items()], ["machine", ""], args.markdown), flush=True)
+        print(flush=True)
     results: dict[str, Any] = {"machine": facts}
+    if args.suite == "all":
+        status = _all_in_subprocesses(argv if argv is not None else sys.argv[1:], results)
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(results, fh, indent=2, default=str, ensure_ascii=False)
+        return status
     status = 0
-    for name in SUITES if args.suite == "all" else (args.suite,):
+    for name in (args.suite,):
         try:
             result = _run(name, args.quick, args)
         except Exception as exc:  # noqa: BLE001 - one failing suite must not hide the others
@@ -58,6 +66,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2, default=str, ensure_ascii=False)
+    return status
+
+
+def _all_in_subprocesses(argv: Sequence[str], results: dict[str, Any]) -> int:
+    """Each suite in a fresh interpreter, so one suite's memory never counts in the next one's peak RSS."""
+    import subprocess
+    import tempfile
+
+    rest = [a for a in argv if a != "all"]
+    if "--json" in rest:  # the parent merges the children's figures
+        i = rest.index("--json")
+        del rest[i:i + 2]
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="cloudaudit-bench-") as tmp:
+        for name in SUITES:
+            out = f"{tmp}/{name}.json"
+            code = subprocess.call([sys.executable, "-m", "benchmarks", name, "--no-header", *rest, "--json", out])
+            status = status or code
+            try:
+                with open(out, encoding="utf-8") as fh:
+                    results[name] = json.load(fh).get(name)
+            except OSError:
+                results[name] = {"error": f"exit code {code}"}
     return status
 
 
