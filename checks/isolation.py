@@ -114,8 +114,7 @@ def _guardrail_kinds(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.D
     controls=["9.4.1"],
     policy_items=["12(1)", "12(8)"],
     severity="medium",
-    needs=["guardrails.public_access_block", "guardrails.snapshot_public_block", "guardrails.image_public_block",
-           "guardrails.domain_restriction", "tenants"],
+    needs=[f"{p}:guardrails.{k}" for p, kinds in PUBLIC_GUARDRAILS.items() for k in kinds] + ["tenants"],
     reasons={
         "pass": {"en": "account {account_id} enforces {present}",
                  "ja": "アカウント {account_id} では {present} が強制されています"},

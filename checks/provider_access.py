@@ -22,7 +22,8 @@ APPROVAL_PROVIDERS = ("azure", "gcp")
     controls=["5.1.1", "15.1.2", "9.2.3"],
     policy_items=["11(1)", "12(2)", "12(4)"],
     severity="medium",
-    needs=["resources", "tags", "guardrails.provider_access_approval", "tenants"],
+    needs=["resources", "tags", "azure:guardrails.provider_access_approval", "gcp:guardrails.provider_access_approval",
+           "tenants"],
     reasons={
         "pass": {"en": "account {account_id} requires customer approval for provider access ({approval})",
                  "ja": "アカウント {account_id} では事業者のアクセスに顧客承認が必要です ({approval})"},

@@ -75,6 +75,9 @@ def _need_known(need: str) -> bool:
     setting does not turn the region-restriction check into ERROR)."""
     from .inventory import GUARDRAIL_KINDS, SCHEMA
 
+    provider, _, need = need.rpartition(":")
+    if provider and provider not in PROVIDER_NAMES:
+        return False
     table, _, column = need.partition(".")
     if table == "guardrails" and column in GUARDRAIL_KINDS:
         return True
@@ -187,18 +190,30 @@ def _scopes(inventory: Inventory) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates().reset_index(drop=True)
 
 
+def _split_need(need: str) -> tuple[str | None, str]:
+    """``"aws:guardrails.snapshot_public_block"`` -> ("aws", "guardrails.snapshot_public_block")."""
+    provider, sep, rest = need.partition(":")
+    return (provider, rest) if sep else (None, need)
+
+
 def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.DataFrame:
     """Rows (provider, account_id, region, reason) where something the check needs could not be read.
 
     A need ``t`` is served by coverage rows for ``t`` (or ``*``); a need ``t.col`` also by rows
     for ``t.col``, so an adapter can report one column as unsupported (e.g. ``principals.mfa``
-    without a licence) without failing every check that reads the table.
+    without a licence) without failing every check that reads the table. A need prefixed with
+    a provider (``aws:guardrails.snapshot_public_block``) applies to that provider only.
     """
     cov = inventory.coverage
     cov = cov[cov["provider"].isin(c.providers)]
-    serving = pd.DataFrame([(need, t) for need in c.needs
-                            for t in {need, need.partition(".")[0], "*"}], columns=["need", "table"])
+    rows = []
+    for need in c.needs:
+        only, bare = _split_need(need)
+        for table in {bare, bare.partition(".")[0], "*"}:
+            rows.append((need, table, only))
+    serving = pd.DataFrame(rows, columns=["need", "table", "only"])
     relevant = cov.merge(serving, on="table")
+    relevant = relevant[relevant["only"].isna() | (relevant["only"] == relevant["provider"])]
     # Needing all guardrails means needing every kind: a failed kind fails it too. (A failed
     # column does not fail a whole-table need: checks name the columns they depend on.)
     whole = [n for n in c.needs if n == "guardrails"]
@@ -212,12 +227,14 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
     # Something never collected for an account in scope is a gap as well.
     in_scope = scopes[scopes["provider"].isin(c.providers)]
     if len(in_scope) and c.needs:
-        wanted = in_scope.merge(pd.DataFrame({"need": list(c.needs)}), how="cross")
+        needs = pd.DataFrame([(n, *_split_need(n)) for n in c.needs], columns=["need", "only", "bare"])
+        wanted = in_scope.merge(needs, how="cross")
+        wanted = wanted[wanted["only"].isna() | (wanted["only"] == wanted["provider"])]
         seen = relevant[["provider", "account_id", "need"]].drop_duplicates()
         merged = wanted.merge(seen, on=["provider", "account_id", "need"], how="left", indicator=True)
         missing = merged[merged["_merge"] == "left_only"]
         gaps = pd.concat([gaps, missing[["provider", "account_id"]].assign(
-            region=pd.NA, reason=missing["need"] + " was not collected")], ignore_index=True)
+            region=pd.NA, reason=missing["bare"] + " was not collected")], ignore_index=True)
     if gaps.empty:
         return gaps
     gaps["region"] = gaps["region"].astype("string")
@@ -294,6 +311,10 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
         probe = rows[["provider", "account_id", "region"]].astype("string")
         hit = probe.merge(region_gaps.astype("string"), how="left", indicator=True)["_merge"]
         keep &= (hit == "left_only").to_numpy()
+        # An account-wide verdict (no region) rests on every region: a gap in one voids it.
+        accounts_with_gaps = region_gaps[["provider", "account_id"]].drop_duplicates().astype("string")
+        hit = probe[["provider", "account_id"]].merge(accounts_with_gaps, how="left", indicator=True)["_merge"]
+        keep &= ~((hit == "both").to_numpy() & rows["region"].isna().to_numpy())
     errors = gaps.assign(resource_id=pd.NA, status="ERROR", severity=c.severity, evidence="{}",
                          reason="not evaluated: " + gaps["reason"],
                          reason_ja="評価できませんでした: " + gaps["reason"])

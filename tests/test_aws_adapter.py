@@ -201,8 +201,16 @@ def test_audit_logs_trails_and_recorders(inv, sample_org):
 def test_unsupported_snapshot_block_state_is_a_coverage_row(inv):
     cov = inv.coverage
     rows = cov[cov.source == "ec2:GetSnapshotBlockPublicAccessState"]
-    assert len(rows) and (rows.table == "guardrails").all()
+    assert len(rows) and (rows.table == "guardrails.snapshot_public_block").all()
     assert (rows.status != "ok").all()   # moto answers 500: never silently "no guardrail"
+
+
+def test_unreadable_snapshot_setting_fails_only_the_checks_that_read_it(findings):
+    # RES-006 reads only the region restriction: it is evaluated; ISL-002 reads the snapshot setting: ERROR
+    res006 = set(findings[findings["check_id"] == "RES-006"]["status"].astype(str))
+    isl002 = set(findings[findings["check_id"] == "ISL-002"]["status"].astype(str))
+    assert res006 and "ERROR" not in res006
+    assert isl002 == {"ERROR"}
 
 
 # ----------------------------------------------------------------------------- findings

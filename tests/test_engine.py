@@ -196,3 +196,32 @@ def test_column_gap_does_not_fail_a_check_that_does_not_name_the_column():
                            "status": "unsupported", "message": "no data-plane logs"}])
     f = run_checks(inv, Policy(), checks=[PUBLIC])
     assert f.df["status"].astype(str).tolist() == ["PASS"]
+
+
+def test_provider_qualified_need_applies_to_that_provider_only():
+    c = define_check("TST-011", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                     severity="medium", needs=["resources", "aws:guardrails.snapshot_public_block"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", False), bucket("p", "g", False, provider="gcp")],
+                    gaps=[{"provider": "aws", "account_id": "1", "table": "guardrails.snapshot_public_block",
+                           "status": "unsupported", "message": "not implemented"},
+                          {"provider": "gcp", "account_id": "p", "table": "guardrails.snapshot_public_block",
+                           "status": "unsupported", "message": "no such setting on GCP"}])
+    f = run_checks(inv, Policy(), checks=[c])
+    assert dict(zip(f.df["provider"], f.df["status"].astype(str))) == {"aws": "ERROR", "gcp": "PASS"}
+    with pytest.raises(RegistryError):
+        define_check("TST-012", public_buckets, title={}, controls=[], severity="low",
+                     needs=["oracle:guardrails"], reasons={})
+
+
+def test_account_wide_verdict_is_voided_by_a_gap_in_one_region():
+    def account_level(inv, policy):
+        return pd.DataFrame({"provider": ["aws"], "account_id": ["1"], "resource_id": ["1"], "name": ["acct"],
+                             "status": ["FAIL"]})
+
+    c = define_check("TST-013", account_level, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                     severity="medium", needs=["resources"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", False)],
+                    coverage=[{"provider": "aws", "account_id": "1", "region": "eu-west-1", "table": "resources",
+                               "source": "ec2", "status": "error", "message": "Throttling"}])
+    f = run_checks(inv, Policy(), checks=[c])
+    assert f.df[["region", "status"]].astype(str).values.tolist() == [["eu-west-1", "ERROR"]]

@@ -154,12 +154,12 @@ def collect_organization(run: _Run, caller: str) -> tuple[list[str], list[tuple]
         do("organizations:ListAccountsForParent", ["tenants"],
            lambda p=parent: pages(org, "list_accounts_for_parent", ParentId=p), extra={"ParentId": parent})
         queue.extend(ou["Id"] for ou in (ous or {}).get("OrganizationalUnits", []))
-    policies = do("organizations:ListPolicies", ["guardrails"],
+    policies = do("organizations:ListPolicies", ["guardrails.region_restriction"],
                   lambda: pages(org, "list_policies", Filter="SERVICE_CONTROL_POLICY"))
     for policy in (policies or {}).get("Policies", []):
         pid = policy["Id"]
-        do("organizations:DescribePolicy", ["guardrails"], lambda p=pid: org.describe_policy(PolicyId=p))
-        do("organizations:ListTargetsForPolicy", ["guardrails"],
+        do("organizations:DescribePolicy", ["guardrails.region_restriction"], lambda p=pid: org.describe_policy(PolicyId=p))
+        do("organizations:ListTargetsForPolicy", ["guardrails.region_restriction"],
            lambda p=pid: pages(org, "list_targets_for_policy", PolicyId=p), extra={"PolicyId": pid})
     covered.extend(run.failures)
     accounts = []
@@ -227,7 +227,7 @@ def collect_iam(run: _Run, account: Account) -> None:
     run.call(a, "global", "iam:ListVirtualMFADevices", ["principals"],
              lambda: pages(iam, "list_virtual_mfa_devices"))
     run.call(a, "global", "iam:GetAccountSummary", ["principals", "credentials"], iam.get_account_summary)
-    run.call(a, "global", "iam:GetAccountPasswordPolicy", ["guardrails"], iam.get_account_password_policy,
+    run.call(a, "global", "iam:GetAccountPasswordPolicy", ["guardrails.password_policy"], iam.get_account_password_policy,
              absent=("NoSuchEntity",))
 
 
@@ -242,7 +242,7 @@ def collect_s3_account(run: _Run, account: Account) -> None:
     a = account.id
     s3 = run.client(account, "s3")
     s3control = run.client(account, "s3control")
-    run.call(a, "global", "s3control:GetPublicAccessBlock", ["guardrails", "resources"],
+    run.call(a, "global", "s3control:GetPublicAccessBlock", ["guardrails.public_access_block", "resources"],
              lambda: s3control.get_public_access_block(AccountId=a),
              absent=("NoSuchPublicAccessBlockConfiguration",))
     listed = run.call(a, "global", "s3:ListBuckets", ["resources"], lambda: pages(s3, "list_buckets"))
@@ -310,9 +310,9 @@ def collect_ec2(run: _Run, account: Account, region: str) -> None:
     run.call(a, region, "ec2:DescribeInstances", ["resources", "tags"], lambda: pages(ec2, "describe_instances"))
     run.call(a, region, "ec2:DescribeImages", ["resources", "tags"],
              lambda: ec2.describe_images(Owners=["self"]))
-    run.call(a, region, "ec2:GetSnapshotBlockPublicAccessState", ["guardrails"],
+    run.call(a, region, "ec2:GetSnapshotBlockPublicAccessState", ["guardrails.snapshot_public_block"],
              ec2.get_snapshot_block_public_access_state)
-    run.call(a, region, "ec2:GetImageBlockPublicAccessState", ["guardrails"], ec2.get_image_block_public_access_state)
+    run.call(a, region, "ec2:GetImageBlockPublicAccessState", ["guardrails.image_public_block"], ec2.get_image_block_public_access_state)
 
 
 def collect_rds(run: _Run, account: Account, region: str) -> None:
@@ -384,9 +384,9 @@ def collect_logs(run: _Run, account: Account, region: str) -> None:
 def collect_guardduty(run: _Run, account: Account, region: str) -> None:
     a = account.id
     gd = run.client(account, "guardduty", region)
-    listed = run.call(a, region, "guardduty:ListDetectors", ["guardrails"], lambda: pages(gd, "list_detectors"))
+    listed = run.call(a, region, "guardduty:ListDetectors", ["guardrails.threat_detection"], lambda: pages(gd, "list_detectors"))
     for detector in (listed or {}).get("DetectorIds", []):
-        run.call(a, region, "guardduty:GetDetector", ["guardrails"], lambda d=detector: gd.get_detector(DetectorId=d),
+        run.call(a, region, "guardduty:GetDetector", ["guardrails.threat_detection"], lambda d=detector: gd.get_detector(DetectorId=d),
                  extra={"DetectorId": detector})
 
 
