@@ -34,7 +34,7 @@ HOME_SHARE = 0.7                            # resources in the home (Japan) regi
 UNKNOWN_REGIONS = {"aws": "xx-bench-1", "azure": "benchlandcentral", "gcp": "bench-west9"}
 UNKNOWN_SHARE = 0.003
 
-# kind -> (share, data_bearing, native type per provider)
+# kind -> (share of resources, data_bearing)
 KINDS: dict[str, tuple[float, bool]] = {
     "bucket": (0.15, True), "volume": (0.14, True), "snapshot": (0.12, True), "image": (0.03, True),
     "database": (0.05, True), "db_snapshot": (0.04, True), "table": (0.04, True), "dataset": (0.01, True),
@@ -175,7 +175,7 @@ def _regions(rng: np.random.Generator, provider_code: np.ndarray) -> pd.Series:
     return _str(pa.array(out, type=pa.string()))
 
 
-def _resources(rng, acc: _Accounts, n: int, now) -> tuple[pd.DataFrame, np.ndarray]:
+def _resources(rng, acc: _Accounts, n: int, now) -> pd.DataFrame:
     owner = _spread(rng, acc, n)
     pcode = acc.provider_code[owner]
     kinds = np.asarray(list(KINDS))
@@ -186,8 +186,6 @@ def _resources(rng, acc: _Accounts, n: int, now) -> tuple[pd.DataFrame, np.ndarr
     provider = _take(acc.provider, owner)
     account = _take(acc.ids, owner)
     region = _regions(rng, pcode)
-    # About 2% of resources are global (IAM-like, global CDN, GCS multi-region handled by codes).
-    region = region.where(~(is_["cdn"] if "cdn" in is_ else np.zeros(n, bool)), "global")
     seq = _num(np.arange(n), "r")
     resource_id = _join(provider, account, region, kind, seq, sep="/")
     enc_code = rng.choice(4, size=n, p=[0.05, 0.58, 0.35, 0.02])
@@ -224,7 +222,7 @@ def _resources(rng, acc: _Accounts, n: int, now) -> tuple[pd.DataFrame, np.ndarr
         "peer_account": _take(acc.ids, rng.integers(0, len(acc.ids), n)).where(is_["peering"], pd.NA),
         "weak_settings": pd.Series(weak, dtype=object),
     })
-    return frame, owner
+    return frame
 
 
 def _tags(rng, res: pd.DataFrame) -> pd.DataFrame:
@@ -436,7 +434,7 @@ def generate(sizes: Sizes = Sizes(), seed: int = 27017) -> Inventory:
     rng = np.random.default_rng(seed)
     now = np.datetime64("2026-11-01T00:00:00", "s")
     acc = _accounts(rng, sizes.accounts)
-    res, _ = _resources(rng, acc, sizes.resources, now)
+    res = _resources(rng, acc, sizes.resources, now)
     pri = _principals(rng, acc, sizes.principals, now)
     tables = {
         "tenants": _tenants(acc), "regions": _region_rows(acc), "resources": res, "tags": _tags(rng, res),
