@@ -11,7 +11,7 @@ from .bundle import read_bundle, write_bundle
 from .errors import ProviderError
 from .inventory import Inventory
 from .policy import Policy
-from .providers.base import Collection, Progress, load_provider, no_progress
+from .providers.base import Collection, Progress, load_provider, no_progress, resolve_progress
 
 
 def collect_raw(providers: Iterable[str], *, policy: Policy | None = None,
@@ -39,19 +39,22 @@ def normalize(collections: Iterable[Collection]) -> Inventory:
 
 def collect(providers: Iterable[str] | str = ("aws",), *, policy: Policy | None = None,
             bundle: str | Path | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
-            executor: Executor | None = None, progress: Progress = no_progress) -> Inventory:
+            executor: Executor | None = None, progress: Progress | bool | str = "auto") -> Inventory:
     """Collect an inventory from live clouds; optionally keep the raw evidence as a bundle.
 
     ``options`` holds per-provider settings, e.g. ``{"aws": {"profile": "audit",
     "role_name": "OrganizationAccountAccessRole"}}``; ``executor`` fans out over accounts /
-    subscriptions / projects (a bounded thread pool by default).
+    subscriptions / projects (a bounded thread pool by default). ``progress``: ``"auto"`` shows
+    progress bars in notebooks and terminals, ``True`` / ``False`` forces them on / off, or pass
+    a callback ``(done, total, label)``.
     """
     if isinstance(providers, str):
         providers = [providers]
     providers = list(providers)
     if not providers:
         raise ProviderError("no provider given (choose from aws, azure, gcp)")
-    collections = collect_raw(providers, policy=policy, options=options, executor=executor, progress=progress)
+    collections = collect_raw(providers, policy=policy, options=options, executor=executor,
+                              progress=resolve_progress(progress))
     if bundle is not None:
         write_bundle(collections, bundle)
     return normalize(collections)

@@ -56,25 +56,9 @@ def _keep(text: str):
 
 
 def _progress(enabled: bool):
-    if not enabled:
-        from .providers.base import no_progress
+    from .providers.base import resolve_progress
 
-        return no_progress
-    from tqdm.auto import tqdm
-
-    bars: dict[str, Any] = {}
-
-    def update(done: int, total: int, label: str) -> None:
-        bar = bars.get(label)
-        if bar is None:
-            bar = bars[label] = tqdm(total=total, desc=label, unit="account", leave=False, file=sys.stderr)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
+    return resolve_progress(enabled)
 
 
 def _load_policy(path: str | None):

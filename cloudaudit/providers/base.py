@@ -87,6 +87,39 @@ def no_progress(done: int, total: int, label: str) -> None:
     """Progress callback that ignores updates."""
 
 
+def bar_progress() -> Progress:
+    """Progress bars (one per label) with tqdm's auto mode: a widget in Jupyter, text in a terminal."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(done: int, total: int, label: str) -> None:
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(total=total, desc=label, unit="task", leave=False, file=sys.stderr)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def resolve_progress(progress: "Progress | bool | str") -> Progress:
+    """``True`` -> bars, ``False`` -> none, ``"auto"`` -> bars in a notebook or a terminal only."""
+    import sys
+
+    if callable(progress):
+        return progress
+    if progress == "auto":
+        interactive = "ipykernel" in sys.modules or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+        progress = interactive
+    return bar_progress() if progress else no_progress
+
+
 class ProviderModule(Protocol):
     NAME: str
 
