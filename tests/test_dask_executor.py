@@ -64,12 +64,13 @@ def _aws(endpoint: str, executor=None):
     return collect_raw(["aws"], options={"aws": options}, executor=executor)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "aws adapter submits closures over its _Run (boto3 session, SSLContext) to the executor and "
-    "mutates run.collection inside the tasks: not serializable for worker processes"))
 def test_aws_collection_on_dask_worker_processes_matches_thread_pool(moto_endpoint, default_inv, dask_client):
     default = default_inv
-    on_dask = normalize(_aws(moto_endpoint, executor=dask_client.get_executor()))
+    with get_task_stream(dask_client) as stream:
+        on_dask = normalize(_aws(moto_endpoint, executor=dask_client.get_executor()))
+    # every account and account-region task ran in the cluster's worker processes
+    assert len(stream.data) >= len(default.tenants) * 2
+    assert {t["worker"] for t in stream.data} <= set(dask_client.nthreads())
     for name in TABLES:
         pd.testing.assert_frame_equal(_canonical(on_dask[name], name), _canonical(default[name], name), obj=name)
     found_default = run_checks(default, run_id="r").df

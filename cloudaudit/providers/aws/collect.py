@@ -15,6 +15,7 @@ writes coverage (merged to one row per table, source, account and region at the 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -463,42 +464,34 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
     own_pool = executor is None
     pool = executor or ThreadPoolExecutor(max_workers=int(options.get("max_workers", 8)),
                                           thread_name_prefix="cloudaudit-aws")
+    # The adapter's own threads share the factory (one session, one model loader); any other
+    # executor (Dask worker processes ...) gets a picklable context and builds its own.
+    context = _TaskContext(options, run.partition, run.home, caller, factory if own_pool else None)
     done = 0
     pending: dict[Future, tuple[str, str | None]] = {}
-
-    def account_task(account: Account) -> Account | None:
-        if not enter_account(run, account, caller):
-            return None
-        collect_regions(run, account)
-        collect_iam(run, account)
-        collect_s3_account(run, account)
-        collect_global_databases(run, account)
-        return account
-
-    def region_task(account: Account, region: str) -> None:
-        for collector in REGIONAL_COLLECTORS:
-            collector(run, account, region)
-
     try:
         for account_id in account_ids:
-            pending[pool.submit(account_task, Account(account_id))] = (account_id, None)
+            pending[pool.submit(_account_task, context, Account(account_id))] = (account_id, None)
         while pending:
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for future in finished:
                 account_id, region = pending.pop(future)
                 done += 1
                 try:
-                    result = future.result()
+                    result, records, coverage = future.result()
                 except Exception as exc:  # noqa: BLE001 - a collector bug must not hide as a gap or stop the run
                     _, message = classify_error(exc)
                     collection.cover(account_id, region, "*", "cloudaudit:collector", "error", message)
-                    result = None
+                    result, records, coverage = None, [], []
+                collection.records.extend(records)
+                collection.coverage.extend(coverage)
                 if isinstance(result, Account):
                     for region_name in result.regions:
-                        pending[pool.submit(region_task, result, region_name)] = (result.id, region_name)
+                        f = pool.submit(_region_task, context, result, region_name)
+                        pending[f] = (result.id, region_name)
                     # Buckets are read in their own region, scanned or not (residency needs them all).
                     for bucket_region_name, names in result.buckets.items():
-                        f = pool.submit(collect_buckets, run, result, bucket_region_name, names)
+                        f = pool.submit(_bucket_task, context, result, bucket_region_name, names)
                         pending[f] = (result.id, bucket_region_name)
                 label = f"aws {account_id}" + (f" {region}" if region else "")
                 progress(done, done + len(pending), label)
@@ -507,3 +500,65 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
             pool.shutdown(wait=True)
     merge_coverage(collection)
     return collection
+
+
+# ----------------------------------------------------------------------------- fan-out tasks
+
+_UNPICKLABLE_OPTIONS = ("session", "factory", "client_hooks")
+_worker_factories: dict[str, ClientFactory] = {}
+_worker_lock = threading.Lock()
+
+
+class _TaskContext:
+    """What a fan-out task needs; picklable, so any concurrent.futures.Executor can run it.
+
+    In another process there is no shared factory: the worker builds one from the options with
+    the standard credential chain (its environment, profile or instance role) and keeps it.
+    """
+
+    def __init__(self, options: dict[str, Any], partition: str, home: str, caller: str,
+                 factory: ClientFactory | None):
+        self.options, self.partition, self.home, self.caller = options, partition, home, caller
+        self.factory = factory
+
+    def __getstate__(self) -> dict[str, Any]:
+        options = {k: v for k, v in self.options.items() if k not in _UNPICKLABLE_OPTIONS}
+        return {"options": options, "partition": self.partition, "home": self.home, "caller": self.caller,
+                "factory": None}
+
+    def run(self) -> _Run:
+        factory = self.factory
+        if factory is None:
+            key = repr(sorted((k, repr(v)) for k, v in self.options.items()))
+            with _worker_lock:
+                factory = _worker_factories.get(key)
+                if factory is None:
+                    factory = _worker_factories[key] = factory_from_options(self.options)
+        run = _Run(factory, Collection(provider=PROVIDER), self.options)
+        run.partition, run.home = self.partition, self.home
+        return run
+
+
+def _account_task(context: _TaskContext, account: Account) -> tuple[Account | None, list, list]:
+    run = context.run()
+    result: Account | None = None
+    if enter_account(run, account, context.caller):
+        collect_regions(run, account)
+        collect_iam(run, account)
+        collect_s3_account(run, account)
+        collect_global_databases(run, account)
+        result = account
+    return result, run.collection.records, run.collection.coverage
+
+
+def _region_task(context: _TaskContext, account: Account, region: str) -> tuple[None, list, list]:
+    run = context.run()
+    for collector in REGIONAL_COLLECTORS:
+        collector(run, account, region)
+    return None, run.collection.records, run.collection.coverage
+
+
+def _bucket_task(context: _TaskContext, account: Account, region: str, names: list[str]) -> tuple[None, list, list]:
+    run = context.run()
+    collect_buckets(run, account, region, names)
+    return None, run.collection.records, run.collection.coverage
