@@ -110,7 +110,16 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     rows["_text_ja"] = (role_ja + ": " + rows["location"].fillna("不明").astype(str) + " ("
                         + rows["countries"].str.replace("unknown location", "不明な場所") + ")")
     rows["_bad"] = rows["location"].fillna("unknown").astype(str).where(rows["_outside"])
-    out = rows.groupby(["provider", "account_id", "resource_id"], as_index=False, sort=False, dropna=False).agg(
+    subject = ["provider", "account_id", "resource_id"]
+    # Most subjects have one location: take those rows as they are, aggregate only the rest.
+    size = rows.groupby(subject, sort=False, dropna=False)["role"].transform("size")
+    one = rows[size == 1]
+    single = pd.DataFrame({
+        **{k: one[k] for k in subject}, "region": one["region"], "kind": one["kind"], "name": one["name"],
+        "roles": one["role"], "locations": one["_text"], "_locations_ja": one["_text_ja"],
+        "outside": one["_bad"].fillna(""), "target_accounts": one["target_account"].astype("string").fillna(""),
+        "_outside": one["_outside"]})
+    multi = rows[size > 1].groupby(subject, as_index=False, sort=False, dropna=False).agg(
         region=("region", "first"), kind=("kind", "first"), name=("name", "first"),
         roles=("role", lambda r: ", ".join(sorted(set(r)))),
         locations=("_text", lambda t: "; ".join(sorted(set(t)))),
@@ -118,6 +127,8 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         outside=("_bad", lambda b: ", ".join(sorted(set(b.dropna())))),
         target_accounts=("target_account", lambda a: ", ".join(sorted(set(a.dropna().astype(str))))),
         _outside=("_outside", "any"))
+    out = pd.concat([single, multi], ignore_index=True)
+    out["_outside"] = out["_outside"].astype(bool)
     return out.assign(status=np.where(out["_outside"], "FAIL", "PASS"),
                       allowed=allowed_countries_text(policy)).drop(columns=["_outside"])
 
