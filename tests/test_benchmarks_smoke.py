@@ -151,3 +151,16 @@ def test_command_line_rejects_unknown_suites(capsys):
     else:
         raise AssertionError("argparse accepted an unknown suite")
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_collection_benchmark_end_to_end_at_tiny_scale():
+    """Seed a tiny estate, collect it with the real AWS adapter through the proxy, replay the floor."""
+    result = collection_bench.run(scale=0.01, latency_ms=0, regions=("ap-northeast-1",))
+    assert result.error is None
+    assert len(result.seeded["accounts"]) == 1 + collection_bench.MEMBERS
+    assert result.requests > 0 and result.records > 0
+    assert sum(n for _, _, n in result.by_operation) == result.requests
+    assert {acct for acct, _, _ in result.by_scope} == set(result.seeded["accounts"])
+    assert {"bucket", "volume", "snapshot", "key"} <= set(result.resources)
+    assert result.floor_s > 0 and result.peak_mb > 0
+    assert "API requests" in result.render()
