@@ -51,17 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 json.dump(results, fh, indent=2, default=str, ensure_ascii=False)
         return status
     status = 0
-    for name in (args.suite,):
-        try:
-            result = _run(name, args.quick, args)
-        except Exception as exc:  # noqa: BLE001 - one failing suite must not hide the others
-            print(f"== {name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-            status = 1
-            continue
+    try:
+        result = _run(args.suite, args.quick, args)
+    except Exception as exc:  # noqa: BLE001 - reported as the suite's result, exit code 1
+        print(f"== {args.suite}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        results[args.suite] = {"error": f"{type(exc).__name__}: {exc}"}
+        status = 1
+    else:
         if args.markdown and hasattr(result, "render"):
             print(result.render(markdown=True))
-        results[name] = asdict(result) if is_dataclass(result) else result
+        results[args.suite] = asdict(result) if is_dataclass(result) else result
         print()
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
