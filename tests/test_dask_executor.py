@@ -90,6 +90,11 @@ def test_partitioned_inventory_checked_per_account_on_dask_workers(tmp_path, das
     # One task per account, run in the cluster's worker processes.
     assert len(stream.data) == len(accounts)
     assert {t["worker"] for t in stream.data} <= set(dask_client.nthreads())
+    # Several accounts per task give the same findings.
+    chunked = audit_partitioned(tmp_path, executor=dask_client.get_executor(), run_id="r", chunk=2).df
+    assert per_account["collected_at"].nunique() == 1   # one stamp for the whole run
+    pd.testing.assert_frame_equal(_canonical(chunked.drop(columns="collected_at")),
+                                  _canonical(per_account.drop(columns="collected_at")))
     assert set(whole["status"].astype(str)) >= {"PASS", "FAIL"}
     key = [c for c in FINDING_KEY if c != "reason"] + ["evidence", "classification"]
     pd.testing.assert_frame_equal(_canonical(per_account[key]), _canonical(whole[key]))
