@@ -190,6 +190,24 @@ def _scopes(inventory: Inventory) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates().reset_index(drop=True)
 
 
+_DIGESTS: "dict[int, tuple[pd.DataFrame, pd.DataFrame]]" = {}
+
+
+def _coverage_digest(inventory: Inventory) -> pd.DataFrame:
+    """Coverage reduced to what gaps depend on: every failed row, and one ok row per
+    (provider, account, table) — computed once per coverage table, not once per check."""
+    cov = inventory.coverage
+    cached = _DIGESTS.get(id(inventory))
+    if cached is not None and cached[0] is cov:
+        return cached[1]
+    failed = cov[cov["status"] != "ok"]
+    ok = cov[cov["status"] == "ok"].drop_duplicates(["provider", "account_id", "table"])
+    digest = pd.concat([failed, ok], ignore_index=True)
+    _DIGESTS.clear()  # one inventory at a time: no growth across runs
+    _DIGESTS[id(inventory)] = (cov, digest)
+    return digest
+
+
 def _split_need(need: str) -> tuple[str | None, str]:
     """``"aws:guardrails.snapshot_public_block"`` -> ("aws", "guardrails.snapshot_public_block")."""
     provider, sep, rest = need.partition(":")
@@ -204,7 +222,7 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
     without a licence) without failing every check that reads the table. A need prefixed with
     a provider (``aws:guardrails.snapshot_public_block``) applies to that provider only.
     """
-    cov = inventory.coverage
+    cov = _coverage_digest(inventory)
     cov = cov[cov["provider"].isin(c.providers)]
     rows = []
     for need in c.needs:
