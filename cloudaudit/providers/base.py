@@ -15,6 +15,7 @@ Providers know SDKs and nothing of checks or reports.
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -149,9 +150,20 @@ def load_provider(name: str) -> ProviderModule:
         ) from None
 
 
+_MARKUP = re.compile(r"<[^>]{0,200}>")
+_SPACE = re.compile(r"\s+")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Error text for a report cell: no HTML markup (some endpoints answer with an error page),
+    no line breaks, bounded length."""
+    text = _SPACE.sub(" ", _MARKUP.sub(" ", text.replace("\\n", " "))).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def classify_error(exc: BaseException) -> tuple[str, str]:
     """Map an SDK exception to a coverage status and message, by duck typing (no SDK import)."""
-    text = f"{type(exc).__name__}: {exc}"
+    text = _one_line(f"{type(exc).__name__}: {exc}")
     code = ""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):  # botocore ClientError
@@ -160,11 +172,11 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
     denied_codes = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
                     "Forbidden", "AuthorizationFailed", "PermissionDenied", "InvalidClientTokenId"}
     if code in denied_codes or status_code in (401, 403) or "AccessDenied" in text or "Forbidden" in text:
-        return "denied", text[:500]
+        return "denied", text
     unsupported = {"NotImplemented", "UnsupportedOperation", "OptInRequired", "SubscriptionRequiredException"}
     if code in unsupported or status_code == 501:
-        return "unsupported", text[:500]
-    return "error", text[:500]
+        return "unsupported", text
+    return "error", text
 
 
 def guarded(collection: Collection, account_id: str, region: str | None, tables: Iterable[str],
