@@ -12,8 +12,9 @@ from . import catalog
 from .engine import FINDING_COLUMNS, SEVERITIES, STATUSES, registry
 from .policy import Policy
 
-# worst first, for the per-control roll-up
-_STATUS_RANK = {"ERROR": 4, "FAIL": 3, "WARN": 2, "SUPPRESSED": 1, "PASS": 0}
+# Per-control roll-up, worst first: a known nonconformity (FAIL) outranks missing evidence
+# (ERROR), which outranks a weak control (WARN); the counts columns show every status anyway.
+_STATUS_RANK = {"FAIL": 4, "ERROR": 3, "WARN": 2, "SUPPRESSED": 1, "PASS": 0}
 KEY_COLUMNS = ("check_id", "provider", "account_id", "region", "resource_id")
 
 
