@@ -269,25 +269,57 @@ def bucket_region(constraint: str | None) -> str:
 # ----------------------------------------------------------------------------- per region
 
 _BUCKET_CALLS = (
-    # (source, method, tables, absent codes)
+    # (source, method, tables, absent codes); the policy is read before its status (see below)
+    ("s3:GetBucketPolicy", "get_bucket_policy", ["resources"], ("NoSuchBucketPolicy",)),
     ("s3:GetBucketPolicyStatus", "get_bucket_policy_status", ["resources"], ("NoSuchBucketPolicy",)),
     ("s3:GetPublicAccessBlock", "get_public_access_block", ["resources"], ("NoSuchPublicAccessBlockConfiguration",)),
     ("s3:GetBucketAcl", "get_bucket_acl", ["resources"], ()),
-    ("s3:GetBucketPolicy", "get_bucket_policy", ["resources"], ("NoSuchBucketPolicy",)),
     ("s3:GetBucketEncryption", "get_bucket_encryption", ["resources"], ("ServerSideEncryptionConfigurationNotFoundError",)),
     ("s3:GetBucketReplication", "get_bucket_replication", ["replicas"], ("ReplicationConfigurationNotFoundError",)),
     ("s3:GetBucketTagging", "get_bucket_tagging", ["tags"], ("NoSuchTagSet",)),
-    ("s3:GetBucketLifecycleConfiguration", "get_bucket_lifecycle_configuration", ["audit_logs"],
-     ("NoSuchLifecycleConfiguration",)),
 )
+_LIFECYCLE = ("s3:GetBucketLifecycleConfiguration", ("NoSuchLifecycleConfiguration",))
 
 
 def collect_buckets(run: _Run, account: Account, region: str, names: list[str]) -> None:
     s3 = run.client(account, "s3", region)
     for name in names:
+        policy = None
         for source, method, tables, absent in _BUCKET_CALLS:
-            run.call(account.id, region, source, tables, lambda m=method, n=name: getattr(s3, m)(Bucket=n),
-                     absent=absent, extra={"Bucket": name})
+            if source == "s3:GetBucketPolicyStatus" and policy is not None and "absent" in policy:
+                continue  # without a bucket policy there is no policy status to read: one request saved
+            data = run.call(account.id, region, source, tables, lambda m=method, n=name: getattr(s3, m)(Bucket=n),
+                            absent=absent, extra={"Bucket": name})
+            if source == "s3:GetBucketPolicy":
+                policy = data
+
+
+def log_buckets(collection: Collection) -> dict[str, set[str]]:
+    """Account -> S3 buckets that receive its CloudTrail trails or AWS Config deliveries."""
+    out: dict[str, set[str]] = {}
+    for r in collection.find("cloudtrail:DescribeTrails"):
+        for trail in r.data.get("trailList", []):
+            if trail.get("S3BucketName"):
+                out.setdefault(r.account_id, set()).add(trail["S3BucketName"])
+    for r in collection.find("config:DescribeDeliveryChannels"):
+        for channel in r.data.get("DeliveryChannels", []):
+            if channel.get("s3BucketName"):
+                out.setdefault(r.account_id, set()).add(channel["s3BucketName"])
+    return out
+
+
+def collect_lifecycles(run: _Run, account: Account, names: set[str]) -> None:
+    """Retention of the log buckets only (LOG-003): one lifecycle read per log bucket, not per bucket."""
+    where = {name: region for region, listed in account.buckets.items() for name in listed}
+    source, absent = _LIFECYCLE
+    for name in sorted(names):
+        region = where.get(name)
+        if region is None:  # a log archive in another account: its retention stays unknown (never a PASS)
+            continue
+        s3 = run.client(account, "s3", region)
+        run.call(account.id, region, source, ["audit_logs.retention_days"],
+                 lambda n=name: s3.get_bucket_lifecycle_configuration(Bucket=n), absent=absent,
+                 extra={"Bucket": name})
 
 
 def collect_ec2(run: _Run, account: Account, region: str) -> None:
@@ -469,6 +501,7 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
     context = _TaskContext(options, run.partition, run.home, caller, factory if own_pool else None)
     done = 0
     pending: dict[Future, tuple[str, str | None]] = {}
+    entered: dict[str, Account] = {}
     try:
         for account_id in account_ids:
             pending[pool.submit(_account_task, context, Account(account_id))] = (account_id, None)
@@ -486,6 +519,7 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                 collection.records.extend(records)
                 collection.coverage.extend(coverage)
                 if isinstance(result, Account):
+                    entered[result.id] = result
                     for region_name in result.regions:
                         f = pool.submit(_region_task, context, result, region_name)
                         pending[f] = (result.id, region_name)
@@ -495,6 +529,18 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                         pending[f] = (result.id, bucket_region_name)
                 label = f"aws {account_id}" + (f" {region}" if region else "")
                 progress(done, done + len(pending), label)
+        # Second pass, once every trail and Config channel is known: lifecycles of log buckets only.
+        later = [pool.submit(_lifecycle_task, context, entered[acct], names)
+                 for acct, names in log_buckets(collection).items() if acct in entered]
+        for future in later:
+            try:
+                _, records, coverage = future.result()
+            except Exception as exc:  # noqa: BLE001 - as above: a coverage row, not a crash
+                _, message = classify_error(exc)
+                collection.cover(caller, None, "audit_logs.retention_days", "cloudaudit:collector", "error", message)
+                continue
+            collection.records.extend(records)
+            collection.coverage.extend(coverage)
     finally:
         if own_pool:
             pool.shutdown(wait=True)
@@ -561,4 +607,10 @@ def _region_task(context: _TaskContext, account: Account, region: str) -> tuple[
 def _bucket_task(context: _TaskContext, account: Account, region: str, names: list[str]) -> tuple[None, list, list]:
     run = context.run()
     collect_buckets(run, account, region, names)
+    return None, run.collection.records, run.collection.coverage
+
+
+def _lifecycle_task(context: _TaskContext, account: Account, names: set[str]) -> tuple[None, list, list]:
+    run = context.run()
+    collect_lifecycles(run, account, names)
     return None, run.collection.records, run.collection.coverage

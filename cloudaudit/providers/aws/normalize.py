@@ -450,7 +450,8 @@ def _buckets(rec: _Records, managers: dict, partitions: dict[str, str]) -> tuple
             pol_read = pol_write = False
         if pab["RestrictPublicBuckets"]:
             pol_read = pol_write = False
-        known = acl is not None and policy_raw is not None and status is not None
+        # no bucket policy means no policy status to read: the ACL and the absent policy decide
+        known = acl is not None and policy_raw is not None and (status is not None or "absent" in policy_raw)
         public_read = (acl_read or pol_read) if known else (True if (acl_read or pol_read) else None)
         public_write = (acl_write or pol_write) if known else (True if (acl_write or pol_write) else None)
         enc = parts.get("s3:GetBucketEncryption")
