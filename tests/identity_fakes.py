@@ -94,3 +94,16 @@ def unsupported(provider: str, account: str, table: str, message: str = "no doma
 def denied(provider: str, account: str, table: str) -> dict:
     return {"provider": provider, "account_id": account, "table": table, "status": "denied",
             "message": "AccessDenied"}
+
+
+def assert_family_survives_sparse_inventories(prefix: str, **sparse_tables) -> None:
+    """Every check of a family runs on an empty and on a sparse inventory without crashing or ERROR."""
+    from cloudaudit.engine import registry, run_checks
+    from cloudaudit.testing import inventory
+
+    ids = [c for c in registry() if c.startswith(prefix)]
+    assert ids
+    for inv in (inventory(tenants=TENANTS), inventory(tenants=TENANTS, **sparse_tables)):
+        df = run_checks(inv, Policy(), checks=ids).df
+        assert not df["reason"].str.startswith("check failed").any(), df[df["status"] == "ERROR"]["reason"].tolist()
+        assert "ERROR" not in set(df["status"].astype(str))
