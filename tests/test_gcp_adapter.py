@@ -22,7 +22,7 @@ PROJECTS = {"prod-jp-app", "prod-jp-web", "shared-data", "sandbox-dev"}
 # The catalog ids these tests assert on (running only them keeps the module fast).
 CHECKS = ["RES-001", "RES-002", "RES-003", "RES-005", "RES-006", "RES-008", "ISL-001", "ISL-002", "ISL-003",
           "ISL-004", "ISL-006", "ISL-007", "ISL-009", "ISL-012", "AUTH-001", "AUTH-002", "AUTH-005", "AUTH-007", "AUTH-008", "AUTH-009",
-          "ENC-003", "ENC-008", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-005", "LOG-007", "LOG-008"]
+          "ENC-003", "ENC-008", "LCM-001", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-005", "LOG-007", "LOG-008"]
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +239,7 @@ def test_coverage_for_every_project_and_source(org):
     assert set(denied["table"]) == {"guardrails", "audit_logs"} | kinds
     assert denied["message"].str.contains("403").all()
     assert not denied["message"].str.contains("http://").any()     # short, one-line messages
-    unsupported = {"principals.mfa", "guardrails.mfa_required", "guardrails.threat_detection",
+    unsupported = {"principals.mfa", "principals.last_active", "guardrails.mfa_required", "guardrails.threat_detection",
                    "guardrails.provider_access_approval"}
     for table in unsupported:
         rows = cov[cov["table"] == table]
@@ -309,6 +309,14 @@ def test_mfa_checks_error_without_directory(org):
     assert set(mfa["check_id"]) == {"AUTH-001", "AUTH-002", "AUTH-005"}
     assert set(mfa["status"]) == {"ERROR"}
     assert mfa["reason"].str.contains("domain-wide delegation").all()
+
+
+def test_inactivity_checks_error_without_directory(org):
+    # without sign-in times "never signed in" and "unknown" look alike: ERROR, never a guess
+    f = org["findings"]
+    inactive = f[f["check_id"] == "LCM-001"]
+    assert len(inactive) and set(inactive["status"]) == {"ERROR"}
+    assert inactive["reason"].str.contains("sign-in times").all()
 
 
 def test_guardrail_kinds_not_collected_give_error(org):

@@ -20,7 +20,7 @@ from .clients import ClientFactory
 from .sources import (  # noqa: F401 - re-exported for callers of the collector
     NAME, GLOBAL, SRC_ORGS, SRC_FOLDERS, SRC_PROJECTS, SRC_PROJECT_GET,
     SRC_IAM_POLICY, SRC_SEARCH_RESOURCES, SRC_LIST_ASSETS, SRC_SEARCH_IAM, SRC_EFFECTIVE_POLICY, SRC_DIRECTORY,
-    CONSTRAINTS, SEARCH_ASSET_TYPES, CONFIG_ASSET_TYPES, TABLES_OF, NOT_COLLECTED, MFA_UNSUPPORTED,
+    CONSTRAINTS, SEARCH_ASSET_TYPES, CONFIG_ASSET_TYPES, TABLES_OF, NOT_COLLECTED, MFA_UNSUPPORTED, SIGN_IN_UNSUPPORTED,
 )
 
 
@@ -328,10 +328,14 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
         directory = run.options.get("directory")
         if directory:
             status, message = _directory(run, dict(directory), org_key)
+            sign_in = (status, message)
         else:
             status, message = "unsupported", MFA_UNSUPPORTED
+            sign_in = ("unsupported", SIGN_IN_UNSUPPORTED)
         for account in accounts:
             c.cover(account, None, "principals.mfa", SRC_DIRECTORY, status, message)
+            # without the directory, "never signed in" and "not known" look alike: say it is not known
+            c.cover(account, None, "principals.last_active", SRC_DIRECTORY, *sign_in)
             c.cover(account, None, "guardrails.mfa_required", SRC_DIRECTORY, status, message)
             for kind, why in NOT_COLLECTED.items():
                 c.cover(account, None, f"guardrails.{kind}", "gcp:not-collected", "unsupported", why)

@@ -84,3 +84,5 @@ NOT_COLLECTED = {
 
 MFA_UNSUPPORTED = ("2-step verification is read from the Admin SDK Directory API, which needs domain-wide "
                    "delegation; it was not configured (options['directory'])")
+SIGN_IN_UNSUPPORTED = ("user sign-in times are read from the Admin SDK Directory API, which needs domain-wide "
+                       "delegation; it was not configured (options['directory'])")
