@@ -285,6 +285,9 @@ def _setup_logging(debug: bool, as_json: bool, verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("cloudaudit").setLevel(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
+    if not debug:  # SDK chatter (credential-chain attempts, retries) would drown the one error line
+        for name in ("azure", "google", "botocore", "urllib3", "msal"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -356,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str, limit: int = 600) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 40] + " ... (--debug shows the whole message)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -371,7 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CloudAuditError as exc:
         if debug:
             raise
-        print(f"cloudaudit: error: {exc}", file=sys.stderr)
+        # one line, whatever the SDK put into the message (Azure's credential chain spans many)
+        print(f"cloudaudit: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("cloudaudit: interrupted", file=sys.stderr)
@@ -379,8 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for the user, the traceback with --debug
         if debug:
             raise
-        print(f"cloudaudit: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
-              file=sys.stderr)
+        print(f"cloudaudit: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+              "(rerun with --debug for details)", file=sys.stderr)
         return EXIT_USAGE
 
 

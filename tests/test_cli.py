@@ -79,3 +79,22 @@ def test_broken_policy_file_is_one_line_naming_the_file(capsys, tmp_path, monkey
 def test_bad_option_syntax(capsys):
     code, _, err = run(capsys, "collect", "--provider", "aws", "--output", "x", "--option", "role_name")
     assert code == EXIT_USAGE and "PROVIDER.KEY=VALUE" in err
+
+
+def test_missing_cloud_credentials_is_one_clear_line(capsys, tmp_path, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, err = run(capsys, "scan", "--provider", "aws", "--output", str(tmp_path / "r.json"))
+    assert code == EXIT_USAGE
+    assert err.count("\n") == 1 and "aws: cannot identify the caller" in err and "credentials" in err
+
+
+def test_long_multi_line_errors_are_folded_into_one_bounded_line():
+    from cloudaudit.cli import _one_line
+
+    text = "chain failed:\n\t" + "\n\t".join(f"Credential{i}: unavailable" for i in range(200))
+    line = _one_line(text)
+    assert "\n" not in line and len(line) <= 600 and line.endswith("(--debug shows the whole message)")
