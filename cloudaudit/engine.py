@@ -208,6 +208,9 @@ def _coverage_digest(inventory: Inventory) -> pd.DataFrame:
     return digest
 
 
+_COVERAGE_JA = {"denied": "アクセス拒否", "error": "エラー", "unsupported": "未対応"}
+
+
 def _split_need(need: str) -> tuple[str | None, str]:
     """``"aws:guardrails.snapshot_public_block"`` -> ("aws", "guardrails.snapshot_public_block")."""
     provider, sep, rest = need.partition(":")
@@ -241,7 +244,9 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
     failed = pd.concat([relevant[relevant["status"] != "ok"], partial], ignore_index=True)
     reason = ("source " + failed["source"].fillna("?") + " for " + failed["table"] + " was "
               + failed["status"] + ": " + failed["message"].fillna(""))
-    gaps = failed[["provider", "account_id", "region"]].assign(reason=reason)
+    reason_ja = ("取得元 " + failed["source"].fillna("?") + " (" + failed["table"] + ") は"
+                 + failed["status"].map(_COVERAGE_JA).fillna(failed["status"]) + ": " + failed["message"].fillna(""))
+    gaps = failed[["provider", "account_id", "region"]].assign(reason=reason, reason_ja=reason_ja)
     # Something never collected for an account in scope is a gap as well.
     in_scope = scopes[scopes["provider"].isin(c.providers)]
     if len(in_scope) and c.needs:
@@ -252,11 +257,12 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
         merged = wanted.merge(seen, on=["provider", "account_id", "need"], how="left", indicator=True)
         missing = merged[merged["_merge"] == "left_only"]
         gaps = pd.concat([gaps, missing[["provider", "account_id"]].assign(
-            region=pd.NA, reason=missing["bare"] + " was not collected")], ignore_index=True)
+            region=pd.NA, reason=missing["bare"] + " was not collected",
+            reason_ja=missing["bare"] + " は収集されていません")], ignore_index=True)
     if gaps.empty:
         return gaps
     gaps["region"] = gaps["region"].astype("string")
-    return (gaps.groupby(["provider", "account_id", "region"], dropna=False, sort=True)["reason"]
+    return (gaps.groupby(["provider", "account_id", "region"], dropna=False, sort=True)[["reason", "reason_ja"]]
             .agg(lambda r: "; ".join(sorted(set(r)))).reset_index())
 
 
@@ -335,7 +341,7 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
         keep &= ~((hit == "both").to_numpy() & rows["region"].isna().to_numpy())
     errors = gaps.assign(resource_id=pd.NA, status="ERROR", severity=c.severity, evidence="{}",
                          reason="not evaluated: " + gaps["reason"],
-                         reason_ja="評価できませんでした: " + gaps["reason"])
+                         reason_ja="評価できませんでした: " + gaps["reason_ja"])
     return pd.concat([rows[keep], errors], ignore_index=True)
 
 

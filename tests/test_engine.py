@@ -225,3 +225,14 @@ def test_account_wide_verdict_is_voided_by_a_gap_in_one_region():
                                "source": "ec2", "status": "error", "message": "Throttling"}])
     f = run_checks(inv, Policy(), checks=[c])
     assert f.df[["region", "status"]].astype(str).values.tolist() == [["eu-west-1", "ERROR"]]
+
+
+def test_error_reasons_are_written_in_both_languages():
+    inv = inventory(resources=[bucket("1", "a", False), bucket("2", "b", False)],
+                    gaps=[{"provider": "aws", "account_id": "2", "table": "resources", "status": "denied",
+                           "message": "AccessDenied"}])
+    inv.tables["tenants"] = pd.concat([inv.tenants, pd.DataFrame([{"provider": "gcp", "account_id": "p9"}])],
+                                      ignore_index=True).astype(inv.tenants.dtypes.to_dict())
+    f = run_checks(inv, Policy(), checks=[PUBLIC]).df.set_index("account_id")
+    assert f.loc["2", "reason_ja"].startswith("評価できませんでした: 取得元 test (resources) はアクセス拒否")
+    assert f.loc["p9", "reason_ja"] == "評価できませんでした: resources は収集されていません"
