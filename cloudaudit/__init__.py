@@ -13,12 +13,14 @@ from .api import audit, collect, load_bundle
 from .engine import check
 from .errors import CloudAuditError
 from .findings import Findings
+from .history import History
 from .inventory import Inventory
 from .policy import Policy
 
 __all__ = [
     "CloudAuditError",
     "Findings",
+    "History",
     "Inventory",
     "Policy",
     "__version__",

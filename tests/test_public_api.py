@@ -6,7 +6,7 @@ import sys
 
 import cloudaudit
 
-PUBLIC = ["CloudAuditError", "Findings", "Inventory", "Policy", "__version__", "audit", "check", "collect",
+PUBLIC = ["CloudAuditError", "Findings", "History", "Inventory", "Policy", "__version__", "audit", "check", "collect",
           "load_bundle"]
 
 
@@ -14,7 +14,7 @@ def test_public_api_is_pinned():
     assert sorted(cloudaudit.__all__) == sorted(PUBLIC)
     for name in PUBLIC:
         assert hasattr(cloudaudit, name), name
-    for name in ("audit", "collect", "load_bundle", "check", "Findings", "Inventory", "Policy"):
+    for name in ("audit", "collect", "load_bundle", "check", "Findings", "History", "Inventory", "Policy"):
         assert getattr(cloudaudit, name).__doc__, f"{name} needs a docstring"
 
 
