@@ -79,11 +79,13 @@ def public_buckets(inv, policy: Policy) -> pd.DataFrame:
     b = b.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled"]], on=RKEY, how="left")
     read, write = b["public_read"].astype("boolean"), b["public_write"].astype("boolean")
     is_read, is_write = flag(read, False), flag(write, False)
-    unknown = (read.isna() | write.isna()) & ~is_write & ~is_read
-    public_label = is_read & ~is_write & (b["level"] == "public") & flag(b["labelled"], False)
-    status = np.select([is_write, public_label, is_read, unknown], ["FAIL", "PASS", "FAIL", "FAIL"], "PASS")
-    key = np.select([is_write | (is_read & ~public_label), public_label, unknown], ["fail", "public_label", "unknown"],
-                    "pass")
+    labelled_public = is_read & ~is_write & (b["level"] == "public") & flag(b["labelled"], False)
+    # A bucket labelled public may be readable, never writable: it passes only when write is known False.
+    public_label = labelled_public & write.notna()
+    unknown = ((read.isna() | write.isna()) & ~is_write & ~is_read) | (labelled_public & write.isna())
+    status = np.select([is_write, public_label, unknown, is_read], ["FAIL", "PASS", "FAIL", "FAIL"], "PASS")
+    key = np.select([is_write | (is_read & ~public_label & ~unknown), public_label, unknown],
+                    ["fail", "public_label", "unknown"], "pass")
     access = np.where(is_write & is_read, "readable and writable", np.where(is_write, "writable", "readable"))
     _access_ja = np.where(is_write & is_read, "読み取り・書き込み", np.where(is_write, "書き込み", "読み取り"))
     severity = np.select([is_write, public_label], ["critical", "info"], "critical")

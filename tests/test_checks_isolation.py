@@ -34,6 +34,14 @@ def test_ISL_001_public_buckets_write_is_critical_public_label_passes_unknown_fa
     assert row(df, "secret-public")["classification"] == "confidential"
 
 
+def test_ISL_001_public_label_with_unknown_write_is_not_a_pass():
+    inv = inventory(resources=[res("aws", "1", "site", "bucket", "ap-northeast-1", public_read=True, public_write=None)],
+                    tags=[label("aws", "1", "site", "公開")])
+    df = run(inv, "ISL-001")
+    assert statuses(df) == {"site": "FAIL"}
+    assert row(df, "site")["reason"] == "bucket site: anonymous access is unknown (read: yes, write: unknown)"
+
+
 def test_ISL_001_active_acceptance_suppresses_expired_one_is_reported():
     inv = inventory(resources=[res("aws", "1", "site-a", "bucket", "ap-northeast-1", public_read=True, public_write=False),
                                res("aws", "1", "site-b", "bucket", "ap-northeast-1", public_read=True, public_write=False)])
