@@ -642,3 +642,24 @@ def test_external_single_worker_executor_and_progress():
         assert pool.submit(lambda: 42).result() == 42   # the caller's executor is left running
     assert calls[-1] == (3, 3, "azure") and [c[0] for c in calls] == sorted(c[0] for c in calls)
     assert {r.account_id for r in collection.find("arm:locations")} == {PROD, DEV}
+
+
+def test_unread_role_definition_or_key_protector_is_unknown_not_compliant():
+    # An assignment of a custom role whose definition was not read: privilege unknown, never 'read'.
+    guid = "eeee0005"
+    assignment = {"id": f"/subscriptions/{PROD}/providers/Microsoft.Authorization/roleAssignments/{guid}",
+                  "properties": {"roleDefinitionId": f"/subscriptions/{PROD}/providers/Microsoft.Authorization/"
+                                                     f"roleDefinitions/{guid}",
+                                 "principalId": "p", "principalType": "User", "scope": f"/subscriptions/{PROD}"}}
+    grants = normalize(_collection((PROD, "arm:roleAssignments", [assignment]))).grants
+    assert pd.isna(grants.iloc[0]["privilege"])
+    # A database with TDE on whose server key protector was not read: encryption unknown, not 'provider'.
+    server = _res("sql1", "Microsoft.Sql/servers")
+    database = {**_res("sql1/databases/db", "Microsoft.Sql/servers/databases"), "id": f"{server['id']}/databases/db"}
+    tde = {"database": database["id"], "tde": {"properties": {"state": "Enabled"}}}
+    res = normalize(_collection(_arg(server, database), (PROD, "arm:sqlTransparentDataEncryption", tde))).resources
+    assert res.set_index("resource_id").loc[database["id"], "encryption"] == "unknown"
+    protector = {"server": server["id"], "protector": {"properties": {"serverKeyType": "ServiceManaged"}}}
+    res = normalize(_collection(_arg(server, database), (PROD, "arm:sqlTransparentDataEncryption", tde),
+                                (PROD, "arm:sqlEncryptionProtector", protector))).resources
+    assert res.set_index("resource_id").loc[database["id"], "encryption"] == "provider"

@@ -179,8 +179,9 @@ class _Normalizer:
         for rec in self.c.find("arm:sqlTransparentDataEncryption"):
             state = str((rec.data.get("tde") or {}).get("properties", {}).get("state", ""))
             server = rec.data["database"].lower().rsplit("/databases/", 1)[0]
+            # TDE on: the server's key protector says whose key; protector unread -> unknown.
             enc[rec.data["database"].lower()] = ("none" if state == "Disabled"
-                                                 else enc.get(server, "provider") if state == "Enabled" else "unknown")
+                                                 else enc.get(server, "unknown") if state == "Enabled" else "unknown")
         return enc
 
     def _data_logging(self) -> dict[str, bool]:
@@ -456,7 +457,8 @@ class _Normalizer:
         within = scope.lower().startswith(f"/subscriptions/{sid}".lower())
         return {"provider": PROVIDER, "account_id": sid, "principal_id": p.get("principalId"), "principal_kind": kind,
                 "scope": scope, "role": (definition.get("properties") or {}).get("roleName") or guid,
-                "privilege": ARM_ROLE_PRIVILEGE.get(guid) or _privilege_of(definition),
+                # A role whose definition was not read grants an unknown privilege, never 'read'.
+                "privilege": ARM_ROLE_PRIVILEGE.get(guid) or (_privilege_of(definition) if definition else None),
                 "standing": str(a.get("id", "")).lower() not in activated,
                 "via": "direct" if within else "inherited", "external": external, "public": False}
 
