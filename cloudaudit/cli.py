@@ -79,16 +79,11 @@ def _format_for(output: str | None, fmt: str | None) -> str:
     return "json"
 
 
-def write_findings(findings: Any, output: str, fmt: str, lang: str, **context: Any) -> Path:
-    """Write findings in one format (json works without the HTML extras)."""
-    from . import reports
-
-    if fmt == "json":
-        return reports.write_json(findings, output)
-    writer = getattr(reports, "write_report", None)
-    if writer is None:
-        raise CloudAuditError(f"format {fmt!r} is not available in this build")
-    return writer(findings, output, fmt=fmt, lang=lang, **context)
+def _totals(findings: Any) -> str:
+    """``PASS 12, FAIL 3, ...`` for the closing line of scan and demo."""
+    summary = findings.summary()
+    totals = summary.loc["total"].to_dict() if "total" in summary.index else {}
+    return ", ".join(f"{k} {int(v)}" for k, v in totals.items())
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
@@ -114,6 +109,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from .bundle import bundle_digest, read_bundle, write_bundle
     from .engine import SEVERITIES, run_checks
     from .history import History, HistoryLock
+    from .reports import write_report
     from .views import report_context
 
     policy = _load_policy(args.policy)
@@ -154,18 +150,15 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         if history is not None and len(history.runs()):
             drift = findings.diff(history.findings("latest"))
         context = report_context(inventory, policy, bundle_hash=digest, drift=drift)
-        path = write_findings(findings, output, fmt, args.lang, **context)
+        path = write_report(findings, output, fmt=fmt, lang=args.lang, **context)
         # Recorded only once the report is safely written, so history never holds a run without one.
         run = history.record(findings, findings.meta) if history is not None else None
         if run is not None and args.keep:
             pruned = history.prune(args.keep)
             if pruned:
                 log.info("pruned %d old runs", len(pruned))
-    summary = findings.summary()
-    totals = summary.loc["total"].to_dict() if "total" in summary.index else {}
     coverage = findings.coverage()
-    print(f"{path}: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items())
-          + f"; coverage {coverage['ratio']:.0%}")
+    print(f"{path}: {_totals(findings)}; coverage {coverage['ratio']:.0%}")
     if run is not None:
         print(run.text())
     if coverage["ratio"] < args.min_coverage:
@@ -262,9 +255,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("cloudaudit demo: auditing a sample estate (AWS live from a local emulator, Azure and GCP "
           "from sample evidence) ...", file=sys.stderr)
     result = run_demo(args.output, lang=args.lang, progress=_progress(args.progress))
-    summary = result.findings.summary()
-    totals = summary.loc["total"].to_dict() if "total" in summary.index else {}
-    print(f"findings: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items()))
+    print(f"findings: {_totals(result.findings)}")
     print(f"report:   {result.report}")
     for path in result.outputs:
         if path != result.report:

@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from .errors import RegistryError
-from .inventory import TABLES, Inventory
+from .inventory import Inventory
 from .policy import Policy, today_utc
 
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")

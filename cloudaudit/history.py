@@ -27,7 +27,7 @@ import pandas as pd
 from ._version import __version__
 from .engine import FINDING_COLUMNS, SEVERITIES, STATUSES, new_run_id
 from .errors import CloudAuditError
-from .findings import KEY_COLUMNS, Findings, finding_key
+from .findings import Findings, finding_key
 
 DEFAULT_PATH = "cloudaudit-history.sqlite"
 OPEN_STATUSES: tuple[str, ...] = ("FAIL", "WARN", "ERROR")

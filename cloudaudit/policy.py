@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,6 +19,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import PolicyError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LEVELS: tuple[str, ...] = ("top_secret", "confidential", "group_internal", "public")
 """The seed policy's four classification levels, strictest first."""
@@ -115,8 +118,6 @@ class Policy:
     def levels(self, values: "pd.Series") -> "pd.Series":
         """Vectorized :meth:`level_of`: canonical level per tag value, "invalid" outside the
         scheme, <NA> where there is no value. Each distinct value is looked up once."""
-        import pandas as pd
-
         uniques = values.dropna().unique()
         mapping = {v: (self.level_of(v) or "invalid") for v in uniques}
         return values.map(mapping).astype("string")

@@ -1,6 +1,6 @@
 """Shared adapter plumbing: error classification and coverage bookkeeping."""
 
-from cloudaudit.providers.base import Collection, classify_error, guarded
+from cloudaudit.providers.base import classify_error
 
 
 class FakeClientError(Exception):
@@ -34,14 +34,3 @@ def test_messages_are_one_line_without_markup_and_bounded():
     assert status == "error"
     assert "<" not in message and "\n" not in message and "500 Internal Server Error" in message
     assert len(message) <= 300
-
-
-def test_guarded_records_coverage_for_every_table_and_never_raises():
-    c = Collection("aws")
-    assert guarded(c, "1", "eu-west-1", ["resources", "tags"], "s3:ListBuckets", lambda: {"Buckets": []}) == \
-        {"Buckets": []}
-    assert guarded(c, "1", "eu-west-1", ["resources"], "ec2:DescribeVolumes",
-                   lambda: (_ for _ in ()).throw(FakeClientError("AccessDenied", "denied"))) is None
-    rows = [(r.table, r.source, r.status) for r in c.coverage]
-    assert rows == [("resources", "s3:ListBuckets", "ok"), ("tags", "s3:ListBuckets", "ok"),
-                    ("resources", "ec2:DescribeVolumes", "denied")]

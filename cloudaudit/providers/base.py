@@ -19,7 +19,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from ..errors import ProviderError
 
@@ -177,22 +177,3 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
     if code in unsupported or status_code == 501:
         return "unsupported", text
     return "error", text
-
-
-def guarded(collection: Collection, account_id: str, region: str | None, tables: Iterable[str],
-            source: str, call: Callable[[], Any]) -> Any:
-    """Run one SDK call; record coverage for each table it feeds; never raise.
-
-    Returns the call's result, or None when it failed (the failure is in coverage).
-    """
-    tables = list(tables)
-    try:
-        result = call()
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a coverage row
-        status, message = classify_error(exc)
-        for table in tables:
-            collection.cover(account_id, region, table, source, status, message)
-        return None
-    for table in tables:
-        collection.cover(account_id, region, table, source, "ok")
-    return result
