@@ -87,7 +87,7 @@ def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
 
 def level_name_ja(level: pd.Series) -> pd.Series:
     """Japanese level names (極秘, 部外秘 ...) for canonical level codes; others unchanged."""
-    return level.map(lambda v: LEVEL_NAMES_JA.get(v, v), na_action="ignore")
+    return level.map(LEVEL_NAMES_JA).fillna(level)
 
 
 def accounts(inv) -> pd.DataFrame:
@@ -158,3 +158,9 @@ def resources(inv) -> pd.DataFrame:
     so reasons always name the subject."""
     r = inv.resources
     return r.assign(name=r["name"].fillna(r["resource_id"]))
+
+
+def data_bearing(inv) -> pd.DataFrame:
+    """:func:`resources` that hold customer data (``data_bearing`` <NA> counts as data-bearing)."""
+    r = resources(inv)
+    return r[flag(r["data_bearing"], True)]

@@ -13,8 +13,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, RKEY, classification, flag, join_nonempty, level_name_ja,
-                      location_verdict, resources)
+from ._common import (BACKUP_KINDS, RKEY, classification, data_bearing, flag, join_nonempty, level_name_ja,
+                      location_verdict)
 
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
 # Kinds where anonymous access is a real setting: unknown there is a violation (fail closed).
@@ -46,7 +46,7 @@ _LOGGABLE = ("bucket", "database", "table", "dataset", "file_share", "secret", "
                        "付け、タグポリシー・「タグを必須にする」ポリシーで強制してください。"},
 )
 def missing_labels(inv, policy: Policy) -> pd.DataFrame:
-    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
+    res = data_bearing(inv)
     res = res.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled", "label_source"]],
                     on=RKEY, how="left")
     labelled = flag(res["labelled"], False)
@@ -78,7 +78,7 @@ def missing_labels(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "区分の要件 (公開禁止、許可国のみ、顧客管理鍵、データアクセスログ) に合わせるか、ラベルを訂正してください。"},
 )
 def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
-    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
+    res = data_bearing(inv)
     res = res.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled"]], on=RKEY, how="left")
     res = res.reset_index(drop=True)
     # A label outside the scheme is judged at the default level (CLS-001 reports the label).

@@ -8,7 +8,7 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import RKEY, WEB_ENDPOINT_KINDS, classification, flag, level_name_ja, resources
+from ._common import RKEY, WEB_ENDPOINT_KINDS, classification, data_bearing, flag, level_name_ja, resources
 
 
 def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +41,7 @@ def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndar
                  "ja": "顧客管理鍵 (AWS KMS カスタマーキー、Azure Key Vault キー、GCP CMEK) で再暗号化してください。"},
 )
 def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
-    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
+    res = data_bearing(inv)
     levels = classification(inv, policy)[RKEY + ["level", "labelled"]]
     res = res.merge(levels, on=RKEY, how="left")
     # A label outside the scheme is judged at the default level (CLS-001 reports the label itself).
@@ -82,7 +82,7 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
                        "暗号化されていないボリューム・DB は暗号化済みのものへ複製が必要です。"},
 )
 def unencrypted_at_rest(inv, policy: Policy) -> pd.DataFrame:
-    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
+    res = data_bearing(inv)
     enc = res["encryption"].str.lower()
     unknown = (enc.isna() | (enc == "unknown")).astype(bool)
     bad = (enc == "none").fillna(False).astype(bool)

@@ -8,7 +8,7 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import KEY, RKEY, account_guardrails, accounts, classification, flag, resources
+from ._common import KEY, RKEY, account_guardrails, accounts, classification, data_bearing, flag
 
 # Providers offering customer approval of provider-personnel access (Customer Lockbox, Access
 # Approval); on AWS the control is customer-held keys for classified data.
@@ -51,7 +51,7 @@ APPROVAL_PROVIDERS = ("azure", "gcp")
 )
 def provider_access(inv, policy: Policy) -> pd.DataFrame:
     accts = accounts(inv)
-    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
+    res = data_bearing(inv)
     res = res.merge(classification(inv, policy)[RKEY + ["level"]], on=RKEY, how="left")
     res = res[res["level"].isin(ESCALATING_LEVELS)]
     res = res.assign(_nocmk=(res["encryption"] != "customer").fillna(True).astype(bool),

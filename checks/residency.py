@@ -14,7 +14,7 @@ from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, allowed_countries_text, classification,
-                      flag, level_name_ja, location_verdict, names, resources)
+                      data_bearing, flag, level_name_ja, location_verdict, names, resources)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -46,7 +46,7 @@ def _verdict(frame: pd.DataFrame, policy: Policy, location: str) -> pd.DataFrame
 )
 def resources_outside_allowed_countries(inv, policy: Policy) -> pd.DataFrame:
     # data_bearing <NA> counts as data-bearing: an unknown kind must not escape residency.
-    res = resources(inv)[flag(resources(inv)["data_bearing"], True)]
+    res = data_bearing(inv)
     res = _verdict(res, policy, "region")
     return res[["provider", "account_id", "region", "resource_id", "kind", "name", "countries",
                 "status", "allowed"]]
