@@ -137,14 +137,15 @@ class Findings:
         """Findings as JSON-ready dicts (controls and policy items as lists, evidence parsed)."""
         import json
 
-        df = self.df.astype(object).where(self.df.notna(), None)
-        records = df.to_dict(orient="records")
-        for r in records:
-            r["controls"] = [c for c in (r["controls"] or "").split(", ") if c]
-            r["policy_items"] = [c for c in (r["policy_items"] or "").split(", ") if c]
-            r["evidence"] = json.loads(r["evidence"]) if r["evidence"] else {}
-            r["collected_at"] = r["collected_at"].isoformat() if r["collected_at"] is not None else None
-        return records
+        df = self.df
+        lists = {col: df[col].fillna("").str.split(", ").map(lambda items: [i for i in items if i])
+                 for col in ("controls", "policy_items")}
+        # one parse for all evidence objects instead of one json.loads per finding
+        evidence = json.loads("[" + ",".join(df["evidence"].fillna("{}").replace("", "{}")) + "]")
+        out = df.assign(collected_at=df["collected_at"].map(lambda t: t.isoformat(), na_action="ignore"), **lists)
+        out = out.astype(object).where(out.notna(), None)
+        out["evidence"] = evidence
+        return out.to_dict(orient="records")
 
     def to_html(self, lang: str = "en", **options: Any) -> str:
         """The full self-contained HTML report (see cloudaudit.reports)."""
