@@ -18,6 +18,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
+from ._common import accounts, flag
+
 KEY = ["provider", "account_id"]
 PKEY = ["provider", "principal_id"]
 HUMAN_KINDS = ("root", "user", "guest")
@@ -35,11 +37,6 @@ RECENT_DAYS = 30
 def now_utc() -> pd.Timestamp:
     """The reference time for ages (wall clock, UTC)."""
     return pd.Timestamp.now(tz="UTC")
-
-
-def flag(series: pd.Series, unknown: bool) -> pd.Series:
-    """A nullable boolean as plain bool, reading <NA> as ``unknown``."""
-    return series.astype("boolean").fillna(unknown).astype(bool)
 
 
 def days_since(series: pd.Series, now: pd.Timestamp) -> pd.Series:
@@ -65,14 +62,10 @@ def joined(frame: pd.DataFrame, by: list[str], column: str, name: str) -> pd.Dat
 def account_universe(inv, *extra: pd.DataFrame) -> pd.DataFrame:
     """(provider, account_id, org_id) of every account in scope plus the keys of ``extra`` frames.
 
-    Accounts come from ``tenants`` and ``coverage``; organization nodes (any ``tenants.org_id``,
-    GCP ``organizations/`` and ``folders/``) are left out unless an ``extra`` frame has them.
+    Accounts are :func:`checks._common.accounts` (organization nodes left out) unless an ``extra``
+    frame has them.
     """
-    found = pd.concat([inv.tenants[KEY], inv.coverage[KEY]], ignore_index=True).drop_duplicates()
-    org_ids = inv.tenants["org_id"].dropna().unique()
-    node = found["account_id"].str.startswith(("organizations/", "folders/")).fillna(False).astype(bool)
-    found = found[~found["account_id"].isin(org_ids) & ~node]
-    found = pd.concat([found] + [e[KEY] for e in extra], ignore_index=True).drop_duplicates()
+    found = pd.concat([accounts(inv)] + [e[KEY] for e in extra], ignore_index=True).drop_duplicates()
     orgs = inv.tenants[KEY + ["org_id"]].drop_duplicates(KEY)
     return found.merge(orgs, on=KEY, how="left").astype("string").reset_index(drop=True)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
-from cloudaudit.policy import LEVEL_NAMES_JA, Policy
+from cloudaudit.policy import Policy
 
-from ._common import classification
-from .authentication import KEY, account_universe, flag, guardrail_verdict, joined, text_or
+from ._common import classification, flag, level_name_ja
+from .authentication import KEY, account_universe, guardrail_verdict, joined, text_or
 
 RKEY = KEY + ["region"]
 # Kinds with a data plane whose reads and writes can be logged (object stores, databases and
@@ -169,7 +169,7 @@ def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
     required = {level: rules.data_access_logging for level, rules in policy.matrix.items()}
     res = res[res["level"].map(required).astype("boolean").fillna(True).astype(bool)]
     labelled = flag(res["labelled"], False)
-    level_ja = res["level"].map(LEVEL_NAMES_JA).fillna(res["level"])
+    level_ja = level_name_ja(res["level"])
     label = pd.Series(np.where(labelled, "labelled " + res["label"].astype(str) + " = " + res["level"].astype(str),
                                "unlabelled, default level " + res["level"].astype(str)), index=res.index)
     label_ja = pd.Series(np.where(labelled, "ラベル " + res["label"].astype(str) + " = " + level_ja.astype(str),
