@@ -103,12 +103,16 @@ def _table(columns: Sequence[str], rows: list[list[Any]], row_classes: Sequence[
             "total": len(rows) if total is None else total}
 
 
+def _evidence_dicts(evidence: pd.Series) -> list[dict[str, Any]]:
+    """Each cell of a column of JSON evidence objects as a dict ({} for missing or empty)."""
+    return [json.loads(e) if e else {} for e in evidence.astype(object).where(evidence.notna(), "").tolist()]
+
+
 def _evidence_frame(evidence: pd.Series) -> pd.DataFrame:
     """Parse a column of JSON evidence objects into a DataFrame (missing keys become NaN)."""
     if evidence.empty:
         return pd.DataFrame(index=evidence.index)
-    parsed = [json.loads(e) if e else {} for e in evidence.astype(object).where(evidence.notna(), "").tolist()]
-    return pd.DataFrame.from_records(parsed, index=evidence.index) if parsed else pd.DataFrame(index=evidence.index)
+    return pd.DataFrame.from_records(_evidence_dicts(evidence), index=evidence.index)
 
 
 def _localized(df: pd.DataFrame, column: str, lang: str) -> pd.Series:
@@ -484,7 +488,7 @@ def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP)
     columns = {key: codes[i * n:(i + 1) * n] for i, key in enumerate(encoded_cols)}
     status_code = kept["status"].map({s: i for i, s in enumerate(STATUSES)}).astype(int).to_numpy()
     sev_code = kept["severity"].cat.codes.to_numpy()
-    evidence = [json.loads(e) if e else {} for e in kept["evidence"].fillna("").tolist()]
+    evidence = _evidence_dicts(kept["evidence"])
     reasons = _texts(_localized(kept, "reason", lang))
     templates, reason_refs = _template_reasons(kept, evidence, reasons, lang)
     schemas: dict[tuple[str, ...], int] = {}
@@ -633,7 +637,8 @@ def render_html(findings: Any, lang: str = "en", *, organization: str | None = N
     ctx = {"organization": organization, "scope": scope, "tool_version": tool_version, "bundle_hash": bundle_hash,
            "collected_at": collected_at, "generated_at": generated_at}
     script = _static("report.js")
-    data = json_for_script({"data": findings_payload(findings, lang, pass_cap), "ui": _ui_labels(lang)})
+    payload = findings_payload(findings, lang, pass_cap)
+    data = json_for_script({"data": payload, "ui": _ui_labels(lang)})
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src " + script_hash(script)
            + "; base-uri 'none'; form-action 'none'")
     template = _environment().get_template("report.html.j2")
@@ -644,13 +649,8 @@ def render_html(findings: Any, lang: str = "en", *, organization: str | None = N
         residency=_residency(findings, lang, residency), privileged=_privileged(findings, lang, privileged),
         isolation=_isolation(findings, lang), acceptances=_acceptances(findings, lang), drift=_drift(drift, lang),
         appendix=_appendix(findings, lang, permissions),
-        pass_omitted=LABELS[lang]["pass_omitted"].format(count=fmt_int(findings_payload_omitted(findings, pass_cap), lang)),
-        n_omitted=findings_payload_omitted(findings, pass_cap))
-
-
-def findings_payload_omitted(findings: Any, pass_cap: int) -> int:
-    """How many PASS rows the interactive table leaves out."""
-    return max(0, int((findings.df["status"] == "PASS").sum()) - pass_cap)
+        pass_omitted=LABELS[lang]["pass_omitted"].format(count=fmt_int(payload["pass_omitted"], lang)),
+        n_omitted=payload["pass_omitted"])
 
 
 def render_compact(findings: Any, lang: str = "en", top: int = 10) -> str:
