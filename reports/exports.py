@@ -26,7 +26,7 @@ _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "w", encoding: str | None = "utf-8") -> Path:
     """Write through a temporary file in the same folder, then rename over the target.
 
-    A crash mid-write leaves the previous file untouched.
+    A crash mid-write leaves the previous file untouched; the data is on disk before the rename.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +35,8 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "w"
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None,
                        **({"newline": ""} if "b" not in mode else {})) as handle:
             write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -108,6 +110,11 @@ def _not_available(what: str) -> pd.DataFrame:
     return pd.DataFrame({what: ["not available"]})
 
 
+def _xml_safe(values: Any) -> list[Any]:
+    """One XLSX row (header or data) with the characters XML cannot hold replaced by U+FFFD."""
+    return [_ILLEGAL_XML.sub("\ufffd", v) if isinstance(v, str) else v for v in values]
+
+
 def write_xlsx(findings: Any, path: str | Path, *, residency: pd.DataFrame | None = None,
                privileged: pd.DataFrame | None = None, **_: Any) -> Path:
     """An Excel workbook with sheets findings, controls, residency, privileged and coverage."""
@@ -132,10 +139,10 @@ def write_xlsx(findings: Any, path: str | Path, *, residency: pd.DataFrame | Non
         for i, col in enumerate(frame.columns, start=1):
             width = 60 if col in ("reason", "reason_ja", "evidence", "title", "title_ja", "resource_id") else 16
             sheet.column_dimensions[get_column_letter(i)].width = width
-        sheet.append(list(frame.columns))
+        sheet.append(_xml_safe(frame.columns))
         clean = frame.astype(object).where(frame.notna(), None)
         for values in clean.itertuples(index=False, name=None):
-            sheet.append([_ILLEGAL_XML.sub("\ufffd", v) if isinstance(v, str) else v for v in values])
+            sheet.append(_xml_safe(values))
     return atomic_write(path, book.save, mode="wb")
 
 

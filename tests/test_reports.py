@@ -293,6 +293,15 @@ def test_xlsx_sections_from_findings_and_context(tmp_path):
     assert coverage["total"] == 9 and coverage["evaluated"] == 8
 
 
+def test_xlsx_context_headers_and_cells_with_control_characters(tmp_path):
+    from openpyxl import load_workbook
+
+    roster = pd.DataFrame({"principal\x01": ["a\x02b"], "=mfa": ["none"]})
+    path = write_xlsx(sample_findings(), tmp_path / "r.xlsx", privileged=roster)
+    rows = list(load_workbook(path)["privileged"].iter_rows(values_only=True))
+    assert rows == [("principal\ufffd", "'=mfa"), ("a\ufffdb", "none")]
+
+
 def test_ocsf_compliance_finding_mapping():
     events = {e["compliance"]["status_code"] + ":" + e["compliance"]["control"]: e
               for e in ocsf_events(sample_findings(), tool_version="9.9")}
