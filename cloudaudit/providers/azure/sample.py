@@ -24,16 +24,15 @@ import re
 import ssl
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ...errors import ProviderError
+from .._fakeserver import AnyMethodHandler, LocalServer
 
 PAGE = 2
-ALLOWED_WRITES = {"/providers/Microsoft.ResourceGraph/resources"}  # the query POST (read-only)
 
 
 def sample_data() -> dict[str, Any]:
@@ -43,7 +42,7 @@ def sample_data() -> dict[str, Any]:
             for name in ("tenant", "locations", "resources", "arm", "graph")}
 
 
-class AzureSampleTenant:
+class AzureSampleTenant(LocalServer):
     """Context manager running the fake tenant; ``url`` and ``ca_path`` are set once started."""
 
     def __init__(self, data: dict[str, Any] | None = None, *, licences: tuple[str, ...] = ("p1", "p2"),
@@ -59,7 +58,6 @@ class AzureSampleTenant:
         self.truncate_graph = False   # Resource Graph answers resultTruncated instead of a $skipToken
         self.ca_path = ""
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
 
     @property
@@ -89,27 +87,14 @@ class AzureSampleTenant:
         class Handler(_Handler):
             tenant = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"https://127.0.0.1:{self._serve(Handler, name='fake-azure', context=context)}"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def __enter__(self) -> "AzureSampleTenant":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ data helpers
     def forbidden(self) -> set[str]:
@@ -174,12 +159,9 @@ _SUB = re.compile(r"^/subscriptions/([^/]+)(/.*)?$", re.I)
 _TYPES = re.compile(r"type\s+in~\s*\(([^)]*)\)", re.I)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(AnyMethodHandler):
     tenant: AzureSampleTenant
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:  # keep test output quiet
-        pass
 
     # ------------------------------------------------------------------ plumbing
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -205,22 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             body[link_key] = f"{self.tenant.link_base or self.tenant.url}{path}?{urlencode(params)}"
         self._send(200, body)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._dispatch("PUT")
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self._dispatch("PATCH")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
+    def dispatch(self, method: str) -> None:
         parts = urlsplit(self.path)
         path, query = parts.path, parse_qs(parts.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)

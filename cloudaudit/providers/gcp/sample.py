@@ -28,10 +28,12 @@ import json
 import re
 import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from .._fakeserver import AnyMethodHandler, LocalServer
 
 ORGANIZATION = "organizations/1234567890"
 DENIED_PROJECT = "sandbox-dev"
@@ -74,7 +76,7 @@ def _search_result(asset: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v not in (None, "", [], {})}
 
 
-class FakeGoogleCloud:
+class FakeGoogleCloud(LocalServer):
     """The fake server; a context manager. ``endpoint`` is ``http://127.0.0.1:PORT``."""
 
     def __init__(self, denied_projects: tuple[str, ...] = (DENIED_PROJECT,), page_size: int = 2,
@@ -92,50 +94,18 @@ class FakeGoogleCloud:
         self.deny_paths = tuple(deny_paths)       # path suffixes always answered 403 (a missing role)
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.project_numbers = {p["projectId"]: p["name"] for p in self.hierarchy["projects"]}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "FakeGoogleCloud":
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
+        class Handler(AnyMethodHandler):
+            def dispatch(self, method: str) -> None:
+                fake._handle(self, method)
 
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_PUT(self) -> None:
-                fake._handle(self, "PUT")
-
-            def do_PATCH(self) -> None:
-                fake._handle(self, "PATCH")
-
-            def do_DELETE(self) -> None:
-                fake._handle(self, "DELETE")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gcp", daemon=True)
-        self._thread.start()
+        self._serve(Handler, name="fake-gcp")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeGoogleCloud":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     @property
     def endpoint(self) -> str:
