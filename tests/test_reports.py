@@ -49,6 +49,22 @@ def test_hostile_values_are_inert_in_html():
     assert {"kind": "bucket", "name": HOSTILE, "countries": "US", "tag": FORMULA} in [r["e"] for r in rows]
 
 
+def test_hostile_acceptance_coverage_scope_and_account_text_is_escaped():
+    rows = [row("RES-001", "SUPPRESSED", account=HOSTILE, acceptance="accepted " + HOSTILE),
+            row("ISL-001", "ERROR", reason="denied " + HOSTILE, reason_ja="拒否 " + HOSTILE)]
+    expired = [{"check_id": "RES-001", "resource": HOSTILE, "owner": HOSTILE, "expires": "2026-01-01",
+                "reason": HOSTILE, "findings": 1}]
+    for lang in ("en", "ja"):
+        html = render_html(findings_from(rows, expired_acceptances=expired), lang=lang, scope=[HOSTILE],
+                           organization=HOSTILE)
+        assert "<img" not in html and "<!--" not in html and html.count("</script>") == 2
+        static = html.split('<script type="application/json"')[0]
+        for section in ("cover", "summary", "acceptances"):
+            assert "&lt;img src=x onerror=" in static.split(f'id="{section}"')[1], (lang, section)
+        out = render_compact(findings_from(rows), lang=lang)
+        assert "<img" not in out
+
+
 def test_json_for_script_escapes_markup_characters():
     text = json_for_script({"v": "</script><!-- & <img onerror=x>\u2028"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
