@@ -164,3 +164,20 @@ def data_bearing(inv) -> pd.DataFrame:
     """:func:`resources` that hold customer data (``data_bearing`` <NA> counts as data-bearing)."""
     r = resources(inv)
     return r[flag(r["data_bearing"], True)]
+
+
+def guardrail_presence(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """One row per (account, expected guardrail kind) with ``_present`` and ``_effective`` (plain bool).
+
+    Guardrails set on the organization count for its accounts (:func:`account_guardrails`);
+    ``effective`` <NA> counts as not effective.
+    """
+    expected = pd.DataFrame([(p, k) for p, ks in kinds_by_provider.items() for k in ks], columns=["provider", "kind"])
+    want = accounts(inv).merge(expected, on="provider")
+    g = account_guardrails(inv, sorted(set(expected["kind"])))
+    g = g.assign(_eff=flag(g["effective"], False))
+    have = g.groupby(KEY + ["kind"], as_index=False).agg(_present=("_eff", "size"), _effective=("_eff", "any"))
+    out = want.merge(have, on=KEY + ["kind"], how="left")
+    out["_present"] = out["_present"].fillna(0).astype(int) > 0
+    out["_effective"] = out["_effective"].astype("boolean").fillna(False).astype(bool)
+    return out

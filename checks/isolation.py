@@ -10,7 +10,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, KEY, RKEY, account_guardrails, accounts, classification, flag,
+from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, classification, flag, guardrail_presence,
                       join_nonempty, resources, state_text)
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
@@ -95,20 +95,6 @@ def public_buckets(inv, policy: Policy) -> pd.DataFrame:
          "_access_ja", "read", "write", "label"]]
 
 
-def _guardrail_kinds(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.DataFrame:
-    """One row per (account, expected guardrail kind) with ``present`` and ``effective`` flags."""
-    accts = accounts(inv)
-    expected = pd.DataFrame([(p, k) for p, ks in kinds_by_provider.items() for k in ks], columns=["provider", "kind"])
-    want = accts.merge(expected, on="provider")
-    g = account_guardrails(inv)
-    g = g.assign(_eff=flag(g["effective"], False))
-    have = g.groupby(KEY + ["kind"], as_index=False).agg(_present=("_eff", "size"), _effective=("_eff", "any"))
-    out = want.merge(have, on=KEY + ["kind"], how="left")
-    out["_present"] = out["_present"].fillna(0).astype(int) > 0
-    out["_effective"] = out["_effective"].astype("boolean").fillna(False).astype(bool)
-    return out
-
-
 @check(
     "ISL-002",
     title={"en": "Tenant-wide public-access prevention guardrails missing",
@@ -131,7 +117,7 @@ def _guardrail_kinds(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.D
                        "ポリシー、GCP の storage.publicAccessPrevention とドメイン制限共有を有効にしてください。"},
 )
 def public_access_guardrails(inv, policy: Policy) -> pd.DataFrame:
-    g = _guardrail_kinds(inv, PUBLIC_GUARDRAILS)
+    g = guardrail_presence(inv, PUBLIC_GUARDRAILS)
     g["_missing"] = g["kind"].where(~g["_present"])
     g["_audit"] = g["kind"].where(g["_present"] & ~g["_effective"])
     g["_ok"] = g["kind"].where(g["_effective"])

@@ -8,7 +8,7 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import KEY, RKEY, account_guardrails, accounts, classification, data_bearing, flag
+from ._common import KEY, RKEY, accounts, classification, data_bearing, flag, guardrail_presence
 
 # Providers offering customer approval of provider-personnel access (Customer Lockbox, Access
 # Approval); on AWS the control is customer-held keys for classified data.
@@ -58,15 +58,13 @@ def provider_access(inv, policy: Policy) -> pd.DataFrame:
                      _ts=res["level"] == "top_secret")
     data = res.groupby(KEY, as_index=False).agg(classified=("resource_id", "size"), without_cmk=("_nocmk", "sum"),
                                                 _top_secret=("_ts", "any"))
-    g = account_guardrails(inv, ["provider_access_approval"])
-    g = g.assign(_eff=flag(g["effective"], False))
-    appr = g.groupby(KEY, as_index=False).agg(_present=("_eff", "size"), _effective=("_eff", "any"))
-    out = accts.merge(data, on=KEY, how="left").merge(appr, on=KEY, how="left")
+    appr = guardrail_presence(inv, {p: ("provider_access_approval",) for p in APPROVAL_PROVIDERS})
+    out = accts.merge(data, on=KEY, how="left").merge(appr[KEY + ["_present", "_effective"]], on=KEY, how="left")
     out["classified"] = out["classified"].fillna(0).astype(int)
     out["without_cmk"] = out["without_cmk"].fillna(0).astype(int)
     has_data = out["classified"] > 0
-    present = out["_present"].fillna(0).astype(int) > 0
-    effective = out["_effective"].astype("boolean").fillna(False).astype(bool)
+    present = flag(out["_present"], False)
+    effective = flag(out["_effective"], False)
     offered = out["provider"].isin(APPROVAL_PROVIDERS)
     keys_ok = out["without_cmk"] == 0
     key = np.select(
