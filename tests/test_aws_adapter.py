@@ -466,3 +466,24 @@ def test_scp_on_an_ou_applies_to_the_accounts_below_it_only():
     assert all(sorted(v) == ["ap-northeast-1", "ap-northeast-3"] for v in rr["values"])
     paths = inv.tenants.set_index("account_id").parent_path
     assert paths[nested] == "Root/Japan/Dev" and paths[outside] == "Root"
+
+
+def test_a_failed_lifecycle_pass_is_an_error_row_for_the_account_it_read(sample_org):
+    """A crashed second-pass task is reported for its own account, not for the caller's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cloudaudit.providers.aws.collect import log_buckets
+
+    def crash(*_):
+        raise RuntimeError("collector bug")
+
+    class CrashingLifecycles(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            return super().submit(crash if fn.__name__ == "_lifecycle_task" else fn, *args, **kwargs)
+
+    with CrashingLifecycles(max_workers=4) as pool:
+        c = aws.collect({"regions": [HOME], "max_attempts": 1}, executor=pool)
+    failed = {row.account_id for row in c.coverage
+              if row.table == "audit_logs.retention_days" and row.source == "cloudaudit:collector"
+              and row.status == "error"}
+    assert failed == set(log_buckets(c)) and len(failed) > 1

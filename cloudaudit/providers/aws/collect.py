@@ -530,14 +530,14 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                 label = f"aws {account_id}" + (f" {region}" if region else "")
                 progress(done, done + len(pending), label)
         # Second pass, once every trail and Config channel is known: lifecycles of log buckets only.
-        later = [pool.submit(_lifecycle_task, context, entered[acct], names)
+        later = [(acct, pool.submit(_lifecycle_task, context, entered[acct], names))
                  for acct, names in log_buckets(collection).items() if acct in entered]
-        for future in later:
+        for acct, future in later:
             try:
                 _, records, coverage = future.result()
-            except Exception as exc:  # noqa: BLE001 - as above: a coverage row, not a crash
+            except Exception as exc:  # noqa: BLE001 - as above: a coverage row (for that account), not a crash
                 _, message = classify_error(exc)
-                collection.cover(caller, None, "audit_logs.retention_days", "cloudaudit:collector", "error", message)
+                collection.cover(acct, None, "audit_logs.retention_days", "cloudaudit:collector", "error", message)
                 continue
             collection.records.extend(records)
             collection.coverage.extend(coverage)
