@@ -468,6 +468,19 @@ def test_scp_on_an_ou_applies_to_the_accounts_below_it_only():
     assert paths[nested] == "Root/Japan/Dev" and paths[outside] == "Root"
 
 
+def test_mfa_kind_is_unknown_when_the_virtual_device_list_was_not_read():
+    """An active MFA is 'hardware' only when the virtual device list was read and does not name it."""
+    from cloudaudit.providers.base import Collection
+
+    a = "111111111111"
+    c = Collection("aws")
+    c.add(a, "global", "sts:GetCallerIdentity", {"Account": a, "Arn": f"arn:aws:iam::{a}:user/x"})
+    c.add(a, "global", "iam:GetAccountSummary", {"SummaryMap": {"AccountMFAEnabled": 1}})
+    assert set(aws.normalize(c).principals.mfa) == {"unknown"}
+    c.add(a, "global", "iam:ListVirtualMFADevices", {"VirtualMFADevices": []})
+    assert set(aws.normalize(c).principals.mfa) == {"hardware"}
+
+
 def test_a_failed_lifecycle_pass_is_an_error_row_for_the_account_it_read(sample_org):
     """A crashed second-pass task is reported for its own account, not for the caller's."""
     from concurrent.futures import ThreadPoolExecutor

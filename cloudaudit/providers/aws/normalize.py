@@ -201,6 +201,7 @@ def _regions(rec: _Records, partitions: dict[str, str]) -> list[dict]:
 def _iam(rec: _Records, org_accounts: set[str]) -> dict[str, list[dict]]:
     principals, credentials, grants, trusts = [], [], [], []
     virtual: dict[str, set[str]] = defaultdict(set)   # account -> ARNs of users with a virtual MFA device
+    devices_read = {r.account_id for r in rec("iam:ListVirtualMFADevices")}
     for r in rec("iam:ListVirtualMFADevices"):
         for dev in r.data.get("VirtualMFADevices", []):
             user = (dev.get("User") or {}).get("Arn")
@@ -220,6 +221,8 @@ def _iam(rec: _Records, org_accounts: set[str]) -> dict[str, list[dict]]:
             return "unknown"
         if not active:
             return "none"
+        if account not in devices_read:  # device list unreadable: virtual or hardware is not known
+            return "unknown"
         return "virtual" if arn in virtual[account] else "hardware"
 
     # Root: the report's <root_account> row, else what the account summary says.
