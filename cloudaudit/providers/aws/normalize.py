@@ -624,39 +624,30 @@ def _regions_with(rec: _Records, source: str) -> set[tuple[str, str]]:
 
 def _rds(rec: _Records, managers: dict) -> tuple[list, list, list]:
     resources, tags, replicas = [], [], []
-    for r in rec("rds:DescribeDBInstances"):
-        for db in r.data.get("DBInstances", []):
-            arn = db.get("DBInstanceArn") or f"arn:{_part(r.account_id)}:rds:{r.region}:{r.account_id}:db:{db['DBInstanceIdentifier']}"
-            resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
-                              "name": db["DBInstanceIdentifier"], "kind": "database",
-                              "native_type": "AWS::RDS::DBInstance", "data_bearing": True,
-                              "encryption": _encryption(r.account_id, db.get("StorageEncrypted"), db.get("KmsKeyId"), managers),
-                              "key_id": db.get("KmsKeyId"), "public_read": False, "public_write": False,
-                              "network_open": bool(db.get("PubliclyAccessible")), "created": db.get("InstanceCreateTime")})
-            tags.extend(_tags(r.account_id, arn, db.get("TagList")))
-            for rep in db.get("ReadReplicaDBInstanceIdentifiers", []):
-                if rep.startswith("arn:"):  # cross-region replicas are listed by ARN
+    for source, listing, kind, native, created, replica_key in (
+            ("rds:DescribeDBInstances", "DBInstances", "db", "DBInstance", "InstanceCreateTime",
+             "ReadReplicaDBInstanceIdentifiers"),
+            ("rds:DescribeDBClusters", "DBClusters", "cluster", "DBCluster", "ClusterCreateTime",
+             "ReadReplicaIdentifiers")):
+        for r in rec(source):
+            for db in r.data.get(listing, []):
+                name = db[f"{native}Identifier"]
+                arn = db.get(f"{native}Arn") or f"arn:{_part(r.account_id)}:rds:{r.region}:{r.account_id}:{kind}:{name}"
+                resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
+                                  "name": name, "kind": "database", "native_type": f"AWS::RDS::{native}",
+                                  "data_bearing": True,
+                                  "encryption": _encryption(r.account_id, db.get("StorageEncrypted"), db.get("KmsKeyId"),
+                                                            managers),
+                                  "key_id": db.get("KmsKeyId"), "public_read": False, "public_write": False,
+                                  "network_open": bool(db.get("PubliclyAccessible")), "created": db.get(created)})
+                tags.extend(_tags(r.account_id, arn, db.get("TagList")))
+                for rep in db.get(replica_key, []):
                     parts = rep.split(":")
-                    if parts[3] != r.region or parts[4] != r.account_id:
+                    # cross-region replicas are listed by ARN; same-region ones by name
+                    if rep.startswith("arn:") and (parts[3] != r.region or parts[4] != r.account_id):
                         replicas.append({"provider": P, "account_id": r.account_id, "resource_id": arn,
                                          "source_region": r.region, "target_region": parts[3], "kind": "read_replica",
                                          "target_account": parts[4] if parts[4] != r.account_id else None})
-    for r in rec("rds:DescribeDBClusters"):
-        for cl in r.data.get("DBClusters", []):
-            arn = cl.get("DBClusterArn") or f"arn:{_part(r.account_id)}:rds:{r.region}:{r.account_id}:cluster:{cl['DBClusterIdentifier']}"
-            resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
-                              "name": cl["DBClusterIdentifier"], "kind": "database",
-                              "native_type": "AWS::RDS::DBCluster", "data_bearing": True,
-                              "encryption": _encryption(r.account_id, cl.get("StorageEncrypted"), cl.get("KmsKeyId"), managers),
-                              "key_id": cl.get("KmsKeyId"), "public_read": False, "public_write": False,
-                              "network_open": bool(cl.get("PubliclyAccessible")), "created": cl.get("ClusterCreateTime")})
-            tags.extend(_tags(r.account_id, arn, cl.get("TagList")))
-            for rep in cl.get("ReadReplicaIdentifiers", []):
-                parts = rep.split(":")
-                if rep.startswith("arn:") and (parts[3] != r.region or parts[4] != r.account_id):
-                    replicas.append({"provider": P, "account_id": r.account_id, "resource_id": arn,
-                                     "source_region": r.region, "target_region": parts[3], "kind": "read_replica",
-                                     "target_account": parts[4] if parts[4] != r.account_id else None})
     seen_global: set[str] = set()
     for r in rec("rds:DescribeGlobalClusters"):
         for g in r.data.get("GlobalClusters", []):
