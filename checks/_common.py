@@ -85,6 +85,12 @@ def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
     return merged.rename(columns={"value": "label"}).assign(level=level, labelled=labelled, label_source=source)
 
 
+def judged_level(level: pd.Series, policy: Policy) -> pd.Series:
+    """The level a resource is judged at: a level outside the policy matrix (an invalid label)
+    is judged at the policy's default level (CLS-001 reports the label itself)."""
+    return level.where(level.isin(list(policy.matrix)), policy.default_level)
+
+
 def level_name_ja(level: pd.Series) -> pd.Series:
     """Japanese level names (極秘, 部外秘 ...) for canonical level codes; others unchanged."""
     return level.map(LEVEL_NAMES_JA).fillna(level)

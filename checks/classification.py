@@ -13,8 +13,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, RKEY, classification, data_bearing, flag, join_nonempty, level_name_ja,
-                      location_verdict)
+from ._common import (BACKUP_KINDS, RKEY, classification, data_bearing, flag, join_nonempty, judged_level,
+                      level_name_ja, location_verdict)
 
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
 # Kinds where anonymous access is a real setting: unknown there is a violation (fail closed).
@@ -81,8 +81,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     res = data_bearing(inv)
     res = res.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled"]], on=RKEY, how="left")
     res = res.reset_index(drop=True)
-    # A label outside the scheme is judged at the default level (CLS-001 reports the label).
-    level = res["level"].where(res["level"].isin(list(policy.matrix)), policy.default_level)
+    level = judged_level(res["level"], policy)
     res["level"] = level
     rules = pd.DataFrame([{"level": k, "_public_ok": v.public_allowed, "_cmk": v.customer_managed_key,
                            "_dal": v.data_access_logging} for k, v in policy.matrix.items()])

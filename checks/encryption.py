@@ -8,7 +8,8 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import RKEY, WEB_ENDPOINT_KINDS, classification, data_bearing, flag, level_name_ja, resources
+from ._common import (RKEY, WEB_ENDPOINT_KINDS, classification, data_bearing, flag, judged_level,
+                      level_name_ja, resources)
 
 
 def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +45,7 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
     res = data_bearing(inv)
     levels = classification(inv, policy)[RKEY + ["level", "labelled"]]
     res = res.merge(levels, on=RKEY, how="left")
-    # A label outside the scheme is judged at the default level (CLS-001 reports the label itself).
-    level = res["level"].where(res["level"].isin(list(policy.matrix)), policy.default_level)
+    level = judged_level(res["level"], policy)
     required = level.map({k: v.customer_managed_key for k, v in policy.matrix.items()}).fillna(True).astype(bool)
     enc = res["encryption"].str.lower()
     unknown = (required & (enc.isna() | (enc == "unknown"))).fillna(True).astype(bool)
