@@ -600,3 +600,13 @@ def test_normalize_unknown_domain_without_allowed_list_is_unknown():
     g = gcp.normalize(_collection([PROJECT, ("o", collector.SRC_SEARCH_IAM, iam)])).grants.set_index("principal_id")
     assert pd.isna(g.loc["user:z@somewhere.example", "external"])
     assert g.loc["user:y@gmail.com", "external"] == True  # noqa: E712
+
+
+def test_no_visible_organization_is_denied_coverage_not_an_empty_audit():
+    with FakeGoogleCloud() as fake:
+        fake.hierarchy["organizations"] = []
+        options = fake.options()
+        options.pop("organization")
+        collection = gcp.collect(options)
+    rows = [r for r in collection.coverage if r.source == collector.SRC_ORGS]
+    assert [(r.account_id, r.table, r.status) for r in rows] == [("organizations/unknown", "tenants", "denied")]

@@ -127,6 +127,12 @@ def _hierarchy(run: _Run, scope: dict[str, str]) -> tuple[str | None, list[str],
                     c.cover(org, None, "tenants", SRC_ORGS, "denied",
                             f"organization {org} is not visible to the caller (organizations:search)")
                     return org, [], []
+            if not found:
+                # An empty search is not an empty organization: the caller sees none (resourcemanager.organizations.get).
+                c.cover("organizations/unknown", None, "tenants", SRC_ORGS, "denied",
+                        "no organization is visible to the caller (organizations:search returned none); "
+                        "grant access or pass organization, folder or project")
+                return None, [], []
             for o in found:
                 c.add(o["name"], GLOBAL, SRC_ORGS, o)
                 c.cover(o["name"], None, "tenants", SRC_ORGS, "ok")
