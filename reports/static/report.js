@@ -62,7 +62,7 @@
 
   function fillSelect(select) {
     var key = select.getAttribute("data-col");
-    var values = {};
+    var values = Object.create(null);  // tenant values such as "__proto__" stay ordinary keys
     rows.forEach(function (r) {
       if (key === "k") {
         (val(r.row, "k") || "").split(", ").forEach(function (c) { if (c) { values[c] = c; } });
