@@ -653,6 +653,11 @@ def test_unread_role_definition_or_key_protector_is_unknown_not_compliant():
                                  "principalId": "p", "principalType": "User", "scope": f"/subscriptions/{PROD}"}}
     grants = normalize(_collection((PROD, "arm:roleAssignments", [assignment]))).grants
     assert pd.isna(grants.iloc[0]["privilege"])
+    # The same for an Entra directory role whose definition was not read (it may be privileged).
+    directory = [{"id": "d1", "principalId": "u1", "roleDefinitionId": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+                  "directoryScopeId": "/"}]
+    grants = normalize(_collection((TENANT, "graph:directoryRoleAssignments", directory))).grants
+    assert pd.isna(grants.iloc[0]["privilege"])
     # A database with TDE on whose server key protector was not read: encryption unknown, not 'provider'.
     server = _res("sql1", "Microsoft.Sql/servers")
     database = {**_res("sql1/databases/db", "Microsoft.Sql/servers/databases"), "id": f"{server['id']}/databases/db"}

@@ -415,8 +415,9 @@ class _Normalizer:
                 kind, external = self._principal_kind(a["principalId"])
                 rid = str(a.get("roleDefinitionId", "")).lower()
                 name = role.get("displayName") or rid
+                # A role whose definition was not read may be privileged: unknown, not 'write' / 'read'.
                 privilege = ("admin" if rid in (GLOBAL_ADMIN, PRIVILEGED_ROLE_ADMIN) or role.get("isPrivileged")
-                             else "read" if "reader" in str(name).lower() else "write")
+                             else None if not role else "read" if "reader" in str(name).lower() else "write")
                 scope = a.get("directoryScopeId") or "/"
                 out.append({"provider": PROVIDER, "account_id": self.tenant, "principal_id": a["principalId"],
                             "principal_kind": kind, "scope": "tenant" if scope == "/" else scope, "role": name,
