@@ -131,3 +131,13 @@ def test_policy_grants_nothing_the_adapter_does_not_use(recorded):
     # GetBucketLocation is the fallback for endpoints whose ListBuckets lacks BucketRegion
     unused = sorted(_policy_actions() - used - {"s3:GetBucketLocation"})
     assert unused == []
+
+
+def test_the_sample_seeder_cannot_write_to_a_real_account():
+    """The seeder mutates: it takes fixed fake keys (never the ambient chain) and needs an endpoint."""
+    from cloudaudit.providers.aws import sample
+
+    creds = sample._session().get_credentials()
+    assert (creds.access_key, creds.secret_key) == ("testing", "testing")
+    with pytest.raises(ValueError):
+        sample.seed_sample_organization("")

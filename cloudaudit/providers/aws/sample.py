@@ -47,7 +47,9 @@ def _tls_only(bucket: str) -> str:
 def _session() -> boto3.Session:
     from .client import strip_account_host
 
-    session = boto3.Session()
+    # Fixed fake keys, never the ambient credential chain: moto accepts any key, real AWS rejects
+    # these, so the seeder (which creates and changes things) can never write to a real account.
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
     session.events.register("before-sign.s3-control.*", strip_account_host)
     return session
 
@@ -114,6 +116,8 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     ``in_process``: the moto server runs in this Python process, so state moto cannot make
     through its API (an access key 400 days old, MFA on every root user) is set on its backends.
     """
+    if not endpoint_url:  # no endpoint would mean the real AWS endpoints
+        raise ValueError("seed_sample_organization needs the endpoint of a moto server")
     mgmt = _Account(endpoint_url, MANAGEMENT)
     org = mgmt.client("organizations", "us-east-1")
     org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
