@@ -116,9 +116,19 @@ def identities(inv) -> pd.DataFrame:
     return out
 
 
+def admin_grants(inv) -> pd.DataFrame:
+    """Grants that give admin, and grants whose privilege is unknown: an unread privilege level is
+    not evidence of "not privileged" (fail closed); their role text says so."""
+    g = inv.grants
+    unknown = g["privilege"].isna()
+    g = g[(g["privilege"] == "admin").fillna(False) | unknown]
+    return g.assign(role=text_or(g["role"], "admin role").where(~unknown[g.index],
+                                                                 text_or(g["role"], "role") + " (privilege unknown)"))
+
+
 def admin_roles(inv) -> pd.DataFrame:
     """(provider, principal_id, admin_roles): admin grants per holder as 'role on account'."""
-    g = inv.grants[inv.grants["privilege"] == "admin"]
+    g = admin_grants(inv)
     g = g.assign(what=text_or(g["role"], "admin role") + " on " + g["account_id"].astype(str))
     return joined(g, PKEY, "what", "admin_roles")
 
@@ -331,7 +341,7 @@ def admin_count_out_of_bounds(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "管理者ロールを資格のみの割り当て (PIM、Privileged Access Manager、期限付きバインド等) にし、必要時のみ有効化してください。"},
 )
 def standing_admin_access(inv, policy: Policy) -> pd.DataFrame:
-    g = inv.grants[inv.grants["privilege"] == "admin"]
+    g = admin_grants(inv)
     ids = identities(inv)[PKEY + ["name", "kind", "human"]]
     g = g.drop(columns=["external"]).merge(ids, on=PKEY, how="left")
     g = g[flag(g["human"], True)]  # workloads are always standing: AUTH-011

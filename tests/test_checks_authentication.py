@@ -89,6 +89,15 @@ def test_AUTH_004_grant_holder_missing_from_principals_is_unknown_mfa_not_pass()
     assert "MFA state unknown" in df["reason"].iloc[0]
 
 
+def test_AUTH_004_grant_of_unknown_privilege_is_judged_not_skipped():
+    # an adapter that could not classify a role must not make its holder look unprivileged
+    inv = inventory(tenants=TENANTS, principals=[principal("azure", AZ_TENANT, "u-1", "bob")],
+                    grants=[grant("azure", AZ_SUB, "u-1", "Custom Ops Role", privilege=None)])
+    df = run(inv, "AUTH-004")
+    assert statuses(df) == {"u-1": "FAIL"}
+    assert "privilege unknown" in df["reason"].iloc[0]
+
+
 def test_AUTH_004_active_risk_acceptance_suppresses_and_expired_one_does_not():
     principals, grants = admins_in_three_clouds(mfa="none")
     inv = inventory(tenants=TENANTS, principals=principals, grants=grants)
