@@ -141,6 +141,28 @@ def _name_tag(tags: Iterable[dict] | None) -> str | None:
     return next((t.get("Value") for t in (tags or []) if t.get("Key") == "Name"), None)
 
 
+def _parents(rec: _Records) -> dict[str, str]:
+    """Child id (OU or account) -> parent id, from the OU tree walk."""
+    parents: dict[str, str] = {}
+    for source, listing in (("organizations:ListOrganizationalUnitsForParent", "OrganizationalUnits"),
+                            ("organizations:ListAccountsForParent", "Accounts")):
+        for r in rec(source):
+            for child in r.data.get(listing, []):
+                parents[child["Id"]] = r.data["ParentId"]
+    return parents
+
+
+def _anyone(principal: Any) -> bool:
+    """A policy statement's principal is everyone ("*" or AWS "*")."""
+    return principal == "*" or (isinstance(principal, dict) and "*" in _list(principal.get("AWS")))
+
+
+def _last_used(row: dict) -> Any:
+    """Latest use of a credential report row: password or either access key."""
+    return max(filter(None, [_date(row.get("password_last_used")), _date(row.get("access_key_1_last_used_date")),
+                             _date(row.get("access_key_2_last_used_date"))]), default=None)
+
+
 # ----------------------------------------------------------------------------- tables
 
 def _tenants(rec: _Records) -> tuple[list[dict], set[str]]:
@@ -149,18 +171,14 @@ def _tenants(rec: _Records) -> tuple[list[dict], set[str]]:
     org_data = org.data.get("Organization", {}) if org and "absent" not in org.data else {}
     org_id = org_data.get("Id")
     mgmt = org_data.get("MasterAccountId")
-    parents: dict[str, str] = {}          # child id -> parent id
+    parents = _parents(rec)
     names: dict[str, str] = {}
     for r in rec("organizations:ListRoots"):
         for root in r.data.get("Roots", []):
             names[root["Id"]] = root.get("Name") or "Root"
     for r in rec("organizations:ListOrganizationalUnitsForParent"):
         for ou in r.data.get("OrganizationalUnits", []):
-            parents[ou["Id"]] = r.data["ParentId"]
             names[ou["Id"]] = ou.get("Name") or ou["Id"]
-    for r in rec("organizations:ListAccountsForParent"):
-        for acct in r.data.get("Accounts", []):
-            parents[acct["Id"]] = r.data["ParentId"]
 
     def path(node: str) -> str | None:
         chain, cur = [], parents.get(node)
@@ -234,9 +252,7 @@ def _iam(rec: _Records, org_accounts: set[str]) -> dict[str, list[dict]]:
         if root_row is not None:
             root_arn = root_row["arn"]
             active = root_row.get("mfa_active") == "true"
-            last = max(filter(None, [_date(root_row.get("password_last_used")),
-                                     _date(root_row.get("access_key_1_last_used_date")),
-                                     _date(root_row.get("access_key_2_last_used_date"))]), default=None)
+            last = _last_used(root_row)
             created = _date(root_row.get("user_creation_time"))
         else:
             flag = summary.get(account, {}).get("AccountMFAEnabled")
@@ -269,8 +285,7 @@ def _iam(rec: _Records, org_accounts: set[str]) -> dict[str, list[dict]]:
             row = rows.get(arn, {})
             console = row.get("password_enabled") == "true" if row else None
             active = (row.get("mfa_active") == "true") if row else (bool(u.get("MFADevices")) if "MFADevices" in u else None)
-            last = max(filter(None, [_date(row.get("password_last_used")), _date(row.get("access_key_1_last_used_date")),
-                                     _date(row.get("access_key_2_last_used_date"))]), default=None) if row else None
+            last = _last_used(row) if row else None
             principals.append({"provider": P, "account_id": account, "principal_id": arn, "name": u["UserName"],
                                "kind": "user", "human": console, "top_level": False, "console_access": console,
                                "mfa": mfa(account, arn, active), "enabled": True, "external": False,
@@ -389,8 +404,7 @@ def _bucket_policy_flags(policy: dict) -> tuple[bool, bool, bool]:
     """(anonymous read, anonymous write, TLS-only) from a bucket policy document."""
     read = write = tls = False
     for st in _list(policy.get("Statement")):
-        principal = st.get("Principal")
-        anyone = principal == "*" or (isinstance(principal, dict) and "*" in _list(principal.get("AWS")))
+        anyone = _anyone(st.get("Principal"))
         actions = [str(a).lower() for a in _list(st.get("Action"))]
         cond = st.get("Condition") or {}
         if st.get("Effect") == "Deny" and anyone:
@@ -717,8 +731,7 @@ def _kms(rec: _Records) -> tuple[list, list]:
 def _anonymous_allow(policy: dict) -> bool:
     """A resource policy lets anyone in: an Allow for principal "*" without any condition."""
     for st in _list(policy.get("Statement")):
-        principal = st.get("Principal")
-        anyone = principal == "*" or (isinstance(principal, dict) and "*" in _list(principal.get("AWS")))
+        anyone = _anyone(st.get("Principal"))
         if st.get("Effect") == "Allow" and anyone and not st.get("Condition"):
             return True
     return False
@@ -748,13 +761,7 @@ def _dynamodb(rec: _Records, managers: dict) -> tuple[list, list, list]:
 def _guardrails(rec: _Records, tenants: list[dict]) -> list[dict]:
     rows = []
     # SCPs: a Deny with a StringNotEquals-style aws:RequestedRegion condition restricts regions.
-    parents: dict[str, str] = {}
-    for r in rec("organizations:ListOrganizationalUnitsForParent"):
-        for ou in r.data.get("OrganizationalUnits", []):
-            parents[ou["Id"]] = r.data["ParentId"]
-    for r in rec("organizations:ListAccountsForParent"):
-        for acct in r.data.get("Accounts", []):
-            parents[acct["Id"]] = r.data["ParentId"]
+    parents = _parents(rec)
     targets = {r.data["PolicyId"]: r.data.get("Targets", []) for r in rec("organizations:ListTargetsForPolicy")}
     mgmt = {t["account_id"] for t in tenants if t.get("is_management")}
     for r in rec("organizations:DescribePolicy"):
