@@ -499,6 +499,8 @@ def external_connectivity(inv, policy: Policy) -> pd.DataFrame:
         "pass": {"en": "vm {name} has no known hardening weakness", "ja": "VM {name} に既知の要塞化の不備はありません"},
         "fail": {"en": "vm {name} has hardening weaknesses: {weak_settings}",
                  "ja": "VM {name} に要塞化の不備があります: {weak_settings}"},
+        "unknown": {"en": "vm {name}: hardening settings were not read",
+                    "ja": "VM {name}: 要塞化の設定を取得できませんでした"},
     },
     remediation={"en": "Require IMDSv2, enable secure boot / vTPM / integrity monitoring (Trusted Launch, Shielded "
                        "VM), OS Login, disable serial ports, password login and project-wide SSH keys.",
@@ -507,10 +509,10 @@ def external_connectivity(inv, policy: Policy) -> pd.DataFrame:
 )
 def vm_hardening(inv, policy: Policy) -> pd.DataFrame:
     vms = resources(inv)[resources(inv)["kind"] == "vm"]
-    count = vms["weak_settings"].astype(object).str.len().fillna(0)
-    status = np.where(count > 0, "FAIL", "PASS")
-    return vms.assign(status=status)[
-        ["provider", "account_id", "region", "resource_id", "name", "weak_settings", "status"]]
+    count = vms["weak_settings"].astype(object).str.len()
+    key = np.select([count.isna().to_numpy(), (count > 0).fillna(False).to_numpy()], ["unknown", "fail"], "pass")
+    return vms.assign(status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)[
+        ["provider", "account_id", "region", "resource_id", "name", "weak_settings", "status", "reason_key"]]
 
 
 _ENV_KEYS = ("env", "environment", "stage", "tier")

@@ -119,7 +119,7 @@ def log_integrity(inv, policy: Policy) -> pd.DataFrame:
     "LOG-003",
     title={"en": "Log retention shorter than policy", "ja": "ログの保存期間がポリシーより短い"},
     controls=["12.4.1", "16.1.7", "18.1.3"], policy_items=["12(10)"], severity="medium",
-    needs=["audit_logs"],
+    needs=["audit_logs", "audit_logs.retention_days"],
     reasons={
         "pass": {"en": "audit log {resource_id} keeps logs {retention} (minimum {minimum_days} days)",
                  "ja": "監査ログ {resource_id} の保存期間は {retention} です (最低 {minimum_days} 日)"},

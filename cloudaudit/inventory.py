@@ -71,7 +71,7 @@ SCHEMA: dict[str, dict[str, Column]] = {
                          "connection): account, subscription or project of the remote side"),
         "weak_settings": ("list", "vm: hardening settings that are off (imdsv1, no_secure_boot, no_vtpm, "
                           "no_integrity_monitoring, serial_port, password_login, no_os_login, project_ssh_keys); "
-                          "empty = none found"),
+                          "empty = none found, <NA> = not read"),
     },
     "tags": {
         **_KEYS,
@@ -237,9 +237,10 @@ def _coerce(series: pd.Series, dtype: str, table: str, column: str) -> pd.Series
     raise AssertionError(dtype)
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return []
+def _as_list(value: Any) -> list[str] | None:
+    # None stays None: "not read" must not turn into "nothing found" (an empty list)
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return None
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value]

@@ -250,6 +250,13 @@ def test_ISL_012_vm_with_imdsv1_fails_hardened_vm_passes():
     assert row(df, "i-weak")["reason"] == "vm i-weak has hardening weaknesses: imdsv1, serial_port"
 
 
+def test_ISL_012_vm_whose_settings_were_not_read_is_not_a_pass():
+    inv = inventory(resources=[res("azure", "s", "vm-unread", "vm", "japaneast")])
+    df = run(inv, "ISL-012")
+    assert statuses(df) == {"vm-unread": "FAIL"}
+    assert row(df, "vm-unread")["reason"] == "vm vm-unread: hardening settings were not read"
+
+
 def test_ISL_denied_source_is_error_for_that_account_only():
     inv = inventory(
         resources=[res("aws", "1", "b1", "bucket", "ap-northeast-1", public_read=False, public_write=False),
