@@ -237,6 +237,19 @@ def _coerce(series: pd.Series, dtype: str, table: str, column: str) -> pd.Series
     raise AssertionError(dtype)
 
 
+def arrow_schema(name: str) -> Any:
+    """The pyarrow schema of one table, so that every file and partition has the same types.
+
+    Without it an all-missing list column is written as Arrow ``null`` in one partition and
+    ``list<string>`` in another, and the dataset can no longer be read back.
+    """
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "boolean": pa.bool_(), "Int64": pa.int64(),
+             "datetime": pa.timestamp("ns", tz="UTC"), "list": pa.list_(pa.string())}
+    return pa.schema([(column, types[dtype]) for column, (dtype, _) in SCHEMA[name].items()])
+
+
 def _as_list(value: Any) -> list[str] | None:
     # None stays None: "not read" must not turn into "nothing found" (an empty list)
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
@@ -333,10 +346,12 @@ class Inventory:
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         for name, table in self.tables.items():
+            schema = arrow_schema(name)
             if partition:
-                table.to_parquet(path / name, partition_cols=["provider", "account_id"], index=False)
+                table.to_parquet(path / name, partition_cols=["provider", "account_id"], index=False,
+                                 schema=schema)
             else:
-                table.to_parquet(path / f"{name}.parquet", index=False)
+                table.to_parquet(path / f"{name}.parquet", index=False, schema=schema)
         (path / "inventory.json").write_text(json.dumps({"tables": list(TABLES), "partitioned": partition}))
         return path
 

@@ -75,6 +75,18 @@ def test_partitioned_load_reads_one_account(tmp_path):
     assert only.resources["account_id"].tolist() == ["111"] and only.guardrails.empty
 
 
+def test_partitions_written_apart_read_back_together_when_a_list_is_unread_in_one(tmp_path):
+    # one worker per account writes into the same dataset: an all-None list column must keep its type
+    read = Inventory({"guardrails": pd.DataFrame([{"provider": "aws", "account_id": "2", "kind": "region_restriction",
+                                                   "values": ["ap-northeast-1"]}])})
+    unread = Inventory({"guardrails": pd.DataFrame([{"provider": "aws", "account_id": "1", "kind": "region_restriction",
+                                                     "values": None}])})
+    unread.save(tmp_path / "inv", partition=True)
+    read.save(tmp_path / "inv", partition=True)
+    back = Inventory.load(tmp_path / "inv").guardrails.sort_values("account_id")
+    assert back["values"].iloc[0] is None and back["values"].iloc[1] == ["ap-northeast-1"]
+
+
 def test_load_of_a_non_inventory_folder_is_a_clear_error(tmp_path):
     with pytest.raises(SchemaError, match="not an inventory directory"):
         Inventory.load(tmp_path)
