@@ -500,3 +500,49 @@ def test_a_failed_lifecycle_pass_is_an_error_row_for_the_account_it_read(sample_
               if row.table == "audit_logs.retention_days" and row.source == "cloudaudit:collector"
               and row.status == "error"}
     assert failed == set(log_buckets(c)) and len(failed) > 1
+
+
+def test_dynamodb_public_access_comes_from_the_table_resource_policy(sample_org):
+    """GetResourcePolicy is read per table: '*' allowed to read -> public; no policy -> private."""
+    import json as _json
+
+    import boto3
+
+    region = "us-west-2"   # a region of its own: the module's other collections never see these tables
+    ddb = boto3.client("dynamodb", region_name=region)
+    schema = dict(KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+                  AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    opened = ddb.create_table(TableName="opened", **schema)["TableDescription"]["TableArn"]
+    closed = ddb.create_table(TableName="closed", **schema)["TableDescription"]["TableArn"]
+    try:
+        ddb.put_resource_policy(ResourceArn=opened, Policy=_json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+             "Resource": opened}]}))
+        c = aws.collect({"single_account": True, "regions": [region], "max_attempts": 1})
+        inv = aws.normalize(c)
+    finally:
+        ddb.delete_table(TableName="opened")
+        ddb.delete_table(TableName="closed")
+    res = inv.resources.set_index("resource_id")
+    assert res.loc[opened, "public_read"] == True and res.loc[opened, "public_write"] == False  # noqa: E712
+    assert res.loc[closed, "public_read"] == False and res.loc[closed, "public_write"] == False  # noqa: E712
+    cov = inv.coverage
+    assert set(cov[cov.source == "dynamodb:GetResourcePolicy"].status) == {"ok"}
+    f = cloudaudit.audit(inv, checks=["ISL-007"]).df
+    assert _status(f, "ISL-007", opened) == {"FAIL"} and _status(f, "ISL-007", closed) == {"PASS"}
+
+
+def test_dynamodb_public_access_is_unknown_when_the_resource_policy_was_not_read():
+    from cloudaudit.providers.base import Collection
+
+    a = "111111111111"
+    arn = f"arn:aws:dynamodb:{HOME}:{a}:table/t"
+    c = Collection("aws")
+    c.add(a, "global", "sts:GetCallerIdentity", {"Account": a, "Arn": f"arn:aws:iam::{a}:user/x"})
+    c.add(a, HOME, "dynamodb:DescribeTable", {"Table": {"TableName": "t", "TableArn": arn}})
+    row = aws.normalize(c).resources.set_index("resource_id").loc[arn]
+    assert pd.isna(row.public_read) and pd.isna(row.public_write)
+    c.add(a, HOME, "dynamodb:GetResourcePolicy", {"ResourceArn": arn, "Policy": '{"Statement": [{"Effect": "Allow", '
+          '"Principal": {"AWS": "*"}, "Action": "dynamodb:PutItem", "Resource": "*"}]}'})
+    row = aws.normalize(c).resources.set_index("resource_id").loc[arn]
+    assert row.public_read == False and row.public_write == True  # noqa: E712

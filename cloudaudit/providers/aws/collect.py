@@ -393,6 +393,10 @@ def collect_dynamodb(run: _Run, account: Account, region: str) -> None:
         if arn:
             run.call(a, region, "dynamodb:ListTagsOfResource", ["tags"],
                      lambda r=arn: pages(ddb, "list_tags_of_resource", ResourceArn=r), extra={"ResourceArn": arn})
+            # Anonymous access to a table is granted by its resource policy (none = nobody outside IAM).
+            run.call(a, region, "dynamodb:GetResourcePolicy", ["resources"],
+                     lambda r=arn: ddb.get_resource_policy(ResourceArn=r), absent=("PolicyNotFoundException",),
+                     extra={"ResourceArn": arn})
 
 
 def collect_logs(run: _Run, account: Account, region: str) -> None:

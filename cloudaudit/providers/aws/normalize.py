@@ -737,18 +737,46 @@ def _anonymous_allow(policy: dict) -> bool:
     return False
 
 
+def _table_policy_flags(policy: dict) -> tuple[bool, bool]:
+    """(anonymous read, anonymous write) from a DynamoDB resource policy: an unconditioned Allow
+    for principal "*" of a read action (Get / Query / Scan ...) or of any other (write) action."""
+    read = write = False
+    for st in _list(policy.get("Statement")):
+        if st.get("Effect") != "Allow" or not _anyone(st.get("Principal")) or st.get("Condition"):
+            continue
+        for action in (str(a).lower() for a in _list(st.get("Action"))):
+            verb = action.split(":", 1)[-1]
+            if action == "*" or verb == "*":
+                read = write = True
+            elif verb.startswith(READ_PREFIXES):
+                read = True
+            else:
+                write = True
+    return read, write
+
+
 def _dynamodb(rec: _Records, managers: dict) -> tuple[list, list, list]:
     resources, tags, replicas = [], [], []
+    # No record = the policy was not read (coverage says why): public access stays <NA>.
+    policies = {(r.account_id, r.data["ResourceArn"]): r.data for r in rec("dynamodb:GetResourcePolicy")}
     for r in rec("dynamodb:DescribeTable"):
         t = r.data.get("Table", {})
         arn = t.get("TableArn")
         sse = t.get("SSEDescription") or {}
         key = sse.get("KMSMasterKeyArn")
         encryption = _encryption(r.account_id, True, key, managers) if key else "provider"
+        raw = policies.get((r.account_id, arn))
+        if raw is None:
+            public_read = public_write = None
+        elif "absent" in raw:
+            public_read = public_write = False
+        else:
+            public_read, public_write = _table_policy_flags(_doc(raw.get("Policy")))
         resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": arn,
                           "name": t.get("TableName"), "kind": "table", "native_type": "AWS::DynamoDB::Table",
                           "data_bearing": True, "encryption": encryption, "key_id": key,
-                          "public_read": False, "public_write": False, "created": t.get("CreationDateTime")})
+                          "public_read": public_read, "public_write": public_write,
+                          "created": t.get("CreationDateTime")})
         for rep in t.get("Replicas", []):
             if rep.get("RegionName") and rep["RegionName"] != r.region:
                 replicas.append({"provider": P, "account_id": r.account_id, "resource_id": arn, "source_region": r.region,
