@@ -286,6 +286,31 @@ def mfa_not_enforced(inv, policy: Policy) -> pd.DataFrame:
     return out[KEY + ["resource_id", "guardrails", "status", "reason_key"]]
 
 
+def admin_holders(inv) -> pd.DataFrame:
+    """(provider, account_id, principal_id, _unknown) of every holder of an admin grant, a grant
+    of unknown privilege (:func:`admin_grants`) or a top-level account; ``_unknown`` is True when
+    the holder is only possibly admin (all its grants there are of unknown privilege).
+
+    A group grant that the adapter also repeated for the group's members (Azure: ``via`` group,
+    same account, scope and role) counts through those members, not a second time as the group;
+    a group whose members were not expanded counts as one holder.
+    """
+    g = admin_grants(inv)
+    kinds = identities(inv)[PKEY + ["kind"]].rename(columns={"kind": "_kind"})
+    g = g.merge(kinds, on=PKEY, how="left")
+    is_group = ((g["principal_kind"] == "group").fillna(False) | (g["_kind"] == "group").fillna(False)).astype(bool)
+    via_group = (g["via"] == "group").fillna(False).astype(bool)
+    grant_key = KEY + ["scope", "role"]
+    expanded = g.loc[via_group & ~is_group, grant_key].drop_duplicates().assign(_expanded=True)
+    g = g.merge(expanded, on=grant_key, how="left")
+    # nested groups among the members are expanded transitively as well
+    g = g[~(is_group.to_numpy() & (flag(g["_expanded"], False) | via_group.to_numpy()))]
+    g = g.assign(_unknown=g["privilege"].isna())[KEY + ["principal_id", "_unknown"]]
+    top = inv.principals[flag(inv.principals["top_level"], False)][KEY + ["principal_id"]].assign(_unknown=False)
+    both = pd.concat([g, top], ignore_index=True)
+    return both.groupby(KEY + ["principal_id"], as_index=False, sort=False)["_unknown"].all()
+
+
 @check(
     "AUTH-006",
     title={"en": "Number of highly privileged principals outside bounds",
@@ -299,25 +324,35 @@ def mfa_not_enforced(inv, policy: Policy) -> pd.DataFrame:
                      "ja": "アカウント {account_id} の管理者は {n_admins} 名で、上限 {max_admins} を超えています: {admins}"},
         "too_few": {"en": "account {account_id} has {n_admins} administrator(s), fewer than {min_admins}",
                     "ja": "アカウント {account_id} の管理者は {n_admins} 名で、下限 {min_admins} を下回っています"},
+        "unknown": {"en": "account {account_id} has {n_admins} administrator(s) ({admins}) and {n_unknown} principal(s) "
+                          "whose privilege is unknown ({unknown_privilege}): whether {min_admins}-{max_admins} are "
+                          "respected is unknown",
+                    "ja": "アカウント {account_id} の管理者は {n_admins} 名 ({admins}) で、権限が不明なプリンシパルが "
+                          "{n_unknown} 名 ({unknown_privilege}) います: 許容 {min_admins}～{max_admins} を満たすか不明です"},
     },
     remediation={"en": "Reduce administrators to the policy's maximum (or add a second one) and review the list.",
                  "ja": "管理者数をポリシーの範囲に収めてください (多すぎる場合は削減、単独の場合は追加)。"},
 )
 def admin_count_out_of_bounds(inv, policy: Policy) -> pd.DataFrame:
     ids = identities(inv)[PKEY + ["name", "kind"]]
-    g = inv.grants[inv.grants["privilege"] == "admin"][KEY + ["principal_id"]]
-    top = inv.principals[flag(inv.principals["top_level"], False)][KEY + ["principal_id"]]
-    holders = pd.concat([g, top], ignore_index=True).drop_duplicates().merge(ids, on=PKEY, how="left")
-    # AWS root is in every account and cannot be removed; a group counts as one holder because
-    # adapters cannot always expand its members.
+    holders = admin_holders(inv).merge(ids, on=PKEY, how="left")
+    # AWS root is in every account and cannot be removed.
     holders = holders[holders["kind"] != "root"]
-    counts = holders.groupby(KEY).size().rename("n_admins").reset_index()
-    names = joined(holders.assign(who=text_or(holders["name"], "?")), KEY, "who", "admins")
-    out = account_universe(inv, g).merge(counts, on=KEY, how="left").merge(names, on=KEY, how="left")
+    unknown = holders["_unknown"].astype(bool)
+    holders = holders.assign(who=text_or(holders["name"], "?"), _known=~unknown, _maybe=unknown)
+    known, maybe = holders[~unknown], holders[unknown]
+    counts = holders.groupby(KEY).agg(n_admins=("_known", "sum"), n_unknown=("_maybe", "sum")).reset_index()
+    out = (account_universe(inv, admin_grants(inv)[KEY]).merge(counts, on=KEY, how="left")
+           .merge(joined(known, KEY, "who", "admins"), on=KEY, how="left")
+           .merge(joined(maybe, KEY, "who", "unknown_privilege"), on=KEY, how="left"))
     n = out["n_admins"].fillna(0).astype(int)
+    u = out["n_unknown"].fillna(0).astype(int)
     t = policy.thresholds
-    key = np.select([n > t.max_admins, n < t.min_admins], ["too_many", "too_few"], "pass")
+    # Definite only when every reading of the unknown grants gives the same answer (fail closed).
+    key = np.select([n > t.max_admins, n + u < t.min_admins, (u > 0) & ((n < t.min_admins) | (n + u > t.max_admins))],
+                    ["too_many", "too_few", "unknown"], "pass")
     return out[KEY].assign(resource_id=out["account_id"], n_admins=n, admins=text_or(out["admins"], "none"),
+                           n_unknown=u, unknown_privilege=text_or(out["unknown_privilege"], "none"),
                            min_admins=t.min_admins, max_admins=t.max_admins,
                            status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
 

@@ -168,6 +168,42 @@ def test_AUTH_006_admin_count_bounds_treat_aws_azure_and_gcp_alike():
     assert set(statuses(df).values()) == {"PASS"}
 
 
+def test_AUTH_006_grants_of_unknown_privilege_make_the_count_unknown_not_pass():
+    # one known admin each; allowed 1-2. Unknown-privilege grants could push the count past a bound.
+    principals, grants = admins_in_three_clouds(mfa="virtual")
+    grants += [grant("aws", AWS, f"arn:aws:iam::111111111111:user/u{i}", "CustomOps", privilege=None) for i in range(2)]
+    grants += [grant("azure", AZ_SUB, "obj-maybe", "Custom Role", privilege=None)]  # 1 + 1 <= 2: cannot change it
+    tenants = TENANTS + [{"provider": "aws", "account_id": "222222222222", "org_id": "o-abc"}]
+    grants += [grant("aws", "222222222222", "arn:aws:iam::222222222222:user/x", "Custom", privilege=None)]
+    inv = inventory(tenants=tenants, principals=principals, grants=grants)
+    df = run(inv, "AUTH-006", Policy(thresholds=Thresholds(max_admins=2, min_admins=1)))
+    # AWS: 1 known + 2 unknown may exceed 2; 222...: 0 known + 1 unknown may be below 1.
+    assert statuses(df) == {AWS: "FAIL", AZ_SUB: "PASS", GCP: "PASS", "222222222222": "FAIL"}
+    assert "privilege is unknown" in row(df, AWS)["reason"] and "u0" in row(df, AWS)["reason"]
+    assert "privilege is unknown" in row(df, "222222222222")["reason"]
+    assert "fewer than" not in row(df, "222222222222")["reason"]
+    assert "不明" in row(df, AWS)["reason_ja"]
+    # Enough known admins to decide either way: the unknown ones cannot change the verdict.
+    df = run(inv, "AUTH-006", Policy(thresholds=Thresholds(max_admins=0, min_admins=0)))
+    assert statuses(df)[AWS] == "FAIL" and "more than 0" in row(df, AWS)["reason"]
+
+
+def test_AUTH_006_azure_group_grant_and_its_expanded_members_count_once_each():
+    principals = [principal("azure", AZ_TENANT, f"obj-{n}", f"{n}@example.jp") for n in ("ann", "ben")]
+    principals.append(principal("azure", AZ_TENANT, "grp-admins", "admins", kind="group"))
+    scope = "/subscriptions/sub-1"
+    grants = [grant("azure", AZ_SUB, "grp-admins", "Owner", kind="group", scope=scope)]
+    # the adapter repeats the group's grant for each transitive member (via = group)
+    grants += [grant("azure", AZ_SUB, f"obj-{n}", "Owner", scope=scope, via="group") for n in ("ann", "ben")]
+    # a group whose members were not expanded still counts as one holder
+    grants.append(grant("azure", AZ_SUB, "grp-other", "User Access Administrator", kind="group", scope=scope))
+    inv = inventory(tenants=TENANTS, principals=principals, grants=grants)
+    df = run(inv, "AUTH-006", Policy(thresholds=Thresholds(max_admins=3, min_admins=1)))
+    assert row(df, AZ_SUB)["status"] == "PASS"
+    assert row(df, AZ_SUB)["reason"].startswith("account sub-1 has 3 administrator(s)")
+    assert "admins" not in row(df, AZ_SUB)["reason"].split(": ", 1)[1].split(", ")
+
+
 def test_AUTH_007_standing_admin_access_fails_alike_and_just_in_time_passes():
     principals, grants = admins_in_three_clouds(mfa="hardware")
     principals += [principal("azure", AZ_TENANT, "obj-pim", "pim@example.jp"),
