@@ -152,6 +152,11 @@ def storage_plain_http(inv, policy: Policy) -> pd.DataFrame:
         ["provider", "account_id", "region", "resource_id", "name", "https_only", "status", "reason_key"]]
 
 
+# Data stores whose network endpoint has a minimum TLS setting (storage accounts / buckets,
+# database servers): ENC-006 judges them even when the adapter did not report one.
+TLS_STORE_KINDS: tuple[str, ...] = ("bucket", "database")
+
+
 def _tls_version(text: pd.Series) -> pd.Series:
     """'1.2', 'TLS1_2', 'TLSv1.2', 'TLS_1_2' -> 1.2 (<NA> when unreadable)."""
     cleaned = text.astype("string").str.upper().str.replace(r"^(TLS)?V?_?", "", regex=True).str.replace("_", ".")
@@ -180,14 +185,16 @@ def _tls_version(text: pd.Series) -> pd.Series:
 )
 def min_tls(inv, policy: Policy) -> pd.DataFrame:
     r = resources(inv)
-    # Judged where a minimum is reported, and always for web endpoints (unknown there FAILs).
-    r = r[r["min_tls"].notna() | r["kind"].isin(WEB_ENDPOINT_KINDS)]
+    # Judged where a minimum is reported, and always for web endpoints and data stores with a
+    # network endpoint: a minimum that was not read FAILs as unknown (fail closed).
+    r = r[r["min_tls"].notna() | r["kind"].isin(WEB_ENDPOINT_KINDS + TLS_STORE_KINDS)]
     version = _tls_version(r["min_tls"])
     required = float(policy.thresholds.min_tls)
     unknown = version.isna()
     bad = (version < required).fillna(False).astype(bool)
     status, key = _status_key(bad, unknown)
-    return r.assign(status=status, reason_key=key, required=policy.thresholds.min_tls)[
+    return r.assign(status=status, reason_key=key, required=policy.thresholds.min_tls,
+                    min_tls=r["min_tls"].astype("string").fillna("not read"))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "min_tls", "required", "status",
          "reason_key"]]
 

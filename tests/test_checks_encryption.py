@@ -108,6 +108,19 @@ def test_ENC_006_tls_below_minimum_fails_unknown_web_endpoint_fails():
     assert statuses(run(inv, "ENC-006", Policy())) == statuses(df)
 
 
+def test_ENC_006_data_store_whose_minimum_tls_was_not_read_fails_unknown():
+    inv = inventory(resources=[
+        res("aws", "1", "s3-unread", "bucket", "ap-northeast-1"),
+        res("gcp", "p", "sql-unread", "database", "asia-northeast1", min_tls=None),
+        res("azure", "s", "st-tls12", "bucket", "japaneast", min_tls="1.2"),
+        res("aws", "1", "snap", "snapshot", "ap-northeast-1"),  # no endpoint of its own: not evaluated
+    ])
+    df = run(inv, "ENC-006")
+    assert statuses(df) == {"s3-unread": "FAIL", "sql-unread": "FAIL", "st-tls12": "PASS"}
+    assert row(df, "s3-unread")["reason"] == "bucket s3-unread: the minimum TLS version is unknown (not read)"
+    assert "不明" in row(df, "sql-unread")["reason_ja"]
+
+
 def test_ENC_007_public_http_listener_fails_internal_passes_redirect_passes():
     inv = inventory(resources=[
         res("aws", "1", "alb-http", "load_balancer", "ap-northeast-1", network_open=True, https_only=False),
