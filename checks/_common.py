@@ -132,6 +132,41 @@ def join_nonempty(parts: list[pd.Series], sep: str = "; ") -> pd.Series:
     return out
 
 
+def text_or(series: pd.Series, default: str) -> pd.Series:
+    """Strings with <NA> and empty values replaced by ``default`` (for reasons and evidence)."""
+    s = series.astype("string")
+    return s.where(s.notna() & (s != ""), default).astype(str)
+
+
+def joined(frame: pd.DataFrame, by: list[str], column: str, name: str, sep: str = ", ") -> pd.DataFrame:
+    """``by`` keys with the sorted distinct values of ``column`` joined by ``sep`` as ``name``.
+
+    Missing values are left out; a group without any value has no row (merge the result with
+    ``how="left"`` and fill the text, or use :func:`add_joined`). Numbers sort as numbers, anything
+    else as text. One de-duplication and one sort over all rows, then a plain ``str.join`` per group
+    (no Python set/sort per group).
+    """
+    by = list(by)
+    values = frame[by + [column]].dropna(subset=[column])
+    if values.empty:
+        return pd.DataFrame({**{k: pd.Series(dtype=frame[k].dtype) for k in by}, name: pd.Series(dtype=object)})
+    if not pd.api.types.is_numeric_dtype(values[column]):
+        values = values.assign(**{column: values[column].astype(str)})
+    values = values.drop_duplicates().sort_values(column, kind="stable")
+    values = values.assign(**{column: values[column].astype(str)})
+    return values.groupby(by, sort=False, dropna=False)[column].agg(sep.join).rename(name).reset_index()
+
+
+def add_joined(frame: pd.DataFrame, source: pd.DataFrame, by: list[str], columns: dict[str, str],
+               sep: str = ", ", fill: str = "") -> pd.DataFrame:
+    """``frame`` with, for each ``{column: name}``, the :func:`joined` values of ``source[column]``
+    per ``by`` key as ``name`` (``fill`` where the key has none). Row order of ``frame`` is kept."""
+    for column, name in columns.items():
+        frame = frame.merge(joined(source, by, column, name, sep), on=list(by), how="left")
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), fill)
+    return frame
+
+
 def names(inv, frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``name`` and ``kind`` of the resource in ``resource_id`` (the id when not in resources)."""
     res = inv.resources[RKEY + ["name", "kind"]].drop_duplicates(RKEY)

@@ -18,7 +18,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import accounts, flag
+from ._common import accounts, flag, joined, text_or
 
 KEY = ["provider", "account_id"]
 PKEY = ["provider", "principal_id"]
@@ -43,20 +43,6 @@ def days_since(series: pd.Series, now: pd.Timestamp) -> pd.Series:
     """Whole days from each timestamp to ``now`` (<NA> where the timestamp is missing)."""
     delta = now - pd.to_datetime(series, utc=True)
     return delta.dt.days.astype("Int64")
-
-
-def text_or(series: pd.Series, default: str) -> pd.Series:
-    """Strings with <NA> and empty values replaced by ``default`` (for reasons and evidence)."""
-    s = series.astype("string")
-    return s.where(s.notna() & (s != ""), default).astype(str)
-
-
-def joined(frame: pd.DataFrame, by: list[str], column: str, name: str) -> pd.DataFrame:
-    """``by`` keys with the sorted distinct values of ``column`` joined by ', ' as ``name``."""
-    if frame.empty:
-        return pd.DataFrame(columns=by + [name])
-    return (frame.dropna(subset=[column]).groupby(by, sort=False, dropna=False)[column]
-            .agg(lambda v: ", ".join(sorted(set(v)))).rename(name).reset_index())
 
 
 def account_universe(inv, *extra: pd.DataFrame) -> pd.DataFrame:

@@ -10,8 +10,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, classification, flag, guardrail_presence,
-                      join_nonempty, resources, state_text)
+from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, classification, flag, guardrail_presence,
+                      join_nonempty, joined, resources, state_text, text_or)
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
 _TCP = ("tcp", "all", "*", "-1")
@@ -121,10 +121,8 @@ def public_access_guardrails(inv, policy: Policy) -> pd.DataFrame:
     g["_missing"] = g["kind"].where(~g["_present"])
     g["_audit"] = g["kind"].where(g["_present"] & ~g["_effective"])
     g["_ok"] = g["kind"].where(g["_effective"])
-    out = g.groupby(KEY, as_index=False).agg(
-        missing=("_missing", lambda s: ", ".join(sorted(s.dropna()))),
-        audit_only=("_audit", lambda s: ", ".join(sorted(s.dropna()))),
-        present=("_ok", lambda s: ", ".join(sorted(s.dropna()))))
+    out = add_joined(g[KEY].drop_duplicates().reset_index(drop=True), g, KEY,
+                     {"_missing": "missing", "_audit": "audit_only", "_ok": "present"})
     status = np.select([out["missing"] != "", out["audit_only"] != ""], ["FAIL", "WARN"], "PASS")
     return out.assign(resource_id=out["account_id"], status=status)
 
@@ -162,9 +160,8 @@ def admin_ports_open(inv, policy: Policy) -> pd.DataFrame:
     hits = open_.merge(ports, how="cross")
     lo, hi = hits["port_from"].fillna(0), hits["port_to"].fillna(65535)
     hits = hits[(lo <= hits["_port"]) & (hits["_port"] <= hi)]
-    per = hits.groupby(KEY + ["resource_id"], as_index=False).agg(
-        ports=("_port", lambda s: ", ".join(str(p) for p in sorted(set(s)))),
-        rules=("rule_id", lambda s: ", ".join(sorted(set(s.dropna().astype(str))))))
+    per = add_joined(joined(hits, KEY + ["resource_id"], "_port", "ports"), hits, KEY + ["resource_id"],
+                     {"rule_id": "rules"})
     sets = rules.assign(_att=flag(rules["attached"], True)).groupby(KEY + ["resource_id"], as_index=False).agg(
         region=("region", "first"), attached=("_att", "any"))
     out = sets.merge(per, on=KEY + ["resource_id"], how="left")
@@ -281,8 +278,8 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     t = t.assign(_rank=rank, _ext=t["trusted"].where(t_ext | t_wild), _cond=t_cond,
                  _priv=t["privilege"].fillna("admin"))
     roles = t.sort_values("_rank", ascending=False).groupby(KEY + ["role_id"], as_index=False).agg(
-        _rank=("_rank", "max"), external=("_ext", lambda s: ", ".join(sorted(set(s.dropna())))),
-        _cond=("_cond", "all"), privilege=("_priv", "first"))
+        _rank=("_rank", "max"), _cond=("_cond", "all"), privilege=("_priv", "first"))
+    roles = add_joined(roles, t, KEY + ["role_id"], {"_ext": "external"})
     roles = roles.rename(columns={"role_id": "resource_id"}).assign(subject="role")
     g = inv.grants
     # Anonymous / all-users grants are ISL-001 / ISL-007's; here: named outside parties.
@@ -295,7 +292,8 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     princ = g.assign(_o=g["_priv"].map(order).fillna(0)).sort_values("_o").groupby(
         KEY + ["principal_id"], as_index=False).agg(
         _rank=("_rank", "max"), external=("external", "first"), _cond=("_cond", "all"), privilege=("_priv", "first"),
-        _unknown=("_unknown", "all"), roles=("role", lambda s: ", ".join(sorted(set(s.dropna())))))
+        _unknown=("_unknown", "all"))
+    princ = add_joined(princ, g, KEY + ["principal_id"], {"role": "roles"})
     princ = princ.rename(columns={"principal_id": "resource_id"}).assign(subject="principal")
     out = pd.concat([roles, princ], ignore_index=True)
     r = out["_rank"]
@@ -341,9 +339,9 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     r = resources(inv)[resources(inv)["kind"].isin(ANON_KINDS)]
     g = inv.grants[flag(inv.grants["public"], False)]
     g = g.assign(scope=scope_target(g["scope"]))
-    per = g.groupby(KEY + ["scope"], as_index=False).agg(
-        _grant=("role", lambda s: "public grant " + ", ".join(sorted(set(s.dropna().astype(str)))) if len(s) else ""))
-    per = per.rename(columns={"scope": "resource_id"})
+    per = add_joined(g[KEY + ["scope"]].dropna().drop_duplicates(), g, KEY + ["scope"], {"role": "_roles"})
+    per = pd.DataFrame({"provider": per["provider"], "account_id": per["account_id"], "resource_id": per["scope"],
+                        "_grant": ("public grant " + per["_roles"].astype(str)).str.rstrip()})
     r = r.merge(per, on=RKEY, how="left")
     pol = r["public_read"].astype("boolean") | r["public_write"].astype("boolean")
     granted = r["_grant"].notna()
@@ -392,10 +390,9 @@ def external_identities(inv, policy: Policy) -> pd.DataFrame:
           & flag(p["human"], True) & ~anonymous]
     g = inv.grants
     # Grants may sit in another account than the principal row (GCP org-level principals).
-    g = g[(g["privilege"] == "admin").fillna(False).astype(bool)].assign(
-        _role=g["role"].astype("string") + " on " + g["account_id"])
-    admins = g.groupby(["provider", "principal_id"], as_index=False).agg(
-        admin_roles=("_role", lambda s: ", ".join(sorted(set(s.dropna().astype(str))))))
+    g = g[(g["privilege"] == "admin").fillna(False).astype(bool)]
+    g = g.assign(_role=text_or(g["role"], "admin role") + " on " + g["account_id"].astype(str))
+    admins = joined(g, ["provider", "principal_id"], "_role", "admin_roles")
     p = p.merge(admins, on=["provider", "principal_id"], how="left")
     now = pd.Timestamp.now(tz="UTC")
     stale = p["last_active"].isna() | (p["last_active"] < now - pd.Timedelta(days=policy.thresholds.inactive_days))
@@ -543,9 +540,8 @@ def prod_nonprod_mixed(inv, policy: Policy) -> pd.DataFrame:
     t = t[t["key"].str.lower().isin(_ENV_KEYS).fillna(False).astype(bool) & (t["resource_id"] != t["account_id"])]
     value = t["value"].astype("string").str.strip().str.lower()
     t = t.assign(_prod=value.str.match(_PROD).fillna(False).astype(bool), _env=value)
-    per = t.groupby(KEY, as_index=False).agg(
-        _any_prod=("_prod", "any"), _all_prod=("_prod", "all"),
-        environments=("_env", lambda s: ", ".join(sorted(set(s.dropna())))))
+    per = t.groupby(KEY, as_index=False).agg(_any_prod=("_prod", "any"), _all_prod=("_prod", "all"))
+    per = add_joined(per, t, KEY, {"_env": "environments"})
     status = np.where(per["_any_prod"] & ~per["_all_prod"], "FAIL", "PASS")
     return per.assign(resource_id=per["account_id"], status=status)[
         ["provider", "account_id", "resource_id", "environments", "status"]]

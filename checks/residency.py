@@ -13,8 +13,8 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, allowed_countries_text, classification,
-                      data_bearing, flag, level_name_ja, location_verdict, names, resources)
+from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text,
+                      classification, data_bearing, flag, level_name_ja, location_verdict, names, resources)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -119,14 +119,12 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         "roles": one["role"], "locations": one["_text"], "_locations_ja": one["_text_ja"],
         "outside": one["_bad"].fillna(""), "target_accounts": one["target_account"].astype("string").fillna(""),
         "_outside": one["_outside"]})
-    multi = rows[size > 1].groupby(subject, as_index=False, sort=False, dropna=False).agg(
-        region=("region", "first"), kind=("kind", "first"), name=("name", "first"),
-        roles=("role", lambda r: ", ".join(sorted(set(r)))),
-        locations=("_text", lambda t: "; ".join(sorted(set(t)))),
-        _locations_ja=("_text_ja", lambda t: "、".join(sorted(set(t)))),
-        outside=("_bad", lambda b: ", ".join(sorted(set(b.dropna())))),
-        target_accounts=("target_account", lambda a: ", ".join(sorted(set(a.dropna().astype(str))))),
-        _outside=("_outside", "any"))
+    several = rows[size > 1]
+    multi = several.groupby(subject, as_index=False, sort=False, dropna=False).agg(
+        region=("region", "first"), kind=("kind", "first"), name=("name", "first"), _outside=("_outside", "any"))
+    multi = add_joined(multi, several, subject, {"role": "roles", "_bad": "outside", "target_account": "target_accounts"})
+    multi = add_joined(multi, several, subject, {"_text": "locations"}, sep="; ")
+    multi = add_joined(multi, several, subject, {"_text_ja": "_locations_ja"}, sep="、")
     out = pd.concat([single, multi], ignore_index=True)
     out["_outside"] = out["_outside"].astype(bool)
     return out.assign(status=np.where(out["_outside"], "FAIL", "PASS"),
@@ -246,8 +244,8 @@ def region_guardrail(inv, policy: Policy) -> pd.DataFrame:
     vals["location"] = _region_values(vals["values"])
     vals = location_verdict(vals, policy, location="location")
     vals["_bad_value"] = vals["location"].where(vals["_outside"])
-    per = vals.groupby("_gid").agg(_any_outside=("_outside", "any"),
-                                   outside_values=("_bad_value", lambda s: ", ".join(sorted(set(s.dropna())))))
+    per = vals.groupby("_gid", as_index=False).agg(_any_outside=("_outside", "any"))
+    per = add_joined(per, vals, ["_gid"], {"_bad_value": "outside_values"}).set_index("_gid")
     g = g.join(per, on="_gid")
     g["_any_outside"] = g["_any_outside"].fillna(True).astype(bool)
     g["_effective"] = flag(g["effective"], False)
