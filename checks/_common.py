@@ -181,16 +181,18 @@ def account_guardrails(inv, kinds: tuple[str, ...] | list[str] | None = None) ->
 
     Rows recorded at organization level (``account_id`` equal to a ``tenants.org_id``) are
     repeated for every account of that organization; ``applies_via`` tells ``account`` or
-    ``organization``.
+    ``organization`` and ``recorded_on`` the account or organization id the row was recorded on.
+    This is the one place that applies organization guardrails to accounts
+    (:func:`guardrail_presence`, :func:`guardrail_verdict`, RES-004).
     """
     g = inv.guardrails if kinds is None else inv.guardrails[inv.guardrails["kind"].isin(list(kinds))]
     members = inv.tenants[["provider", "account_id", "org_id"]].dropna(subset=["org_id"])
     members = members[members["account_id"] != members["org_id"]]
     org_ids = set(members["org_id"])
     at_org = g["account_id"].isin(org_ids)
-    direct = g[~at_org].assign(applies_via="account")
-    spread = (g[at_org].rename(columns={"account_id": "org_id"})
-              .merge(members, on=["provider", "org_id"]).drop(columns=["org_id"]).assign(applies_via="organization"))
+    direct = g[~at_org].assign(applies_via="account", recorded_on=g["account_id"][~at_org])
+    spread = (g[at_org].rename(columns={"account_id": "org_id"}).merge(members, on=["provider", "org_id"])
+              .rename(columns={"org_id": "recorded_on"}).assign(applies_via="organization"))
     return pd.concat([direct, spread[direct.columns]], ignore_index=True)
 
 
@@ -222,3 +224,24 @@ def guardrail_presence(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd
     out["_present"] = out["_present"].fillna(0).astype(int) > 0
     out["_effective"] = out["_effective"].astype("boolean").fillna(False).astype(bool)
     return out
+
+
+def guardrail_verdict(inv, kind: str, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Per account of ``accounts`` (provider, account_id): guardrails of ``kind`` set on it or on
+    its organization (:func:`account_guardrails`).
+
+    Adds ``status`` (PASS when one is effective, WARN when present but not enforced or of
+    unknown effect, FAIL when none), ``reason_key`` and ``guardrails`` (their scopes and where
+    they were recorded).
+    """
+    g = account_guardrails(inv, [kind])
+    g = g.assign(where=text_or(g["scope"], "account") + " " + g["recorded_on"].astype(str),
+                 _eff=flag(g["effective"], False))
+    hits = accounts[KEY].merge(g[KEY + ["where", "_eff"]], on=KEY)
+    effective = hits.groupby(KEY)["_eff"].any().rename("_any_effective").reset_index()
+    out = accounts.merge(effective, on=KEY, how="left").merge(joined(hits, KEY, "where", "guardrails"), on=KEY, how="left")
+    present = out["_any_effective"].notna()
+    eff = flag(out["_any_effective"], False)
+    status = np.select([eff, present], ["PASS", "WARN"], "FAIL")
+    return out.assign(resource_id=out["account_id"], status=status, reason_key=np.char.lower(status.astype(str)),
+                      guardrails=text_or(out["guardrails"], "none"))

@@ -18,7 +18,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import accounts, flag, joined, text_or
+from ._common import accounts, flag, guardrail_verdict, joined, text_or
 
 KEY = ["provider", "account_id"]
 PKEY = ["provider", "principal_id"]
@@ -54,29 +54,6 @@ def account_universe(inv, *extra: pd.DataFrame) -> pd.DataFrame:
     found = pd.concat([accounts(inv)] + [e[KEY] for e in extra], ignore_index=True).drop_duplicates()
     orgs = inv.tenants[KEY + ["org_id"]].drop_duplicates(KEY)
     return found.merge(orgs, on=KEY, how="left").astype("string").reset_index(drop=True)
-
-
-def guardrail_verdict(inv, kind: str, accounts: pd.DataFrame) -> pd.DataFrame:
-    """Per account: guardrails of ``kind`` set on it or on its organization (``tenants.org_id``).
-
-    Adds ``status`` (PASS when one is effective, WARN when present but not enforced or of
-    unknown effect, FAIL when none), ``reason_key`` and ``guardrails`` (their scopes).
-    """
-    g = inv.guardrails[inv.guardrails["kind"] == kind]
-    g = g.assign(where=text_or(g["scope"], "account") + " " + g["account_id"].astype(str),
-                 _eff=flag(g["effective"], False))
-    direct = accounts[KEY].merge(g[KEY + ["where", "_eff"]], on=KEY)
-    inherited = accounts[KEY + ["org_id"]].dropna(subset=["org_id"]).merge(
-        g[KEY + ["where", "_eff"]].rename(columns={"account_id": "org_id"}), on=["provider", "org_id"])
-    hits = pd.concat([direct, inherited[KEY + ["where", "_eff"]]], ignore_index=True)
-    effective = hits.groupby(KEY)["_eff"].any().rename("_any_effective").reset_index()
-    where = joined(hits, KEY, "where", "guardrails")
-    out = accounts.merge(effective, on=KEY, how="left").merge(where, on=KEY, how="left")
-    present = out["_any_effective"].notna()
-    eff = flag(out["_any_effective"], False)
-    status = np.select([eff, present], ["PASS", "WARN"], "FAIL")
-    return out.assign(resource_id=out["account_id"], status=status, reason_key=np.char.lower(status.astype(str)),
-                      guardrails=text_or(out["guardrails"], "none"))
 
 
 def identities(inv) -> pd.DataFrame:

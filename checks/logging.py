@@ -8,8 +8,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import classification, flag, joined, level_name_ja, text_or
-from .authentication import KEY, account_universe, guardrail_verdict
+from ._common import classification, flag, guardrail_verdict, joined, level_name_ja, text_or
+from .authentication import KEY, account_universe
 
 RKEY = KEY + ["region"]
 # Kinds with a data plane whose reads and writes can be logged (object stores, databases and

@@ -34,3 +34,29 @@ def test_check_modules_use_the_shared_join_helper_not_their_own_lambdas():
         text = path.read_text(encoding="utf-8")
         assert "join(sorted(set(" not in text, path.name
         assert "def joined(" not in text or path.name == "_common.py", path.name
+
+
+def test_guardrail_verdict_and_guardrail_presence_apply_organization_guardrails_alike():
+    from cloudaudit.checks import authentication, logging
+    from cloudaudit.testing import inventory
+
+    tenants = [{"provider": "aws", "account_id": a, "org_id": "o-abc"} for a in ("111", "222", "333")]
+    tenants.append({"provider": "aws", "account_id": "444", "org_id": "o-other"})
+    guardrails = [
+        {"provider": "aws", "account_id": "o-abc", "scope": "organization", "kind": "mfa_required", "effective": False},
+        {"provider": "aws", "account_id": "222", "scope": "account", "kind": "mfa_required", "effective": True},
+        {"provider": "aws", "account_id": "333", "scope": "account", "kind": "mfa_required", "effective": None},
+        {"provider": "aws", "account_id": "o-other", "scope": "organization", "kind": "public_access_block",
+         "effective": True},
+    ]
+    inv = inventory(tenants=tenants, guardrails=guardrails)
+    accounts = _common.accounts(inv)
+    verdict = _common.guardrail_verdict(inv, "mfa_required", accounts).set_index("account_id")
+    assert verdict["status"].to_dict() == {"111": "WARN", "222": "PASS", "333": "WARN", "444": "FAIL"}
+    assert verdict.loc["111", "guardrails"] == "organization o-abc"
+    assert verdict.loc["222", "guardrails"] == "account 222, organization o-abc"
+    presence = _common.guardrail_presence(inv, {"aws": ("mfa_required",)}).set_index("account_id")
+    derived = presence.apply(lambda r: "PASS" if r["_effective"] else "WARN" if r["_present"] else "FAIL", axis=1)
+    assert derived.to_dict() == verdict["status"].to_dict()
+    # one implementation: the AUTH and LOG checks use the shared one
+    assert authentication.guardrail_verdict is _common.guardrail_verdict is logging.guardrail_verdict
