@@ -60,7 +60,9 @@ SCHEMA: dict[str, dict[str, Column]] = {
         "network_open": ("boolean", "its data endpoint accepts connections from any network"),
         "https_only": ("boolean", "plain HTTP access is refused (databases: non-TLS connections are refused)"),
         "min_tls": ("string", "lowest TLS version accepted: 1.0, 1.1, 1.2, 1.3"),
-        "rotation_days": ("Int64", "keys: automatic rotation period in days; <NA> when rotation is off"),
+        "rotation_days": ("Int64", "keys: automatic rotation period in days; <NA> when rotation is off or was not "
+                          "read (rotation_enabled tells which)"),
+        "rotation_enabled": ("boolean", "keys: automatic rotation is on (<NA>: not read)"),
         "key_manager": ("string", "keys: customer or provider"),
         "data_access_logging": ("boolean", "data-plane reads/writes are logged"),
         "attached": ("boolean", "in use: attached to a running resource or network interface"),

@@ -155,8 +155,10 @@ def test_snapshot_volume_database_keys(inv, sample_org):
     assert set(table.resource_id) <= set(inv.tags[inv.tags.key == "classification"].resource_id)
     weak = res.loc[probs["key_without_rotation"]]
     assert weak.kind == "key" and weak.key_manager == "customer" and pd.isna(weak.rotation_days)
+    assert weak.rotation_enabled == False  # noqa: E712 - read and off, not merely unknown
     rotated = inv.resources[(inv.resources.kind == "key") & (inv.resources.account_id == MANAGEMENT)]
-    assert list(rotated.rotation_days) == [365]
+    assert list(rotated.rotation_days) == [365] and list(rotated.rotation_enabled) == [True]
+    assert list(table.public_read) == [False]   # the table has no resource policy: nobody outside IAM
 
 
 def test_security_group_rules_and_attachment(inv, sample_org):
@@ -546,3 +548,25 @@ def test_dynamodb_public_access_is_unknown_when_the_resource_policy_was_not_read
           '"Principal": {"AWS": "*"}, "Action": "dynamodb:PutItem", "Resource": "*"}]}'})
     row = aws.normalize(c).resources.set_index("resource_id").loc[arn]
     assert row.public_read == False and row.public_write == True  # noqa: E712
+
+
+def test_key_rotation_off_and_rotation_not_read_are_distinguishable():
+    """rotation_days is <NA> for both; rotation_enabled says False (read, off) or <NA> (not read)."""
+    from cloudaudit.providers.base import Collection
+
+    a = "111111111111"
+    c = Collection("aws")
+    c.add(a, "global", "sts:GetCallerIdentity", {"Account": a, "Arn": f"arn:aws:iam::{a}:user/x"})
+    meta = {"KeyManager": "CUSTOMER", "KeyState": "Enabled", "KeySpec": "SYMMETRIC_DEFAULT", "Origin": "AWS_KMS"}
+    for kid in ("off", "unread", "on", "disabled", "imported"):
+        extra = {"KeyState": "Disabled"} if kid == "disabled" else {"Origin": "EXTERNAL"} if kid == "imported" else {}
+        c.add(a, HOME, "kms:DescribeKey", {"KeyMetadata": {**meta, **extra, "KeyId": kid,
+                                                           "Arn": f"arn:aws:kms:{HOME}:{a}:key/{kid}"}})
+    c.add(a, HOME, "kms:GetKeyRotationStatus", {"KeyId": "off", "KeyRotationEnabled": False})
+    c.add(a, HOME, "kms:GetKeyRotationStatus", {"KeyId": "on", "KeyRotationEnabled": True, "RotationPeriodInDays": 90})
+    keys = aws.normalize(c).resources.set_index("name")
+    assert keys.loc["off", "rotation_enabled"] == False and pd.isna(keys.loc["off", "rotation_days"])  # noqa: E712
+    assert pd.isna(keys.loc["unread", "rotation_enabled"]) and pd.isna(keys.loc["unread", "rotation_days"])
+    assert pd.isna(keys.loc["disabled", "rotation_enabled"])
+    assert keys.loc["imported", "rotation_enabled"] == False  # noqa: E712 - no automatic rotation exists
+    assert keys.loc["on", "rotation_enabled"] == True and keys.loc["on", "rotation_days"] == 90  # noqa: E712

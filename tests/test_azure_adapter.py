@@ -92,6 +92,7 @@ def test_resources_carry_the_properties_checks_need(tenant):
     assert "alert-security-changes" not in res.index  # activity-log alerts are guardrails
     keys = res[res["kind"] == "key"]
     assert keys["rotation_days"].fillna(-1).to_dict() == {"stjpdata01-cmk": 365, "cosmos-cmk": 90, "rsv-cmk": -1}
+    assert keys["rotation_enabled"].to_dict() == {"stjpdata01-cmk": True, "cosmos-cmk": True, "rsv-cmk": False}
     assert (keys["key_manager"] == "customer").all() and not keys["data_bearing"].astype(bool).any()
     assert LAB not in set(res["account_id"])
     labelled = set(_rows(tenant.inventory.tags, key="classification")["resource_id"])

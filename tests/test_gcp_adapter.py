@@ -128,6 +128,7 @@ def test_resources_locations_and_configuration(org):
         ("database", "asia-northeast1", True, False)
     key = _one(r, kind="key")
     assert key["rotation_days"] == 90 and key["key_manager"] == "customer" and not key["data_bearing"]
+    assert key["rotation_enabled"] == True  # noqa: E712
     assert _one(r, name="app-disk")["region"] == "asia-northeast1-a"
     assert _one(r, name="app-disk-nightly")["region"] == "asia-northeast1"
     assert _one(r, name="orders", kind="topic")["region"] == "asia-northeast1"

@@ -707,17 +707,22 @@ def _kms(rec: _Records) -> tuple[list, list]:
             continue
         customer = m.get("KeyManager") == "CUSTOMER"
         rot = rotation.get((r.account_id, m.get("KeyId")))
-        days = None
-        if rot and rot.get("KeyRotationEnabled"):
-            days = rot.get("RotationPeriodInDays") or 365
-        elif not customer:
-            days = 365   # AWS managed keys rotate every year and cannot be changed
+        days, enabled = None, None   # rotation status not read (disabled key, denied call): unknown
+        if not customer:
+            days, enabled = 365, True   # AWS managed keys rotate every year and cannot be changed
+        elif rot is not None:
+            enabled = bool(rot.get("KeyRotationEnabled"))
+            days = (rot.get("RotationPeriodInDays") or 365) if enabled else None
+        elif (m.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT"
+              or m.get("Origin", "AWS_KMS") != "AWS_KMS"):
+            enabled = False   # asymmetric, HMAC and imported / external keys have no automatic rotation
         policy = policies.get((r.account_id, m.get("KeyId")))
         # AWS managed keys only serve their own service in this account; customer keys: read the policy
         anyone = _anonymous_allow(policy) if policy is not None else (False if not customer else None)
         resources.append({"provider": P, "account_id": r.account_id, "region": r.region, "resource_id": m.get("Arn"),
                           "public_read": anyone, "public_write": anyone, "name": m.get("KeyId"), "kind": "key", "native_type": "AWS::KMS::Key", "data_bearing": False,
-                          "rotation_days": days, "key_manager": "customer" if customer else "provider",
+                          "rotation_days": days, "rotation_enabled": enabled,
+                          "key_manager": "customer" if customer else "provider",
                           "created": m.get("CreationDate")})
         mr = m.get("MultiRegionConfiguration") or {}
         if m.get("MultiRegion") and mr.get("MultiRegionKeyType") == "PRIMARY":

@@ -239,7 +239,8 @@ class _Normalizer:
                 out.append({"provider": PROVIDER, "account_id": rec.account_id, "region": _code(k.get("location") or rec.data.get("location")),
                             "resource_id": k.get("id"), "name": k.get("name"), "kind": "key",
                             "native_type": "microsoft.keyvault/vaults/keys", "data_bearing": False,
-                            "key_manager": "customer", "rotation_days": period, "public_read": False,
+                            "key_manager": "customer", "rotation_days": period,
+                            "rotation_enabled": bool(rotate), "public_read": False,
                             "public_write": False,
                             "created": pd.Timestamp(created, unit="s", tz="UTC") if isinstance(created, (int, float)) else created})
         return out

@@ -324,7 +324,8 @@ def _dataset(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -
 def _crypto_key(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -> tuple[dict, list]:
     match = re.search(r"/locations/([^/]+)/", d.get("name", ""))
     return {"region": match.group(1).lower() if match else base.get("region"),
-            "rotation_days": _seconds_to_days(d.get("rotationPeriod")), "key_manager": "customer",
+            "rotation_days": _seconds_to_days(d.get("rotationPeriod")),
+            "rotation_enabled": bool(d.get("rotationPeriod")), "key_manager": "customer",
             "encryption": "customer", "created": d.get("createTime")}, []
 
 
