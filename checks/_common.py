@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -17,6 +21,36 @@ RKEY = ["provider", "account_id", "resource_id"]
 WEB_ENDPOINT_KINDS: tuple[str, ...] = ("load_balancer", "web_app", "cdn", "api_gateway")
 # Kinds that hold backups or copies of other data (RES-005, ISL-005).
 BACKUP_KINDS: tuple[str, ...] = ("snapshot", "image", "db_snapshot", "vault")
+
+
+# The reference time of ages (key age, inactivity ...): set by fixed_now, else the wall clock.
+_NOW: contextvars.ContextVar[pd.Timestamp | None] = contextvars.ContextVar("cloudaudit_checks_now", default=None)
+
+
+def now_utc() -> pd.Timestamp:
+    """The one reference time every check measures ages against (UTC): the time fixed with
+    :func:`fixed_now` when inside it, else the wall clock."""
+    fixed = _NOW.get()
+    return fixed if fixed is not None else pd.Timestamp.now(tz="UTC")
+
+
+@contextmanager
+def fixed_now(when) -> Iterator[pd.Timestamp]:
+    """Judge ages as of ``when`` (a timestamp, datetime, date or ISO text; naive means UTC) inside
+    the ``with`` block: a run, a replay of old evidence, a test."""
+    ts = pd.Timestamp(when)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    token = _NOW.set(ts)
+    try:
+        yield ts
+    finally:
+        _NOW.reset(token)
+
+
+def days_since(series: pd.Series, now: pd.Timestamp | None = None) -> pd.Series:
+    """Whole days from each timestamp to ``now`` (default :func:`now_utc`; <NA> where missing)."""
+    delta = (now_utc() if now is None else now) - pd.to_datetime(series, utc=True)
+    return delta.dt.days.astype("Int64")
 
 
 def allowed_countries_text(policy: Policy) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import accounts, flag, guardrail_verdict, joined, text_or
+from ._common import accounts, days_since, flag, guardrail_verdict, joined, now_utc, text_or
 
 KEY = ["provider", "account_id"]
 PKEY = ["provider", "principal_id"]
@@ -33,17 +33,6 @@ RECENT_DAYS = 30
 
 
 # ----------------------------------------------------------------------------- shared helpers
-
-def now_utc() -> pd.Timestamp:
-    """The reference time for ages (wall clock, UTC)."""
-    return pd.Timestamp.now(tz="UTC")
-
-
-def days_since(series: pd.Series, now: pd.Timestamp) -> pd.Series:
-    """Whole days from each timestamp to ``now`` (<NA> where the timestamp is missing)."""
-    delta = now - pd.to_datetime(series, utc=True)
-    return delta.dt.days.astype("Int64")
-
 
 def account_universe(inv, *extra: pd.DataFrame) -> pd.DataFrame:
     """(provider, account_id, org_id) of every account in scope plus the keys of ``extra`` frames.

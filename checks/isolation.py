@@ -10,8 +10,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, classification, flag, guardrail_presence,
-                      join_nonempty, joined, resources, state_text, text_or)
+from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, classification, days_since, flag,
+                      guardrail_presence, join_nonempty, joined, resources, state_text, text_or)
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
 _TCP = ("tcp", "all", "*", "-1")
@@ -394,8 +394,7 @@ def external_identities(inv, policy: Policy) -> pd.DataFrame:
     g = g.assign(_role=text_or(g["role"], "admin role") + " on " + g["account_id"].astype(str))
     admins = joined(g, ["provider", "principal_id"], "_role", "admin_roles")
     p = p.merge(admins, on=["provider", "principal_id"], how="left")
-    now = pd.Timestamp.now(tz="UTC")
-    stale = p["last_active"].isna() | (p["last_active"] < now - pd.Timedelta(days=policy.thresholds.inactive_days))
+    stale = p["last_active"].isna() | flag(days_since(p["last_active"]) > policy.thresholds.inactive_days, False)
     privileged = p["admin_roles"].notna()
     problems = join_nonempty([
         pd.Series(np.where(privileged, "holds privileged role(s) " + p["admin_roles"].fillna(""), ""), index=p.index),

@@ -8,8 +8,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import flag, joined, text_or
-from .authentication import KEY, PKEY, days_since, identities, now_utc, owner_names, privileged
+from ._common import days_since, flag, joined, now_utc, text_or
+from .authentication import KEY, PKEY, identities, owner_names, privileged
 
 
 def idle_verdict(last: pd.Series, created: pd.Series, limit: int) -> tuple[np.ndarray, pd.Series, pd.Series]:

@@ -60,3 +60,37 @@ def test_guardrail_verdict_and_guardrail_presence_apply_organization_guardrails_
     assert derived.to_dict() == verdict["status"].to_dict()
     # one implementation: the AUTH and LOG checks use the shared one
     assert authentication.guardrail_verdict is _common.guardrail_verdict is logging.guardrail_verdict
+
+
+def test_ages_in_every_check_are_measured_against_one_fixable_now():
+    from identity_fakes import TENANTS, principal, run, statuses
+
+    from cloudaudit.testing import inventory
+
+    then = pd.Timestamp("2020-03-01", tz="UTC")
+    inv = inventory(
+        tenants=TENANTS,
+        principals=[principal("aws", "111111111111", "u-1", "u1", last_active=then - pd.Timedelta(days=10),
+                              created=then - pd.Timedelta(days=400)),
+                    principal("azure", "tenant-1", "guest-1", "guest-1", kind="guest", external=True,
+                              last_active=then - pd.Timedelta(days=10))],
+        credentials=[{"provider": "aws", "account_id": "111111111111", "principal_id": "u-1", "credential_id": "AKIA1",
+                      "kind": "access_key", "active": True, "created": then - pd.Timedelta(days=30),
+                      "last_rotated": then - pd.Timedelta(days=30), "last_used": then - pd.Timedelta(days=1)}])
+    with _common.fixed_now("2020-03-01") as now:
+        assert _common.now_utc() == now == then
+        assert _common.days_since(pd.Series([then - pd.Timedelta(days=3)])).tolist() == [3]
+        judged_then = {c: statuses(run(inv, c)) for c in ("AUTH-009", "LCM-001", "ISL-008")}
+    assert judged_then == {"AUTH-009": {"AKIA1": "PASS"}, "LCM-001": {"u-1": "PASS", "guest-1": "PASS"}, "ISL-008": {"guest-1": "PASS"}}
+    assert _common.now_utc() > then + pd.Timedelta(days=365)
+    judged_now = {c: statuses(run(inv, c)) for c in ("AUTH-009", "LCM-001", "ISL-008")}
+    assert judged_now == {"AUTH-009": {"AKIA1": "FAIL"}, "LCM-001": {"u-1": "FAIL", "guest-1": "FAIL"}, "ISL-008": {"guest-1": "FAIL"}}
+
+
+def test_no_check_reads_the_wall_clock_itself():
+    for path in CHECKS.glob("*.py"):
+        if path.name == "_common.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for call in ("Timestamp.now", "datetime.now", "Timestamp.utcnow", "date.today", "time.time("):
+            assert call not in text, (path.name, call)
