@@ -57,18 +57,6 @@ def allowed_countries_text(policy: Policy) -> str:
     return ", ".join(policy.allowed_countries)
 
 
-def _listed(provider: str, code: str | None, allowed: tuple[str, ...]) -> bool:
-    """A location is listed when it, or every member region of a multi-/dual-region, is allowed."""
-    if code is None:
-        return False
-    norm = regions.normalize(provider, code)
-    if code in allowed or norm in allowed:
-        return True
-    multi = regions.catalog().get(provider, {}).get("multi", {}).get(norm or "")
-    members = (multi or {}).get("members")
-    return bool(members) and all(m in allowed for m in members)
-
-
 def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "region",
                      provider: str = "provider", allowed: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Add ``countries`` (resolved set as text), ``_outside`` (bool) for a location column.
@@ -80,15 +68,7 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
     """
     found = resolve(frame[provider], frame[location])
     bad = outside(found, policy.allowed_countries if allowed is None else allowed)
-    if policy.allowed_regions and len(frame):
-        keys = pd.DataFrame({"p": frame[provider].astype("string"),
-                             "l": frame[location].astype("string").str.lower()})
-        uniq = keys.drop_duplicates()  # one lookup per distinct (provider, location)
-        uniq = uniq.assign(narrowed=[p in policy.allowed_regions for p in uniq["p"]],
-                           listed=[(not pd.isna(loc)) and _listed(p, loc, policy.allowed_regions.get(p, ()))
-                                   for p, loc in zip(uniq["p"], uniq["l"])])
-        merged = keys.merge(uniq, on=["p", "l"], how="left")
-        bad = bad | pd.Series((merged["narrowed"] & ~merged["listed"]).to_numpy(dtype=bool), index=frame.index)
+    bad = bad | regions.outside_regions(frame[provider], frame[location], policy.allowed_regions)
     text = regions.countries_text(found)
     return frame.assign(countries=text, _outside=bad.astype(bool))
 

@@ -10,8 +10,9 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 _AWS_ZONE = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$")          # ap-northeast-1a
@@ -96,6 +97,39 @@ def outside(found: pd.Series, allowed: tuple[str, ...] | frozenset[str]) -> pd.S
     """True where the resolved countries are unknown or not all allowed (fail closed)."""
     allowed = frozenset(allowed)
     return _per_unique(found, lambda c: c is None or not c <= allowed).astype(bool)
+
+
+def listed(provider: str, location: str | None, allowed: tuple[str, ...] | frozenset[str]) -> bool:
+    """A location is listed when it, or every member region of a multi-/dual-region, is in ``allowed``."""
+    if location is None:
+        return False
+    code = normalize(provider, location)
+    if location in allowed or code in allowed:
+        return True
+    multi = catalog().get(provider, {}).get("multi", {}).get(code or "")
+    members = (multi or {}).get("members")
+    return bool(members) and all(m in allowed for m in members)
+
+
+def outside_regions(provider: pd.Series, location: pd.Series,
+                    allowed_regions: Mapping[str, Sequence[str]] | None) -> pd.Series:
+    """True where the policy narrows the provider to some regions (``residency.allowed_regions``)
+    and the location is not one of them (a multi-/dual-region: not all of its members); unknown
+    or empty locations of a narrowed provider are outside. False for providers not narrowed.
+
+    The one place this narrowing is decided: the checks (``location_verdict``) and the report's
+    residency table both use it, combined with :func:`outside` for the allowed countries.
+    """
+    if not allowed_regions or not len(location):
+        return pd.Series(False, index=location.index, dtype=bool)
+    keys = pd.DataFrame({"p": provider.astype("string"), "l": location.astype("string").str.lower()})
+    uniq = keys.drop_duplicates()  # one lookup per distinct (provider, location)
+    narrowed = [not pd.isna(p) and p in allowed_regions for p in uniq["p"]]
+    found = [(not pd.isna(loc)) and listed(p, loc, tuple(allowed_regions.get(p, ())))
+             for p, loc in zip(uniq["p"], uniq["l"])]
+    uniq = uniq.assign(bad=np.logical_and(narrowed, np.logical_not(found)))
+    merged = keys.merge(uniq, on=["p", "l"], how="left")
+    return pd.Series(merged["bad"].to_numpy(dtype=bool), index=location.index)
 
 
 def countries_text(found: pd.Series) -> pd.Series:

@@ -18,7 +18,9 @@ from .policy import Policy
 def residency_table(inventory: Inventory, policy: Policy) -> pd.DataFrame:
     """Data-bearing resources and their copies per provider, region and countries.
 
-    ``outside`` is True where any of the countries is not allowed or the location is unknown.
+    ``outside`` is True where any of the countries is not allowed, the location is unknown, or
+    the policy narrows the provider to some regions (``allowed_regions``) and this is not one of
+    them — the same verdict as the residency checks (RES-001).
     """
     res = inventory.resources
     res = res[res["data_bearing"].fillna(True).astype(bool)]
@@ -30,7 +32,8 @@ def residency_table(inventory: Inventory, policy: Policy) -> pd.DataFrame:
         return pd.DataFrame(columns=["provider", "region", "countries", "resources", "copies", "outside"])
     found = regions.resolve(located["provider"], located["region"])
     located = located.assign(countries=regions.countries_text(found),
-                             outside=regions.outside(found, policy.allowed_countries))
+                             outside=regions.outside(found, policy.allowed_countries)
+                             | regions.outside_regions(located["provider"], located["region"], policy.allowed_regions))
     table = (located.assign(resources=located["what"].eq("resource").astype(int),
                             copies=located["what"].eq("copy").astype(int))
              .groupby(["provider", "region", "countries", "outside"], dropna=False, observed=True)[["resources", "copies"]]
