@@ -570,3 +570,54 @@ def test_key_rotation_off_and_rotation_not_read_are_distinguishable():
     assert pd.isna(keys.loc["disabled", "rotation_enabled"])
     assert keys.loc["imported", "rotation_enabled"] == False  # noqa: E712 - no automatic rotation exists
     assert keys.loc["on", "rotation_enabled"] == True and keys.loc["on", "rotation_days"] == 90  # noqa: E712
+
+
+def test_log_buckets_whose_retention_cannot_be_read_make_only_their_trails_error(moto_endpoint, sample_org):
+    """A trail writing to a bucket of another account, and one whose bucket (in another region)
+    denies its lifecycle: coverage rows in the trails' home region, so their LOG-003 is ERROR
+    while the trail in the home region keeps its verdict."""
+    import boto3
+
+    from aws_fakes import aws_error
+
+    region, other = "us-west-2", "us-east-2"   # the trails' home regions (the module's other collections skip them)
+    s3, ct = boto3.client("s3", region_name=region), boto3.client("cloudtrail", region_name=region)
+    ct2 = boto3.client("cloudtrail", region_name=other)
+    elsewhere, denied = f"archive-elsewhere-{MANAGEMENT}", f"logs-denied-{MANAGEMENT}"
+    # moto wants a trail's bucket in the trail's account: create it, then delete it, so the account
+    # no longer holds it (as when the archive belongs to another account)
+    s3.create_bucket(Bucket=elsewhere, CreateBucketConfiguration={"LocationConstraint": region})
+    out_arn = ct.create_trail(Name="to-other-account", S3BucketName=elsewhere)["TrailARN"]
+    s3.delete_bucket(Bucket=elsewhere)
+    boto3.client("s3", region_name=HOME).create_bucket(Bucket=denied,
+                                                      CreateBucketConfiguration={"LocationConstraint": HOME})
+    denied_arn = ct2.create_trail(Name="to-denied-bucket", S3BucketName=denied)["TrailARN"]
+    ct.start_logging(Name="to-other-account")
+    ct2.start_logging(Name="to-denied-bucket")
+
+    def deny_lifecycle(seen):
+        if seen.service == "s3" and "lifecycle" in seen.path and denied in seen.path:
+            return aws_error(seen, 403, "AccessDenied", "Access Denied")
+        return None
+
+    try:
+        with FaultProxy(moto_endpoint, [deny_lifecycle]) as proxy:
+            c = aws.collect({"endpoint_url": proxy.url, "single_account": True, "regions": [HOME, region, other],
+                             "max_attempts": 1})
+    finally:
+        ct.delete_trail(Name="to-other-account")
+        ct2.delete_trail(Name="to-denied-bucket")
+        boto3.client("s3", region_name=HOME).delete_bucket(Bucket=denied)
+    inv = aws.normalize(c)
+    cov = inv.coverage
+    rows = cov[(cov.table == "audit_logs.retention_days") & (cov.status != "ok")]
+    assert set(zip(rows.account_id, rows.region, rows.status)) == {(MANAGEMENT, region, "unsupported"),
+                                                                   (MANAGEMENT, other, "denied")}
+    message = rows[rows.status == "unsupported"].message.iloc[0]
+    assert elsewhere in message and "another account" in message
+    f = cloudaudit.audit(inv, checks=["LOG-003"]).df
+    assert not f[f.resource_id.isin([out_arn, denied_arn])].status.isin(["FAIL", "PASS"]).any()
+    errors = f[f.status == "ERROR"]
+    assert set(zip(errors.account_id, errors.region)) == {(MANAGEMENT, region), (MANAGEMENT, other)}
+    home = _status(f, "LOG-003", f"arn:aws:cloudtrail:{HOME}:{MANAGEMENT}:trail/audit")
+    assert home and "ERROR" not in home

@@ -69,6 +69,7 @@ class Account:
     credentials: Credentials | None = None
     regions: list[str] = field(default_factory=list)
     buckets: dict[str, list[str]] = field(default_factory=dict)   # region -> bucket names
+    listed: list[str] | None = None   # every bucket s3:ListBuckets named (None: the listing failed)
 
 
 class _Run:
@@ -247,6 +248,8 @@ def collect_s3_account(run: _Run, account: Account) -> None:
              lambda: s3control.get_public_access_block(AccountId=a),
              absent=("NoSuchPublicAccessBlockConfiguration",))
     listed = run.call(a, "global", "s3:ListBuckets", ["resources"], lambda: pages(s3, "list_buckets"))
+    if listed is not None:
+        account.listed = [b["Name"] for b in listed.get("Buckets", [])]
     for bucket in (listed or {}).get("Buckets", []):
         name = bucket["Name"]
         region = bucket.get("BucketRegion")
@@ -294,32 +297,64 @@ def collect_buckets(run: _Run, account: Account, region: str, names: list[str]) 
                 policy = data
 
 
-def log_buckets(collection: Collection) -> dict[str, set[str]]:
-    """Account -> S3 buckets that receive its CloudTrail trails or AWS Config deliveries."""
-    out: dict[str, set[str]] = {}
+def log_buckets(collection: Collection) -> dict[str, dict[str, set[str]]]:
+    """Account -> S3 bucket that receives its CloudTrail trails or AWS Config deliveries -> home
+    regions of the trails writing there (where their retention is judged; empty for Config only)."""
+    out: dict[str, dict[str, set[str]]] = {}
     for r in collection.find("cloudtrail:DescribeTrails"):
         for trail in r.data.get("trailList", []):
             if trail.get("S3BucketName"):
-                out.setdefault(r.account_id, set()).add(trail["S3BucketName"])
+                out.setdefault(r.account_id, {}).setdefault(trail["S3BucketName"], set()).add(
+                    trail.get("HomeRegion") or r.region)
     for r in collection.find("config:DescribeDeliveryChannels"):
         for channel in r.data.get("DeliveryChannels", []):
             if channel.get("s3BucketName"):
-                out.setdefault(r.account_id, set()).add(channel["s3BucketName"])
+                out.setdefault(r.account_id, {}).setdefault(channel["s3BucketName"], set())
     return out
 
 
-def collect_lifecycles(run: _Run, account: Account, names: set[str]) -> None:
-    """Retention of the log buckets only (LOG-003): one lifecycle read per log bucket, not per bucket."""
+RETENTION = "audit_logs.retention_days"
+
+
+def collect_lifecycles(run: _Run, account: Account, names: dict[str, set[str]]) -> None:
+    """Retention of the log buckets only (LOG-003): one lifecycle read per log bucket, not per bucket.
+
+    Coverage goes where the verdict is: the home region of each trail writing to the bucket (the
+    bucket's own region for a Config-only bucket), so an unread retention makes only those trails'
+    LOG-003 ERROR. A bucket this account does not hold gets a coverage row saying so.
+    """
     where = {name: region for region, listed in account.buckets.items() for name in listed}
     source, absent = _LIFECYCLE
-    for name in sorted(names):
+    for name, trail_regions in sorted(names.items()):
         region = where.get(name)
-        if region is None:  # a log archive in another account: its retention stays unknown (never a PASS)
+        if region is None:
+            if not trail_regions:
+                continue   # a Config-only bucket elsewhere: no audit log row takes its retention
+            status, message = _unlocated(account, name)
+            for at in sorted(trail_regions):
+                run.collection.cover(account.id, at, RETENTION, source, status, message)
             continue
         s3 = run.client(account, "s3", region)
-        run.call(account.id, region, source, ["audit_logs.retention_days"],
+        before = len(run.failures)
+        run.call(account.id, region, source, [RETENTION],
                  lambda n=name: s3.get_bucket_lifecycle_configuration(Bucket=n), absent=absent,
-                 extra={"Bucket": name})
+                 extra={"Bucket": name}, cover=False)
+        failed = run.failures[before:]
+        del run.failures[before:]
+        for at in sorted(trail_regions or {region}):
+            for _, src, status, message in failed or [([], source, "ok", "")]:
+                run.collection.cover(account.id, at, RETENTION, src, status, message)
+
+
+def _unlocated(account: Account, name: str) -> tuple[str, str]:
+    """Status and message for a log bucket whose lifecycle cannot be read from this account."""
+    if account.listed is None:
+        return "error", (f"log bucket {name}: retention not read: s3:ListBuckets of account {account.id} "
+                         "failed, so the bucket's region is unknown")
+    if name in account.listed:
+        return "error", f"log bucket {name}: retention not read: its region is unknown (s3:GetBucketLocation failed)"
+    return "unsupported", (f"log bucket {name} is not in account {account.id} (owned by another account): "
+                           "its lifecycle (retention) cannot be read from this account")
 
 
 def collect_ec2(run: _Run, account: Account, region: str) -> None:
@@ -614,7 +649,7 @@ def _bucket_task(context: _TaskContext, account: Account, region: str, names: li
     return None, run.collection.records, run.collection.coverage
 
 
-def _lifecycle_task(context: _TaskContext, account: Account, names: set[str]) -> tuple[None, list, list]:
+def _lifecycle_task(context: _TaskContext, account: Account, names: dict[str, set[str]]) -> tuple[None, list, list]:
     run = context.run()
     collect_lifecycles(run, account, names)
     return None, run.collection.records, run.collection.coverage
