@@ -270,7 +270,10 @@ def test_missing_p1_licence_keeps_users_and_marks_columns_unsupported():
     sign_in = _rows(cov, account_id=TENANT, table="principals.last_active").iloc[0]
     assert sign_in["status"] == "unsupported"
     assert _rows(cov, account_id=TENANT, table="principals", source="graph:users").iloc[0]["status"] == "ok"
-    assert _rows(cov, account_id=TENANT, source="graph:conditionalAccessPolicies").iloc[0]["status"] == "unsupported"
+    # The fake answers conditional access with 403 AccessDenied (a licence message, no licence error
+    # code): denied, like any 403 that is not a licence error code; still a gap, never a pass.
+    ca = _rows(cov, account_id=TENANT, source="graph:conditionalAccessPolicies").iloc[0]
+    assert ca["status"] == "denied" and "premium license" in ca["message"]
     principals = inventory.principals
     assert len(principals[principals["kind"].isin(["user", "guest"])]) == 5 and principals["last_active"].isna().all()
     # The tenant-wide gap is mirrored onto each subscription so per-subscription checks fail closed too.
@@ -669,3 +672,47 @@ def test_unread_role_definition_or_key_protector_is_unknown_not_compliant():
     res = normalize(_collection(_arg(server, database), (PROD, "arm:sqlTransparentDataEncryption", tde),
                                 (PROD, "arm:sqlEncryptionProtector", protector))).resources
     assert res.set_index("resource_id").loc[database["id"], "encryption"] == "provider"
+
+
+def test_unknown_lighthouse_role_is_unknown_privilege_not_write():
+    """A delegated role that is neither a known built-in nor read in the subscription's role
+    definitions grants an unknown privilege (<NA>), never a guessed 'write'."""
+    def assignment(guid: str) -> dict:
+        return {"id": f"/subscriptions/{DEV}/providers/Microsoft.ManagedServices/registrationAssignments/{guid}",
+                "properties": {"registrationDefinition": {
+                    "id": f"/subscriptions/{DEV}/providers/Microsoft.ManagedServices/registrationDefinitions/{guid}",
+                    "properties": {"managedByTenantId": "22222222-3333-4444-8555-666666666666", "authorizations": [
+                        {"principalId": "p1", "roleDefinitionId": guid}]}}}}
+
+    unknown, custom = "eeee0006", "eeee0007"
+    definition = {"id": f"/subscriptions/{DEV}/providers/Microsoft.Authorization/roleDefinitions/{custom}",
+                  "name": custom, "properties": {"roleName": "Owner-like", "permissions": [{"actions": ["*"]}]}}
+    trusts = normalize(_collection((DEV, "arm:registrationAssignments", [assignment(unknown), assignment(custom)]),
+                                   (DEV, "arm:roleDefinitions", [definition]))).trusts
+    privilege = dict(zip(trusts["role_id"].str.rsplit("/", n=1).str[-1], trusts["privilege"]))
+    assert pd.isna(privilege[unknown]) and privilege[custom] == "admin"
+
+
+def test_failed_tenant_listing_is_a_coverage_row_when_subscriptions_are_listed():
+    with AzureSampleTenant(throttle=False) as fake:
+        fake.errors["/tenants"] = (403, "AuthorizationFailed", "The client may not list tenants.")
+        inventory = normalize(collect(fake.options(data_access_logging=False, subscriptions=[PROD])))
+    row = _rows(inventory.coverage, account_id=TENANT, source="arm:tenants").iloc[0]
+    assert (row["table"], row["status"]) == ("tenants.name", "denied") and "AuthorizationFailed" in row["message"]
+    assert PROD in set(inventory.tenants["account_id"])
+
+
+def test_only_a_licence_error_code_is_unsupported_other_403s_are_denied():
+    """A 403 whose text mentions a licence or 'premium' is still 'denied'; only the licence error
+    codes (AadPremiumLicenseRequired, ...NonPremiumTenant...) are 'unsupported'."""
+    with AzureSampleTenant(throttle=False) as fake:
+        fake.errors["/v1.0/groups"] = (403, "Authorization_RequestDenied",
+                                       "Insufficient privileges; premium features need Directory.Read.All.")
+        fake.errors["/v1.0/applications"] = (403, "AadPremiumLicenseRequired", "Entra ID P1 is required.")
+        fake.errors[f"/subscriptions/{PROD}/providers/microsoft.security/pricings"] = (
+            403, "AuthorizationFailed", "No access to the Defender premium (licensed) plans of this subscription.")
+        inventory = normalize(collect(fake.options(data_access_logging=False, subscriptions=[PROD])))
+    cov = inventory.coverage
+    assert _rows(cov, account_id=TENANT, source="graph:groups").iloc[0]["status"] == "denied"
+    assert _rows(cov, account_id=TENANT, source="graph:applications").iloc[0]["status"] == "unsupported"
+    assert _rows(cov, account_id=PROD, source="arm:pricings").iloc[0]["status"] == "denied"

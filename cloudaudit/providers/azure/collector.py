@@ -81,11 +81,23 @@ NO_LAST_USE = ("no API reports when an application secret / certificate (Graph v
                "was last used")
 
 
+# Service error codes that mean "the tenant's licence lacks this feature" (Entra ID P1 / P2).
+LICENCE_CODES = frozenset({"AadPremiumLicenseRequired", "Authentication_RequestFromNonPremiumTenantOrB2CTenant"})
+
+
+def _error_code(exc: BaseException) -> str:
+    """The service error code: AzureHttpError.code, or azure-core HttpResponseError.error.code."""
+    code = getattr(exc, "code", None)
+    if not isinstance(code, str):
+        code = getattr(getattr(exc, "error", None), "code", None)
+    return code if isinstance(code, str) else ""
+
+
 def _status(exc: BaseException) -> tuple[str, str]:
-    """Coverage status for a failure; a missing Entra licence is 'unsupported', not an error."""
+    """Coverage status for a failure; a missing Entra licence (by its error code, not by words in
+    the message) is 'unsupported', every other 401/403 'denied'."""
     status, message = classify_error(exc)
-    text = str(exc).lower()
-    if any(word in text for word in ("licen", "premium")):
+    if _error_code(exc) in LICENCE_CODES:
         return "unsupported", message
     return status, message
 
@@ -146,6 +158,10 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
     c.meta.update({"tenant_id": tenant_id, "identity": {"tenant_id": tenant_id, **_caller(clients)}})
     if tenants is not None:
         c.add(tenant_id, GLOBAL, "arm:tenants", [t for t in tenants if t.get("tenantId") == tenant_id] or tenants)
+        c.cover(tenant_id, None, "tenants.name", "arm:tenants", "ok")
+    else:  # the subscriptions named the tenant; what only the tenant listing gives is not known
+        status, message = _status(tenants_error)  # type: ignore[arg-type]
+        c.cover(tenant_id, None, "tenants.name", "arm:tenants", status, message)
     subs_ok = subs is not None
     if not subs_ok:
         status, message = _status(subs_error)  # type: ignore[arg-type]

@@ -466,17 +466,21 @@ class _Normalizer:
 
     def trusts(self) -> list[dict[str, Any]]:
         out = []
+        definitions = {(acc, _guid(d.get("id") or d.get("name"))): d for acc, d in self._per_account("arm:roleDefinitions")}
         for sid, a in self._per_account("arm:registrationAssignments"):
             registration = (a.get("properties") or {}).get("registrationDefinition") or {}
             definition = registration.get("properties") or {}
             for auth in definition.get("authorizations") or []:
                 guid = _guid(auth.get("roleDefinitionId"))
+                # A delegated role neither known nor read in the subscription's definitions: unknown privilege.
+                role = definitions.get((sid, guid))
+                privilege = ARM_ROLE_PRIVILEGE.get(guid) or (_privilege_of(role) if role else None)
                 # The delegation (Lighthouse registration definition) is what the other tenant may use.
                 role_id = registration.get("id") or (a.get("properties") or {}).get("registrationDefinitionId")
                 out.append({"provider": PROVIDER, "account_id": sid, "role_id": role_id,
                             "trusted": auth.get("principalId"), "trusted_account": definition.get("managedByTenantId"),
                             "external": definition.get("managedByTenantId") != self.tenant, "wildcard": False,
-                            "external_id": None, "mfa_required": None, "privilege": ARM_ROLE_PRIVILEGE.get(guid, "write")})
+                            "external_id": None, "mfa_required": None, "privilege": privilege})
         return out
 
     # ------------------------------------------------------------------ guardrails and logs

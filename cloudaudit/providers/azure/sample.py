@@ -56,6 +56,8 @@ class AzureSampleTenant(LocalServer):
         self.url = ""
         self.link_base = ""   # host put in next-page links (default: this server)
         self.truncate_graph = False   # Resource Graph answers resultTruncated instead of a $skipToken
+        # path (lower case, as requested) -> (HTTP status, error code, message) answered instead of the data
+        self.errors: dict[str, tuple[int, str, str]] = {}
         self.ca_path = ""
         self._lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -206,6 +208,9 @@ class _Handler(AnyMethodHandler):
                 return self._resource_graph(json.loads(body or b"{}"))
             if method != "GET":
                 return self._error(405, "MethodNotAllowed", f"{method} is not served by the read-only fake")
+            forced = self.tenant.errors.get(path.lower().rstrip("/"))
+            if forced is not None:
+                return self._error(*forced)
             if path.startswith("/v1.0/"):
                 return self._graph(path, query)
             return self._arm(path, query)
