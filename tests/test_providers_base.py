@@ -1,36 +1,39 @@
-"""Shared adapter plumbing: error classification and coverage bookkeeping."""
+"""The one guarded-read helper every adapter uses (providers.base.attempt / read)."""
 
-from cloudaudit.providers.base import classify_error
+from __future__ import annotations
 
-
-class FakeClientError(Exception):
-    """Shaped like botocore's ClientError (duck typing: no SDK import)."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.response = {"Error": {"Code": code, "Message": message}}
+from cloudaudit.providers.base import Collection, attempt, read
 
 
-class HttpError(Exception):
-    def __init__(self, status_code: int, message: str):
-        super().__init__(message)
-        self.status_code = status_code
+class Forbidden(Exception):
+    status_code = 403
 
 
-def test_access_denied_and_forbidden_are_denied():
-    assert classify_error(FakeClientError("AccessDenied", "no"))[0] == "denied"
-    assert classify_error(HttpError(403, "AuthorizationFailed"))[0] == "denied"
+def _boom():
+    raise Forbidden("no access to this scope")
 
 
-def test_not_implemented_is_unsupported_and_the_rest_error():
-    assert classify_error(HttpError(501, "nope"))[0] == "unsupported"
-    assert classify_error(FakeClientError("OptInRequired", "region not enabled"))[0] == "unsupported"
-    assert classify_error(TimeoutError("read timed out"))[0] == "error"
+def test_attempt_keeps_the_payload_or_the_classified_failure():
+    ok = attempt(lambda: {"a": 1})
+    assert ok.ok and ok.data == {"a": 1} and (ok.status, ok.message, ok.error) == ("ok", "", None)
+    failed = attempt(_boom)
+    assert not failed.ok and failed.data is None and failed.status == "denied"
+    assert "no access to this scope" in failed.message and isinstance(failed.error, Forbidden)
+    custom = attempt(_boom, lambda exc: ("unsupported", "licence"))
+    assert (custom.status, custom.message) == ("unsupported", "licence")
 
 
-def test_messages_are_one_line_without_markup_and_bounded():
-    page = "<!doctype html>\n<html><title>500 Internal Server Error</title><h1>Oops</h1>" + "x" * 1000
-    status, message = classify_error(RuntimeError(page))
-    assert status == "error"
-    assert "<" not in message and "\n" not in message and "500 Internal Server Error" in message
-    assert len(message) <= 300
+def test_read_records_the_payload_and_one_coverage_row_per_table():
+    c = Collection("azure")
+    assert read(c, "sub", ["grants", "trusts"], "arm:x", lambda: [1, 2]) == [1, 2]
+    assert [(r.account_id, r.region, r.source, r.data) for r in c.records] == [("sub", "global", "arm:x", [1, 2])]
+    assert [(r.table, r.status) for r in c.coverage] == [("grants", "ok"), ("trusts", "ok")]
+
+
+def test_read_of_a_failure_records_nothing_but_a_not_ok_row_per_table():
+    c = Collection("gcp")
+    assert read(c, "p", ["resources", "tags"], "asset:y", _boom, region="asia-northeast1") is None
+    assert c.records == []
+    assert {(r.table, r.region, r.status) for r in c.coverage} == {("resources", "asia-northeast1", "denied"),
+                                                                   ("tags", "asia-northeast1", "denied")}
+    assert all("no access" in r.message for r in c.coverage)

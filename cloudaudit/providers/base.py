@@ -19,7 +19,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from ..errors import ProviderError
 
@@ -177,3 +177,42 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
     if code in unsupported or status_code == 501:
         return "unsupported", text
     return "error", text
+
+
+Classifier = Callable[[BaseException], "tuple[str, str]"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one read: its payload, or the coverage status and message of its failure."""
+
+    data: Any
+    status: str = "ok"                  # ok, denied, error, unsupported
+    message: str = ""
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def attempt(fn: Callable[[], Any], classify: Classifier = classify_error) -> Attempt:
+    """Run one read; any exception becomes a failed :class:`Attempt` classified for coverage
+    (never raised, never dropped: the caller writes its coverage row)."""
+    try:
+        return Attempt(fn())
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a coverage row
+        status, message = classify(exc)
+        return Attempt(None, status, message, exc)
+
+
+def read(collection: Collection, account_id: str, tables: Iterable[str], source: str, fn: Callable[[], Any], *,
+         region: str | None = None, record_region: str = "global", classify: Classifier = classify_error) -> Any:
+    """One guarded read: keep its payload as a record and write an ok coverage row per table, or a
+    row per table with the failure's status and message. Returns the payload, or None on failure."""
+    result = attempt(fn, classify)
+    if result.ok:
+        collection.add(account_id, record_region, source, result.data)
+    for table in tables:
+        collection.cover(account_id, region, table, source, result.status, result.message)
+    return result.data

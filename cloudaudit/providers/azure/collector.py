@@ -11,7 +11,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 
 from ...errors import ProviderError
-from ..base import Collection, Progress, classify_error, no_progress
+from ..base import Attempt, Collection, Progress, attempt, classify_error, no_progress, read
 from .clients import Clients
 
 PROVIDER = "azure"
@@ -111,18 +111,7 @@ class _Run:
 
     def call(self, account: str, tables: Iterable[str], source: str, fn: Callable[[], Any]) -> Any:
         """Run one read; record its payload and an ok row per table, or a failure row per table."""
-        tables = list(tables)
-        try:
-            data = fn()
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a coverage row
-            status, message = _status(exc)
-            for table in tables:
-                self.c.cover(account, None, table, source, status, message)
-            return None
-        self.c.add(account, GLOBAL, source, data)
-        for table in tables:
-            self.c.cover(account, None, table, source, "ok")
-        return data
+        return read(self.c, account, tables, source, fn, record_region=GLOBAL, classify=_status)
 
 
 def collect(options: dict[str, Any], *, executor: Executor | None = None,
@@ -147,29 +136,23 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
 def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progress) -> None:
     clients, c = run.clients, run.c
     sub_client = clients.subscriptions()
-    tenants, tenants_error = _try(lambda: [_raw(t) for t in sub_client.tenants.list()])
-    subs, subs_error = _try(lambda: [_raw(s) for s in sub_client.subscriptions.list()])
+    listed_tenants = _try(lambda: [_raw(t) for t in sub_client.tenants.list()])
+    listed_subs = _try(lambda: [_raw(s) for s in sub_client.subscriptions.list()])
+    tenants, subs = listed_tenants.data, listed_subs.data
     tenant_id = (options.get("tenant_id") or (tenants[0].get("tenantId") if tenants else None)
                  or (subs[0].get("tenantId") if subs else None))
     if not tenant_id:
-        failure = subs_error or tenants_error
+        failure = listed_subs.error or listed_tenants.error
         raise ProviderError(f"azure: cannot read the tenant or any subscription ({failure}); "
                             "check the credential or pass tenant_id")
     c.meta.update({"tenant_id": tenant_id, "identity": {"tenant_id": tenant_id, **_caller(clients)}})
-    if tenants is not None:
+    if listed_tenants.ok:
         c.add(tenant_id, GLOBAL, "arm:tenants", [t for t in tenants if t.get("tenantId") == tenant_id] or tenants)
-        c.cover(tenant_id, None, "tenants.name", "arm:tenants", "ok")
-    else:  # the subscriptions named the tenant; what only the tenant listing gives is not known
-        status, message = _status(tenants_error)  # type: ignore[arg-type]
-        c.cover(tenant_id, None, "tenants.name", "arm:tenants", status, message)
-    subs_ok = subs is not None
-    if not subs_ok:
-        status, message = _status(subs_error)  # type: ignore[arg-type]
-        c.cover(tenant_id, None, "tenants", "arm:subscriptions", status, message)
-        subs = []
-    else:
-        c.cover(tenant_id, None, "tenants", "arm:subscriptions", "ok")
-    subs = [s for s in subs if s.get("tenantId") in (None, tenant_id)]
+    # when only the subscriptions named the tenant, what only the tenant listing gives is not known
+    c.cover(tenant_id, None, "tenants.name", "arm:tenants", listed_tenants.status, listed_tenants.message)
+    subs_ok = listed_subs.ok
+    c.cover(tenant_id, None, "tenants", "arm:subscriptions", listed_subs.status, listed_subs.message)
+    subs = [s for s in subs or [] if s.get("tenantId") in (None, tenant_id)]
     wanted = options.get("subscriptions")
     if wanted:
         wanted = [str(w) for w in wanted]
@@ -183,13 +166,12 @@ def _collect(run: _Run, options: dict[str, Any], pool: Executor, progress: Progr
     for sid in sub_ids:
         c.cover(sid, None, "tenants", "arm:subscriptions", "ok")
 
-    tree, failure = _try(lambda: clients.arm_get(f"/providers/Microsoft.Management/managementGroups/{tenant_id}",
-                                                 API["managementGroups"], {"$expand": "children", "$recurse": "true"}))
-    status, message = _status(failure) if failure is not None else ("ok", "")
-    if failure is None:
-        c.add(tenant_id, GLOBAL, "arm:managementGroups", tree)
+    tree = _try(lambda: clients.arm_get(f"/providers/Microsoft.Management/managementGroups/{tenant_id}",
+                                        API["managementGroups"], {"$expand": "children", "$recurse": "true"}))
+    if tree.ok:
+        c.add(tenant_id, GLOBAL, "arm:managementGroups", tree.data)
     for account in [tenant_id, *sub_ids]:
-        c.cover(account, None, "tenants.parent_path", "arm:managementGroups", status, message)
+        c.cover(account, None, "tenants.parent_path", "arm:managementGroups", tree.status, tree.message)
 
     graph_jobs = [pool.submit(_graph, run, tenant_id)]
     total = len(sub_ids) + 1
@@ -232,11 +214,9 @@ def _raw(model: Any) -> Any:
     return dict(model)
 
 
-def _try(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
-    try:
-        return fn(), None
-    except Exception as exc:  # noqa: BLE001 - reported by the caller as coverage or one error line
-        return None, exc
+def _try(fn: Callable[[], Any]) -> Attempt:
+    """One read whose coverage the caller writes (classified with the licence rule of :func:`_status`)."""
+    return attempt(fn, _status)
 
 
 def _subscription(run: _Run, sub_client: Any, sid: str) -> None:
@@ -271,31 +251,29 @@ def _resource_graph(run: _Run, tenant_id: str, sub_ids: list[str], pool: Executo
 
     for start in range(0, len(sub_ids), ARG_BATCH):
         batch = sub_ids[start:start + ARG_BATCH]
-        visible_rows, error = _try(lambda: query(SUBSCRIPTIONS_QUERY, batch))
-        if error is not None:
-            status, message = _status(error)
+        listed = _try(lambda: query(SUBSCRIPTIONS_QUERY, batch))
+        if not listed.ok:
             for sid in batch:
                 for family, (_, tables) in FAMILIES.items():
                     for table in tables:
-                        c.cover(sid, None, table, f"arg:{family}", status, message)
+                        c.cover(sid, None, table, f"arg:{family}", listed.status, listed.message)
             continue
-        visible = {r.get("subscriptionId") for r in visible_rows}
+        visible = {r.get("subscriptionId") for r in listed.data}
         c.add(tenant_id, GLOBAL, "arg:subscriptions",
-              {"query": SUBSCRIPTIONS_QUERY, "subscriptions": batch, "rows": visible_rows})
+              {"query": SUBSCRIPTIONS_QUERY, "subscriptions": batch, "rows": listed.data})
 
         def family_job(item: tuple[str, tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
             family, (types, tables) = item
             text = (f"Resources | where type in~ ({', '.join(repr(t) for t in types)}) "
                     f"| project {ARG_COLUMNS} | order by id asc")
-            rows, failure = _try(lambda: query(text, batch))
-            if failure is not None:
-                status, message = _status(failure)
-            else:
+            found = _try(lambda: query(text, batch))
+            rows = found.data
+            if found.ok:
                 c.add(tenant_id, GLOBAL, f"arg:{family}", {"query": text, "subscriptions": batch, "rows": rows})
             for sid in batch:
                 for table in tables:
-                    if failure is not None:
-                        c.cover(sid, None, table, f"arg:{family}", status, message)
+                    if not found.ok:
+                        c.cover(sid, None, table, f"arg:{family}", found.status, found.message)
                     elif sid not in visible:
                         c.cover(sid, None, table, f"arg:{family}", "denied",
                                 "Resource Graph returns nothing for this subscription (no read access)")
@@ -379,20 +357,14 @@ def _graph(run: _Run, tenant_id: str) -> None:
     """Entra ID through Microsoft Graph (tenant-wide; account_id = tenant id)."""
     clients, c = run.clients, run.c
     # Users: ask for sign-in activity; without a P1 licence Graph refuses, so read again without it.
-    users, failure = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT + ",signInActivity",
-                                                                     "$top": "999"}))
-    if failure is None:
-        c.cover(tenant_id, None, "principals.last_active", "graph:users.signInActivity", "ok")
-    else:
-        status, message = _status(failure)
-        c.cover(tenant_id, None, "principals.last_active", "graph:users.signInActivity", status, message)
-        users, failure = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT, "$top": "999"}))
-    if failure is None:
-        c.add(tenant_id, GLOBAL, "graph:users", users)
-        c.cover(tenant_id, None, "principals", "graph:users", "ok")
-    else:
-        status, message = _status(failure)
-        c.cover(tenant_id, None, "principals", "graph:users", status, message)
+    users = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT + ",signInActivity",
+                                                            "$top": "999"}))
+    c.cover(tenant_id, None, "principals.last_active", "graph:users.signInActivity", users.status, users.message)
+    if not users.ok:
+        users = _try(lambda: clients.graph_list("/v1.0/users", {"$select": USER_SELECT, "$top": "999"}))
+    if users.ok:
+        c.add(tenant_id, GLOBAL, "graph:users", users.data)
+    c.cover(tenant_id, None, "principals", "graph:users", users.status, users.message)
     for source, (path, params, tables) in GRAPH_SOURCES.items():
         run.call(tenant_id, tables, source, lambda p=path, q=params: clients.graph_list(p, q))
     run.call(tenant_id, ["guardrails", "guardrails.mfa_required"], "graph:securityDefaults",

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from google.protobuf import json_format
 
-from ..base import Collection, Progress, classify_error, no_progress
+from ..base import Collection, Progress, attempt, classify_error, no_progress
 from .clients import ClientFactory
 
 from .sources import (  # noqa: F401 - re-exported for callers of the collector
@@ -70,14 +70,16 @@ class _Run:
 _URL = re.compile(r" (GET|POST) https?://\S+?: ")
 
 
+def _classify(exc: BaseException) -> tuple[str, str]:
+    status, message = classify_error(exc)
+    # "Forbidden: 403 GET http://host/v2/...?$alt=json: text" -> "Forbidden: 403 text" (one short line)
+    return status, _URL.sub(" ", message, count=1)
+
+
 def _try(call: Callable[[], Any]) -> tuple[Any, str, str]:
     """(result, status, message): status 'ok' or the coverage status of the exception."""
-    try:
-        return call(), "ok", ""
-    except Exception as exc:  # noqa: BLE001 - every failure becomes coverage
-        status, message = classify_error(exc)
-        # "Forbidden: 403 GET http://host/v2/...?$alt=json: text" -> "Forbidden: 403 text" (one short line)
-        return None, status, _URL.sub(" ", message, count=1)
+    result = attempt(call, _classify)
+    return result.data, result.status, result.message
 
 
 # ----------------------------------------------------------------------------- hierarchy
