@@ -35,6 +35,7 @@ class ChecksResult:
     peak_mb: float = 0.0
     findings: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    crashed: list[str] = field(default_factory=list)  # checks that raised (ERROR "check failed") on the estate
     per_check: list[dict[str, Any]] = field(default_factory=list)
 
     def summary_rows(self) -> list[list[Any]]:
@@ -49,6 +50,7 @@ class ChecksResult:
             ["run_checks, all checks (s)", self.total_s, TARGET_SECONDS, verdict(self.total_s, TARGET_SECONDS)],
             ["  CPU time (s)", self.total_cpu_s, "", ""],
             ["  findings rows", self.findings, "", ""],
+            ["  checks that raised", ", ".join(self.crashed) or "none", "none", "ok" if not self.crashed else "FAIL"],
             ["peak RSS during the run (MB)", self.peak_mb, TARGET_MB, verdict(self.peak_mb, TARGET_MB)],
             ["  of which inventory held before (MB)", self.inventory_mb, "", ""],
         ]
@@ -103,6 +105,9 @@ def run(sizes: estate.Sizes = estate.Sizes(), *, seed: int = 27017, per_check: b
         result.total_s, result.total_cpu_s, result.peak_mb = m.wall, m.cpu, m.peak_mb
         result.findings = len(findings)
         result.statuses = {str(k): int(v) for k, v in findings.df["status"].value_counts().items()}
+        df = findings.df
+        raised = df["reason"].str.startswith("check failed:").fillna(False).astype(bool)
+        result.crashed = sorted(df.loc[raised, "check_id"].astype(str).unique())
     return result
 
 

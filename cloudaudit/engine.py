@@ -15,17 +15,22 @@ replaced by one ERROR row naming the reason.  An exception inside a check become
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import re
 import string
 import traceback
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import translate
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import RegistryError
 from .inventory import Inventory
@@ -146,30 +151,68 @@ def checks_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# ----------------------------------------------------------------------------- the run's clock
+
+# The reference time of ages (key age, inactivity ...): fixed per run by run_checks, so every
+# check of a run measures against the same instant, and a replayed bundle against its own.
+_NOW: contextvars.ContextVar[pd.Timestamp | None] = contextvars.ContextVar("cloudaudit_now", default=None)
+
+
+def now_utc() -> pd.Timestamp:
+    """The time checks measure ages against: the run's ``as_of`` inside :func:`run_checks` (or
+    :func:`fixed_now`), else the wall clock (UTC)."""
+    fixed = _NOW.get()
+    return fixed if fixed is not None else pd.Timestamp.now(tz="UTC")
+
+
+@contextmanager
+def fixed_now(when) -> Iterator[pd.Timestamp]:
+    """Judge ages as of ``when`` (timestamp, datetime, date or ISO text; naive means UTC) inside
+    the ``with`` block."""
+    ts = pd.Timestamp(when)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    token = _NOW.set(ts)
+    try:
+        yield ts
+    finally:
+        _NOW.reset(token)
+
+
 # ----------------------------------------------------------------------------- reason templates
 
 def render_template(template: str, frame: pd.DataFrame) -> pd.Series:
-    """Vectorized ``str.format`` of one template over every row (fields are column names)."""
-    out = pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    for literal, field_name, spec, _ in string.Formatter().parse(template):
+    """Vectorized ``str.format`` of one template over every row (fields are column names).
+
+    Concatenation runs in Arrow (no Python string per row and piece); the result is a
+    ``string`` Series aligned with ``frame``.
+    """
+    return pd.Series(pd.arrays.ArrowStringArray(_render_arrow(template, frame)), index=frame.index)
+
+
+def _render_arrow(template: str, frame: pd.DataFrame) -> "pa.Array":
+    pieces: list = []
+    for literal, field_name, _spec, _ in string.Formatter().parse(template):
         if literal:
-            out = out + literal
+            pieces.append(pa.scalar(literal, pa.large_string()))
         if field_name is not None:
             if field_name not in frame.columns:
                 raise KeyError(f"reason template field {{{field_name}}} is not a column of the check's result")
-            out = out + _text_series(frame[field_name])
-    return out
+            pieces.append(_text_array(frame[field_name]))
+    if not any(isinstance(p, pa.Array) for p in pieces):
+        return pa.array(["".join(p.as_py() for p in pieces)] * len(frame), type=pa.large_string())
+    return pc.binary_join_element_wise(*pieces, pa.scalar("", pa.large_string()))
 
 
-def _text_series(values: pd.Series) -> pd.Series:
-    """Column as display text; vectorized except for object columns (which may hold lists)."""
+def _text_array(values: pd.Series) -> "pa.Array":
+    """Column as display text (``unknown`` for missing); vectorized except for object columns."""
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
-        text = values.dt.strftime("%Y-%m-%d")
+        text = values.dt.strftime("%Y-%m-%d").astype("string")
     elif values.dtype == object:
-        return values.map(_text, na_action=None).astype(object)
+        text = values.map(_text, na_action=None).astype("string")
     else:
         text = values.astype("string")
-    return text.fillna("unknown").astype(object)
+    array = pa.array(text.fillna("unknown"), type=pa.large_string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _text(value: object) -> str:
@@ -190,25 +233,38 @@ def _scopes(inventory: Inventory) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates().reset_index(drop=True)
 
 
-_DIGESTS: "dict[int, tuple[pd.DataFrame, pd.DataFrame]]" = {}
+@dataclass
+class _CoverageIndex:
+    """Coverage prepared once per inventory: failed rows with their reasons rendered, which
+    (provider, account, table) were attempted at all, and the gaps per distinct (needs, providers)."""
+
+    coverage: pd.DataFrame
+    failed: pd.DataFrame
+    seen: pd.DataFrame
+    scopes: pd.DataFrame | None = None  # the gaps below were computed for these scopes
+    gaps: dict = field(default_factory=dict)
 
 
-def _coverage_digest(inventory: Inventory) -> pd.DataFrame:
-    """Coverage reduced to what gaps depend on: every failed row, and one ok row per
-    (provider, account, table) — computed once per coverage table, not once per check."""
-    cov = inventory.coverage
-    cached = _DIGESTS.get(id(inventory))
-    if cached is not None and cached[0] is cov:
-        return cached[1]
-    failed = cov[cov["status"] != "ok"]
-    ok = cov[cov["status"] == "ok"].drop_duplicates(["provider", "account_id", "table"])
-    digest = pd.concat([failed, ok], ignore_index=True)
-    _DIGESTS.clear()  # one inventory at a time: no growth across runs
-    _DIGESTS[id(inventory)] = (cov, digest)
-    return digest
-
-
+_INDEX: dict[int, _CoverageIndex] = {}
 _COVERAGE_JA = {"denied": "アクセス拒否", "error": "エラー", "unsupported": "未対応"}
+
+
+def _coverage_index(inventory: Inventory) -> _CoverageIndex:
+    cov = inventory.coverage
+    cached = _INDEX.get(id(inventory))
+    if cached is not None and cached.coverage is cov:
+        return cached
+    failed = cov[cov["status"] != "ok"]
+    failed = failed[["provider", "account_id", "region", "table"]].assign(
+        reason="source " + failed["source"].fillna("?") + " for " + failed["table"] + " was "
+               + failed["status"] + ": " + failed["message"].fillna(""),
+        reason_ja="取得元 " + failed["source"].fillna("?") + " (" + failed["table"] + ") は"
+                  + failed["status"].map(_COVERAGE_JA).fillna(failed["status"]) + ": " + failed["message"].fillna(""))
+    seen = cov[["provider", "account_id", "table"]].drop_duplicates()
+    index = _CoverageIndex(cov, failed.reset_index(drop=True), seen.reset_index(drop=True))
+    _INDEX.clear()  # one inventory at a time: no growth across runs
+    _INDEX[id(inventory)] = index
+    return index
 
 
 def _split_need(need: str) -> tuple[str | None, str]:
@@ -224,36 +280,41 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
     for ``t.col``, so an adapter can report one column as unsupported (e.g. ``principals.mfa``
     without a licence) without failing every check that reads the table. A need prefixed with
     a provider (``aws:guardrails.snapshot_public_block``) applies to that provider only.
+    Checks with the same needs and providers share one computation.
     """
-    cov = _coverage_digest(inventory)
-    cov = cov[cov["provider"].isin(c.providers)]
-    rows = []
-    for need in c.needs:
-        only, bare = _split_need(need)
-        for table in {bare, bare.partition(".")[0], "*"}:
-            rows.append((need, table, only))
-    serving = pd.DataFrame(rows, columns=["need", "table", "only"])
-    relevant = cov.merge(serving, on="table")
-    relevant = relevant[relevant["only"].isna() | (relevant["only"] == relevant["provider"])]
+    index = _coverage_index(inventory)
+    if index.scopes is not scopes:
+        index.scopes, index.gaps = scopes, {}
+    key = (c.needs, c.providers)
+    if key not in index.gaps:
+        index.gaps[key] = _gaps_for(c.needs, c.providers, index, scopes)
+    return index.gaps[key]
+
+
+def _gaps_for(needs: tuple[str, ...], providers: tuple[str, ...], index: _CoverageIndex,
+              scopes: pd.DataFrame) -> pd.DataFrame:
+    serving = pd.DataFrame([(need, table, only) for need in needs for only, bare in [_split_need(need)]
+                            for table in {bare, bare.partition(".")[0], "*"}], columns=["need", "table", "only"])
+
+    def served(frame: pd.DataFrame) -> pd.DataFrame:
+        hit = frame[frame["provider"].isin(providers)].merge(serving, on="table")
+        return hit[hit["only"].isna() | (hit["only"] == hit["provider"])]
+
+    failed = served(index.failed)
     # Needing all guardrails means needing every kind: a failed kind fails it too. (A failed
     # column does not fail a whole-table need: checks name the columns they depend on.)
-    whole = [n for n in c.needs if n == "guardrails"]
-    partial = cov[(cov["status"] != "ok") & cov["table"].str.startswith("guardrails.")]
-    partial = partial.assign(need=partial["table"].str.split(".", n=1).str[0])
-    partial = partial[partial["need"].isin(whole)]
-    failed = pd.concat([relevant[relevant["status"] != "ok"], partial], ignore_index=True)
-    reason = ("source " + failed["source"].fillna("?") + " for " + failed["table"] + " was "
-              + failed["status"] + ": " + failed["message"].fillna(""))
-    reason_ja = ("取得元 " + failed["source"].fillna("?") + " (" + failed["table"] + ") は"
-                 + failed["status"].map(_COVERAGE_JA).fillna(failed["status"]) + ": " + failed["message"].fillna(""))
-    gaps = failed[["provider", "account_id", "region"]].assign(reason=reason, reason_ja=reason_ja)
+    if "guardrails" in needs:
+        kinds = index.failed[index.failed["provider"].isin(providers)
+                             & index.failed["table"].str.startswith("guardrails.")]
+        failed = pd.concat([failed, kinds], ignore_index=True)
+    gaps = failed[["provider", "account_id", "region", "reason", "reason_ja"]]
     # Something never collected for an account in scope is a gap as well.
-    in_scope = scopes[scopes["provider"].isin(c.providers)]
-    if len(in_scope) and c.needs:
-        needs = pd.DataFrame([(n, *_split_need(n)) for n in c.needs], columns=["need", "only", "bare"])
-        wanted = in_scope.merge(needs, how="cross")
+    in_scope = scopes[scopes["provider"].isin(providers)]
+    if len(in_scope) and needs:
+        wanted_needs = pd.DataFrame([(n, *_split_need(n)) for n in needs], columns=["need", "only", "bare"])
+        wanted = in_scope.merge(wanted_needs, how="cross")
         wanted = wanted[wanted["only"].isna() | (wanted["only"] == wanted["provider"])]
-        seen = relevant[["provider", "account_id", "need"]].drop_duplicates()
+        seen = served(index.seen)[["provider", "account_id", "need"]].drop_duplicates()
         merged = wanted.merge(seen, on=["provider", "account_id", "need"], how="left", indicator=True)
         missing = merged[merged["_merge"] == "left_only"]
         gaps = pd.concat([gaps, missing[["provider", "account_id"]].assign(
@@ -261,7 +322,7 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
             reason_ja=missing["bare"] + " は収集されていません")], ignore_index=True)
     if gaps.empty:
         return gaps
-    gaps["region"] = gaps["region"].astype("string")
+    gaps = gaps.assign(region=gaps["region"].astype("string"))
     return (gaps.groupby(["provider", "account_id", "region"], dropna=False, sort=True)[["reason", "reason_ja"]]
             .agg(lambda r: "; ".join(sorted(set(r)))).reset_index())
 
@@ -289,29 +350,46 @@ def _finish(c: Check, result: pd.DataFrame) -> pd.DataFrame:
     if "region" not in result.columns:
         result["region"] = pd.NA
     keys = result["reason_key"] if "reason_key" in result.columns else result["status"].str.lower()
-    evidence_cols = [col for col in result.columns if col not in _STANDARD and not col.startswith("_")]
-    reason_en = pd.Series([""] * len(result), index=result.index, dtype=object)
-    reason_ja = reason_en.copy()
+    keys = keys.astype(object).to_numpy()
+    positions, reasons_en, reasons_ja = [], [], []
     for key in pd.unique(keys):
         templates = c.reasons.get(key)
         if templates is None:
             raise ValueError(f"no reason template for key {key!r}")
-        mask = keys == key
-        part = result[mask]
-        reason_en[mask] = render_template(templates["en"], part)
-        reason_ja[mask] = render_template(templates.get("ja", templates["en"]), part)
-    if evidence_cols:
-        evidence = result[evidence_cols].to_json(orient="records", lines=True, date_format="iso",
-                                                 force_ascii=False, default_handler=str)
-        evidence_list = evidence.splitlines() if len(result) else []
-    else:
-        evidence_list = ["{}"] * len(result)
-    out = result[["provider", "account_id", "region", "resource_id", "status"]].copy()
+        where = np.flatnonzero(keys == key)
+        fields = {f for t in templates.values() for _, f, _, _ in string.Formatter().parse(t) if f is not None}
+        part = result[[f for f in result.columns if f in fields]].iloc[where]
+        positions.append(where)
+        reasons_en.append(_render_arrow(templates["en"], part))
+        reasons_ja.append(_render_arrow(templates.get("ja", templates["en"]), part))
+    out = result[["provider", "account_id", "region", "resource_id", "status"]].astype(
+        {"provider": "string", "account_id": "string", "region": "string", "resource_id": "string"})
     out["severity"] = result["severity"] if "severity" in result.columns else c.severity
-    out["reason"] = reason_en
-    out["reason_ja"] = reason_ja
-    out["evidence"] = evidence_list
+    # rows were rendered grouped by reason key; put them back in the result's order
+    back = pa.array(np.argsort(np.concatenate(positions), kind="stable")) if positions else pa.array([], pa.int64())
+    out["reason"] = _string_column(reasons_en, back, len(result))
+    out["reason_ja"] = _string_column(reasons_ja, back, len(result))
+    evidence_cols = [col for col in result.columns if col not in _STANDARD and not col.startswith("_")]
+    out["evidence"] = _evidence(result[evidence_cols]) if evidence_cols else "{}"
     return out
+
+
+def _string_column(chunks: list, order: "pa.Array", length: int) -> pd.arrays.ArrowStringArray:
+    if not chunks:
+        return pd.arrays.ArrowStringArray(pa.array([], pa.large_string()))
+    return pd.arrays.ArrowStringArray(pa.concat_arrays(chunks).take(order))
+
+
+def _evidence(frame: pd.DataFrame) -> pd.arrays.ArrowStringArray:
+    """One JSON object per row. Split on newline only: JSON escapes it inside strings, while
+    ``str.splitlines`` would also split on U+2028 and friends, which tenant data may hold."""
+    if not len(frame):
+        return pd.arrays.ArrowStringArray(pa.array([], pa.large_string()))
+    text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False, default_handler=str)
+    lines = pc.split_pattern(pa.scalar(text.rstrip("\n"), pa.large_string()), "\n").values
+    if len(lines) != len(frame):
+        raise ValueError(f"evidence JSON has {len(lines)} lines for {len(frame)} rows")
+    return pd.arrays.ArrowStringArray(lines)
 
 
 def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFrame) -> pd.DataFrame:
@@ -389,8 +467,15 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: Iterable[str | Check] | None = None,
-               run_id: str | None = None, today=None, collected_at: datetime | None = None):
-    """Run the registered checks (or the given ids / Check objects) and return :class:`Findings`."""
+               run_id: str | None = None, today=None, collected_at: datetime | None = None,
+               as_of: datetime | None = None):
+    """Run the registered checks (or the given ids / Check objects) and return :class:`Findings`.
+
+    ``as_of`` is the instant ages are measured against (key age, inactivity ...): default now
+    (or the time of an enclosing :func:`fixed_now`);
+    give the collection time when replaying old evidence. ``today`` decides which risk
+    acceptances have expired; ``collected_at`` is stamped on every finding (default ``as_of``).
+    """
     from .findings import Findings  # local: findings imports engine constants
 
     policy = policy or Policy()
@@ -399,23 +484,36 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     selected = (list(available.values()) if checks is None
                 else [cid if isinstance(cid, Check) else _lookup(available, cid) for cid in checks])
     scopes = _scopes(inventory)
-    parts = []
-    for c in selected:
-        rows = _run_one(c, inventory, policy, scopes)
-        if rows.empty:
-            continue
-        rows = rows.assign(check_id=c.id, title=c.title.get("en", ""), title_ja=c.title.get("ja", c.title.get("en", "")),
-                           controls=", ".join(c.controls), policy_items=", ".join(c.policy_items),
-                           remediation=c.remediation.get("en", ""))
-        parts.append(rows)
-    findings = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(FINDING_COLUMNS))
+    parts, ran = [], []
+    with fixed_now(as_of or now_utc()) as now:  # an enclosing fixed_now holds when as_of is not given
+        for c in selected:
+            rows = _run_one(c, inventory, policy, scopes)
+            if rows.empty:
+                continue
+            parts.append(rows)
+            ran.append(c)
+    if not parts:
+        return Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)), policy=policy)
+    findings = pd.concat(parts, ignore_index=True)
+    # Per-check text is stored once per check (categorical), not once per finding row.
+    which = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    static = {"check_id": [c.id for c in ran],
+              "title": [c.title.get("en", "") for c in ran],
+              "title_ja": [c.title.get("ja", c.title.get("en", "")) for c in ran],
+              "controls": [", ".join(c.controls) for c in ran],
+              "policy_items": [", ".join(c.policy_items) for c in ran],
+              "remediation": [c.remediation.get("en", "") for c in ran]}
+    for column, per_check in static.items():
+        values = pd.Categorical(per_check)
+        findings[column] = pd.Categorical.from_codes(values.codes[which], categories=values.categories)
     classes = _classification(inventory, policy)
-    findings = findings.drop(columns=["classification"], errors="ignore").merge(
-        classes, on=["provider", "account_id", "resource_id"], how="left")
+    keys = ["provider", "account_id", "resource_id"]
+    # left merge on the key columns only (classes has one row per key): no copy of the findings
+    findings["classification"] = findings[keys].merge(classes, on=keys, how="left")["classification"].to_numpy()
     findings, expired = _apply_acceptances(findings, policy, today)
     findings["severity"] = _escalate(findings["severity"], findings["classification"], findings["status"])
-    findings["run_id"] = run_id or new_run_id()
-    findings["collected_at"] = pd.Timestamp(collected_at or datetime.now(timezone.utc))
+    findings["run_id"] = pd.Categorical([run_id or new_run_id()] * len(findings))
+    findings["collected_at"] = pd.Timestamp(collected_at) if collected_at else now
     findings = findings.reindex(columns=list(FINDING_COLUMNS))
     return Findings(findings, expired_acceptances=expired, policy=policy)
 

@@ -15,6 +15,7 @@ from .policy import Policy
 # Per-control roll-up, worst first: a known nonconformity (FAIL) outranks missing evidence
 # (ERROR), which outranks a weak control (WARN); the counts columns show every status anyway.
 _STATUS_RANK = {"FAIL": 4, "ERROR": 3, "WARN": 2, "SUPPRESSED": 1, "PASS": 0}
+PER_CHECK_COLUMNS = ("run_id", "check_id", "title", "title_ja", "controls", "policy_items", "remediation")
 KEY_COLUMNS = ("check_id", "provider", "account_id", "region", "resource_id")
 
 
@@ -31,8 +32,10 @@ def finding_key(df: pd.DataFrame) -> pd.Series:
 class Findings:
     """The result of an audit.
 
-    ``df`` is a plain DataFrame with the columns of :data:`cloudaudit.engine.FINDING_COLUMNS`
-    (status and severity categorical, ``collected_at`` timezone-aware).
+    ``df`` is a plain DataFrame with the columns of :data:`cloudaudit.engine.FINDING_COLUMNS`:
+    status and severity categorical; the per-check and per-run columns (:data:`PER_CHECK_COLUMNS`:
+    check id, titles, controls, policy items, remediation, run id) categorical too, so a million
+    findings hold each check's text once; ``collected_at`` timezone-aware; the rest strings.
     """
 
     df: pd.DataFrame
@@ -45,7 +48,10 @@ class Findings:
         df["status"] = pd.Categorical(df["status"], categories=list(STATUSES))
         df["severity"] = pd.Categorical(df["severity"], categories=list(SEVERITIES), ordered=True)
         for col in FINDING_COLUMNS:
-            if col not in ("status", "severity", "collected_at"):
+            if col in PER_CHECK_COLUMNS:
+                if not isinstance(df[col].dtype, pd.CategoricalDtype):
+                    df[col] = pd.Categorical(df[col].astype("string").fillna("").astype("str"))
+            elif col not in ("status", "severity", "collected_at"):
                 df[col] = df[col].astype("string")
         df["collected_at"] = pd.to_datetime(df["collected_at"], utc=True)
         self.df = df
@@ -127,7 +133,8 @@ class Findings:
         change = merged["_merge"].map({"left_only": "resolved", "right_only": "new", "both": "persisting"})
         out = pd.DataFrame({"key": merged["key"], "change": change.astype(str)})
         for col in KEY_COLUMNS + ("title", "reason"):
-            out[col] = merged[f"{col}_after"].combine_first(merged[f"{col}_before"])
+            out[col] = (merged[f"{col}_after"].astype("string")
+                        .combine_first(merged[f"{col}_before"].astype("string")))
         for col in ("status", "severity"):
             out[f"{col}_before"] = merged[f"{col}_before"].astype(object)
             out[f"{col}_after"] = merged[f"{col}_after"].astype(object)

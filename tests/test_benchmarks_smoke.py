@@ -72,6 +72,12 @@ def test_check_benchmark_code_path_produces_its_tables():
     assert result.render(markdown=True).startswith("| figure |")
 
 
+def test_no_check_raises_on_the_synthetic_estate():
+    # the engine turns an exception into ERROR rows; at scale that would hide a broken check
+    result = checks_bench.run(estate.Sizes().scaled(10_000), per_check=False)
+    assert result.findings > 0 and result.crashed == []
+
+
 def test_report_benchmark_renders_html_without_the_browser(tmp_path):
     result = report_bench.run(300, directory=tmp_path, browser=False)
     assert result.error is None

@@ -161,6 +161,26 @@ def test_render_template_is_vectorized_and_marks_missing_values():
     assert render_template("{name} has {n}", frame).tolist() == ["a has 1", "unknown has 2"]
 
 
+def test_render_template_over_chunked_arrow_columns():
+    chunked = pd.Series(pd.arrays.ArrowStringArray(__import__("pyarrow").chunked_array([["a"], ["b", None]])))
+    frame = pd.DataFrame({"name": chunked, "when": pd.to_datetime(["2026-01-02", None, "2026-03-04"], utc=True)})
+    assert render_template("{name} on {when}", frame).tolist() == ["a on 2026-01-02", "b on unknown",
+                                                                  "unknown on 2026-03-04"]
+
+
+def test_reasons_and_evidence_stay_on_their_row_when_tenant_text_holds_line_separators():
+    # U+2028 / U+2029 / \x85 are line breaks to str.splitlines but not to JSON
+    names = ["a\u2028x", "b\nnew line", "c\u2029\x85", "d"]
+    inv = inventory(resources=[bucket("1", n, i % 2 == 0) for i, n in enumerate(names)])
+    f = run_checks(inv, Policy(), checks=[PUBLIC])
+    df = f.df.set_index("resource_id")
+    assert len(df) == 4
+    for i, n in enumerate(names):
+        assert df.loc[n, "status"] == ("FAIL" if i % 2 == 0 else "PASS")
+        assert df.loc[n, "reason"] == (f"{n} is public" if i % 2 == 0 else f"{n} ok")
+        assert __import__("json").loads(df.loc[n, "evidence"])["name"] == n
+
+
 def test_guardrail_kind_gap_fails_only_checks_needing_that_kind():
     region_check = define_check("TST-007", public_buckets, title={"en": "t", "ja": "t"}, controls=["18.1.1"],
                                 severity="medium", needs=["resources", "guardrails.region_restriction"],
