@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextvars
-from contextlib import contextmanager
-from typing import Iterator
-
 import numpy as np
 import pandas as pd
 
-from cloudaudit import regions
+from cloudaudit import engine, regions
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
 from cloudaudit.regions import outside, resolve
 
@@ -23,28 +19,9 @@ WEB_ENDPOINT_KINDS: tuple[str, ...] = ("load_balancer", "web_app", "cdn", "api_g
 BACKUP_KINDS: tuple[str, ...] = ("snapshot", "image", "db_snapshot", "vault")
 
 
-# The reference time of ages (key age, inactivity ...): set by fixed_now, else the wall clock.
-_NOW: contextvars.ContextVar[pd.Timestamp | None] = contextvars.ContextVar("cloudaudit_checks_now", default=None)
-
-
-def now_utc() -> pd.Timestamp:
-    """The one reference time every check measures ages against (UTC): the time fixed with
-    :func:`fixed_now` when inside it, else the wall clock."""
-    fixed = _NOW.get()
-    return fixed if fixed is not None else pd.Timestamp.now(tz="UTC")
-
-
-@contextmanager
-def fixed_now(when) -> Iterator[pd.Timestamp]:
-    """Judge ages as of ``when`` (a timestamp, datetime, date or ISO text; naive means UTC) inside
-    the ``with`` block: a run, a replay of old evidence, a test."""
-    ts = pd.Timestamp(when)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    token = _NOW.set(ts)
-    try:
-        yield ts
-    finally:
-        _NOW.reset(token)
+# The reference time of ages lives in the engine, which fixes it once per run (run_checks(as_of=...)).
+now_utc = engine.now_utc
+fixed_now = engine.fixed_now
 
 
 def days_since(series: pd.Series, now: pd.Timestamp | None = None) -> pd.Series:
@@ -73,7 +50,26 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
     return frame.assign(countries=text, _outside=bad.astype(bool))
 
 
+_CLASSIFIED: dict = {}
+
+
 def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
+    """(provider, account_id, resource_id, label, level): the label of every resource.
+
+    Several checks need it in one run: it is computed once per (resources, tags, policy).
+    See :func:`_classification` for the columns.
+    """
+    key = (id(inv.resources), id(inv.tags), id(policy), inherit)
+    cached = _CLASSIFIED.get(key)
+    # the frames themselves are kept with the result, so an id can never be reused while cached
+    if cached is None or cached[0] is not inv.resources or cached[1] is not inv.tags or cached[2] is not policy:
+        _CLASSIFIED.clear()
+        cached = (inv.resources, inv.tags, policy, _classification(inv, policy, inherit))
+        _CLASSIFIED[key] = cached
+    return cached[3].copy(deep=False)  # copy-on-write: a check's edits never reach the cache
+
+
+def _classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
     """(provider, account_id, resource_id, label, level): the label of every resource.
 
     ``level`` is the canonical level, ``invalid`` for a value outside the scheme and the

@@ -143,7 +143,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
                 write_bundle(collections, args.save_bundle)
                 digest = bundle_digest(args.save_bundle)
         inventory = normalize(collections)
-        findings = run_checks(inventory, policy, checks=args.check or None)
+        # a replayed bundle is judged as of its collection (a key's age then, not today)
+        as_of = max((c.finished or c.started for c in collections), default=None) if args.bundle else None
+        findings = run_checks(inventory, policy, checks=args.check or None, as_of=as_of, collected_at=as_of)
         findings.meta.update({"bundle_sha256": digest, "providers": [c.provider for c in collections],
                               "policy_source": policy.source})
         drift = None

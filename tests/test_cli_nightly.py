@@ -43,6 +43,17 @@ def test_exit_0_when_nothing_at_threshold(capsys, tmp_path, bundle):
     assert rows and {r["check_id"] for r in rows} == {"RES-001"}
 
 
+def test_a_replayed_bundle_is_judged_as_of_its_collection(capsys, tmp_path, bundle):
+    from cloudaudit.bundle import read_bundle
+
+    _, collections = read_bundle(bundle)
+    collected = max(c.finished or c.started for c in collections)
+    code, _, _ = scan(capsys, "--bundle", bundle, "--output", tmp_path / "r.json")
+    rows = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert code in (EXIT_OK, EXIT_FINDINGS, EXIT_COVERAGE) and rows
+    assert {r["collected_at"] for r in rows} == {collected.isoformat()}
+
+
 def test_exit_1_when_failures_at_or_above_threshold(capsys, tmp_path, bundle):
     code, out, err = scan(capsys, "--bundle", bundle, "--output", tmp_path / "r.json", "--fail-on", "high")
     assert code == EXIT_FINDINGS
