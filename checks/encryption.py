@@ -103,6 +103,10 @@ def unencrypted_at_rest(inv, policy: Policy) -> pd.DataFrame:
         "pass": {"en": "key {name} rotates every {rotation_days} days (limit {limit} days)",
                  "ja": "鍵 {name} は {rotation_days} 日ごとにローテーションされます (上限 {limit} 日)"},
         "off": {"en": "key {name} has automatic rotation off", "ja": "鍵 {name} の自動ローテーションが無効です"},
+        "unknown": {"en": "key {name}: whether automatic rotation is on was not read",
+                    "ja": "鍵 {name} の自動ローテーションの有効・無効を読み取れませんでした"},
+        "period_unknown": {"en": "key {name} has automatic rotation on; its rotation period was not read",
+                           "ja": "鍵 {name} の自動ローテーションは有効ですが、周期を読み取れませんでした"},
         "fail": {"en": "key {name} rotates every {rotation_days} days, longer than {limit} days",
                  "ja": "鍵 {name} のローテーション周期 {rotation_days} 日は上限 {limit} 日を超えています"},
     },
@@ -114,14 +118,20 @@ def key_rotation(inv, policy: Policy) -> pd.DataFrame:
     # Provider-managed keys are rotated by the provider; an unknown manager is judged (fail closed).
     keys = keys[(keys["key_manager"] != "provider").fillna(True)]
     limit = policy.thresholds.key_rotation_days
+    # rotation_enabled: True on, False read and off (or the key type cannot rotate), <NA> not read.
+    enabled = keys["rotation_enabled"].astype("boolean")
+    unknown = enabled.isna().to_numpy()
+    off = (enabled == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712 - nullable comparison
+    on = (enabled == True).fillna(False).to_numpy(dtype=bool)  # noqa: E712
+    # The period is judged only where rotation is on; on with a period not read fails closed.
     days = keys["rotation_days"]
-    off = days.isna()
-    too_long = (days > limit).fillna(False).astype(bool)
-    status = np.where(off | too_long, "FAIL", "PASS")
-    key = np.select([off, too_long], ["off", "fail"], "pass")
+    period_unknown = on & days.isna().to_numpy()
+    too_long = on & (days > limit).fillna(False).to_numpy(dtype=bool)
+    status = np.where(unknown | off | period_unknown | too_long, "FAIL", "PASS")
+    key = np.select([unknown, off, period_unknown, too_long], ["unknown", "off", "period_unknown", "fail"], "pass")
     return keys.assign(status=status, reason_key=key, limit=limit)[
-        ["provider", "account_id", "region", "resource_id", "name", "key_manager", "rotation_days", "limit",
-         "status", "reason_key"]]
+        ["provider", "account_id", "region", "resource_id", "name", "key_manager", "rotation_enabled",
+         "rotation_days", "limit", "status", "reason_key"]]
 
 
 @check(

@@ -69,16 +69,44 @@ def test_ENC_002_unencrypted_volume_fails_unknown_fails_not_for_gcp():
 
 def test_ENC_003_rotation_off_and_too_long_fail_provider_keys_skipped():
     inv = inventory(resources=[
-        res("aws", "1", "k-off", "key", "ap-northeast-1", key_manager="customer", rotation_days=None),
-        res("aws", "1", "k-ok", "key", "ap-northeast-1", key_manager="customer", rotation_days=365),
-        res("gcp", "p", "k-long", "key", "asia-northeast1", key_manager="customer", rotation_days=730),
+        res("aws", "1", "k-off", "key", "ap-northeast-1", key_manager="customer", rotation_enabled=False,
+            rotation_days=None),
+        res("aws", "1", "k-ok", "key", "ap-northeast-1", key_manager="customer", rotation_enabled=True,
+            rotation_days=365),
+        res("gcp", "p", "k-long", "key", "asia-northeast1", key_manager="customer", rotation_enabled=True,
+            rotation_days=730),
         res("aws", "1", "k-aws", "key", "ap-northeast-1", key_manager="provider", rotation_days=None),
-        res("azure", "s", "k-unk", "key", "japaneast", key_manager=None, rotation_days=None),
+        res("azure", "s", "k-unk", "key", "japaneast", key_manager=None, rotation_enabled=False, rotation_days=None),
     ])
     df = run(inv, "ENC-003")
     assert statuses(df) == {"k-off": "FAIL", "k-ok": "PASS", "k-long": "FAIL", "k-unk": "FAIL"}
     assert row(df, "k-long")["reason"] == "key k-long rotates every 730 days, longer than 365 days"
     assert row(df, "k-off")["reason"] == "key k-off has automatic rotation off"
+    assert row(df, "k-ok")["reason"] == "key k-ok rotates every 365 days (limit 365 days)"
+
+
+def test_ENC_003_rotation_status_not_read_fails_as_unknown_not_as_off():
+    """rotation_enabled <NA> (not read) is its own reason; rotation_days is judged only where rotation is on."""
+    inv = inventory(resources=[
+        res("aws", "1", "k-unread", "key", "ap-northeast-1", key_manager="customer", rotation_days=None),
+        res("aws", "1", "k-off", "key", "ap-northeast-1", key_manager="customer", rotation_enabled=False,
+            rotation_days=None),
+        # a period left over on a key whose rotation is off is not judged as a period
+        res("aws", "1", "k-off-period", "key", "ap-northeast-1", key_manager="customer", rotation_enabled=False,
+            rotation_days=90),
+        # on, but the period was not read (e.g. an Azure rotate action triggered before expiry): fail closed
+        res("azure", "s", "k-on-noperiod", "key", "japaneast", key_manager="customer", rotation_enabled=True,
+            rotation_days=None),
+    ])
+    df = run(inv, "ENC-003")
+    assert statuses(df) == {"k-unread": "FAIL", "k-off": "FAIL", "k-off-period": "FAIL", "k-on-noperiod": "FAIL"}
+    assert row(df, "k-unread")["reason"] == "key k-unread: whether automatic rotation is on was not read"
+    assert "読み取れませんでした" in row(df, "k-unread")["reason_ja"]
+    assert "off" not in row(df, "k-unread")["reason"]
+    assert row(df, "k-off")["reason"] == "key k-off has automatic rotation off"
+    assert row(df, "k-off-period")["reason"] == "key k-off-period has automatic rotation off"
+    assert row(df, "k-on-noperiod")["reason"] == \
+        "key k-on-noperiod has automatic rotation on; its rotation period was not read"
 
 
 def test_ENC_005_bucket_accepting_http_fails_unknown_fails_gcp_not_evaluated():
