@@ -134,11 +134,11 @@ def state_text(series: pd.Series, true: str, false: str, unknown: str = "unknown
 
 def join_nonempty(parts: list[pd.Series], sep: str = "; ") -> pd.Series:
     """Row-wise join of several text Series, skipping empty strings and <NA> (vectorized per part)."""
-    out = pd.Series("", index=parts[0].index, dtype=object) if parts else pd.Series(dtype=object)
-    for part in parts:  # a handful of parts, each over all rows at once
-        text = part.astype(object).where(part.notna(), "").astype(str)
-        glued = out.where(out == "", out + sep) + text
-        out = out.where(text == "", glued)
+    out = pd.Series("", index=parts[0].index, dtype="string") if parts else pd.Series(dtype="string")
+    for part in parts:  # a handful of parts, each over all rows at once (Arrow string kernels)
+        text = part.astype("string").fillna("")
+        glued = (out + sep).where(out != "", out) + text
+        out = glued.where(text != "", out)
     return out
 
 

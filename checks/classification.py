@@ -88,7 +88,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     res = res.merge(rules, on="level", how="left")
     # Residency per level: one location verdict per distinct level's allowed countries.
     outside = pd.Series(False, index=res.index)
-    countries = pd.Series("", index=res.index, dtype=object)
+    countries = pd.Series("", index=res.index, dtype="string")
     for lvl in res["level"].dropna().unique():
         part = res["level"] == lvl
         allowed = policy.countries_for_level(lvl)
@@ -103,7 +103,8 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     dal = res["data_access_logging"].astype("boolean")
 
     def item(mask: pd.Series, text) -> pd.Series:
-        return pd.Series(np.where(mask.fillna(False).astype(bool), text, ""), index=res.index, dtype=object)
+        text = text.astype("string") if isinstance(text, pd.Series) else pd.Series(text, index=res.index, dtype="string")
+        return text.where(mask.fillna(False).astype(bool).to_numpy(), "")
 
     not_public = ~res["_public_ok"].astype(bool)
     cmk, logging = res["_cmk"].astype(bool), res["_dal"].astype(bool)
