@@ -255,7 +255,7 @@ def _coverage_index(inventory: Inventory) -> _CoverageIndex:
     if cached is not None and cached.coverage is cov:
         return cached
     failed = cov[cov["status"] != "ok"]
-    failed = failed[["provider", "account_id", "region", "table"]].assign(
+    failed = failed[["provider", "account_id", "region", "resource_id", "table"]].assign(
         reason="source " + failed["source"].fillna("?") + " for " + failed["table"] + " was "
                + failed["status"] + ": " + failed["message"].fillna(""),
         reason_ja="取得元 " + failed["source"].fillna("?") + " (" + failed["table"] + ") は"
@@ -307,7 +307,7 @@ def _gaps_for(needs: tuple[str, ...], providers: tuple[str, ...], index: _Covera
         kinds = index.failed[index.failed["provider"].isin(providers)
                              & index.failed["table"].str.startswith("guardrails.")]
         failed = pd.concat([failed, kinds], ignore_index=True)
-    gaps = failed[["provider", "account_id", "region", "reason", "reason_ja"]]
+    gaps = failed[["provider", "account_id", "region", "resource_id", "reason", "reason_ja"]]
     # Something never collected for an account in scope is a gap as well.
     in_scope = scopes[scopes["provider"].isin(providers)]
     if len(in_scope) and needs:
@@ -318,13 +318,13 @@ def _gaps_for(needs: tuple[str, ...], providers: tuple[str, ...], index: _Covera
         merged = wanted.merge(seen, on=["provider", "account_id", "need"], how="left", indicator=True)
         missing = merged[merged["_merge"] == "left_only"]
         gaps = pd.concat([gaps, missing[["provider", "account_id"]].assign(
-            region=pd.NA, reason=missing["bare"] + " was not collected",
+            region=pd.NA, resource_id=pd.NA, reason=missing["bare"] + " was not collected",
             reason_ja=missing["bare"] + " は収集されていません")], ignore_index=True)
     if gaps.empty:
         return gaps
-    gaps = gaps.assign(region=gaps["region"].astype("string"))
-    return (gaps.groupby(["provider", "account_id", "region"], dropna=False, sort=True)[["reason", "reason_ja"]]
-            .agg(lambda r: "; ".join(sorted(set(r)))).reset_index())
+    gaps = gaps.assign(region=gaps["region"].astype("string"), resource_id=gaps["resource_id"].astype("string"))
+    return (gaps.groupby(["provider", "account_id", "region", "resource_id"], dropna=False, sort=True)
+            [["reason", "reason_ja"]].agg(lambda r: "; ".join(sorted(set(r)))).reset_index())
 
 
 def _error_rows(c: Check, scopes: pd.DataFrame, reason: str) -> pd.DataFrame:
@@ -402,10 +402,21 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
     gaps = _coverage_gaps(c, inventory, scopes)
     if gaps.empty:
         return rows
-    # Drop what the check said for the uncovered scopes: whole accounts where region is NA.
-    account_gaps = gaps[gaps["region"].isna()][["provider", "account_id"]].drop_duplicates()
-    region_gaps = gaps[gaps["region"].notna()][["provider", "account_id", "region"]].drop_duplicates()
+    # Drop what the check said for the uncovered scopes: whole accounts where region is NA,
+    # one subject where the gap names a resource.
+    one = gaps["resource_id"].notna()
+    account_gaps = gaps[~one & gaps["region"].isna()][["provider", "account_id"]].drop_duplicates()
+    region_gaps = gaps[~one & gaps["region"].notna()][["provider", "account_id", "region"]].drop_duplicates()
+    subject_gaps = gaps[one][["provider", "account_id", "resource_id"]].drop_duplicates().astype("string")
     keep = pd.Series(True, index=rows.index)
+    if len(subject_gaps):
+        probe = rows[["provider", "account_id", "resource_id"]].astype("string")
+        hit = probe.merge(subject_gaps, how="left", indicator=True)["_merge"]
+        keep &= (hit == "left_only").to_numpy()
+        # an account-level verdict (no subject) may rest on that subject: void it too
+        hit = probe[["provider", "account_id"]].merge(subject_gaps[["provider", "account_id"]].drop_duplicates(),
+                                                      how="left", indicator=True)["_merge"]
+        keep &= ~((hit == "both").to_numpy() & rows["resource_id"].isna().to_numpy())
     if len(account_gaps):
         hit = rows[["provider", "account_id"]].merge(account_gaps, how="left", indicator=True)["_merge"]
         keep &= (hit == "left_only").to_numpy()
@@ -417,7 +428,7 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
         accounts_with_gaps = region_gaps[["provider", "account_id"]].drop_duplicates().astype("string")
         hit = probe[["provider", "account_id"]].merge(accounts_with_gaps, how="left", indicator=True)["_merge"]
         keep &= ~((hit == "both").to_numpy() & rows["region"].isna().to_numpy())
-    errors = gaps.assign(resource_id=pd.NA, status="ERROR", severity=c.severity, evidence="{}",
+    errors = gaps.assign(status="ERROR", severity=c.severity, evidence="{}",
                          reason="not evaluated: " + gaps["reason"],
                          reason_ja="評価できませんでした: " + gaps["reason_ja"])
     return pd.concat([rows[keep], errors], ignore_index=True)

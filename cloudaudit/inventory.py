@@ -179,6 +179,8 @@ SCHEMA: dict[str, dict[str, Column]] = {
         "source": ("string", "API operation or query, e.g. iam:GetCredentialReport"),
         "status": ("string", "ok, denied, error or unsupported"),
         "message": ("string", "error code and message when not ok"),
+        "resource_id": ("string", "when not ok for one subject only (e.g. one trail whose log bucket could not be "
+                                  "read): that subject; <NA>: the whole account / region"),
     },
 }
 

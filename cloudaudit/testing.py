@@ -27,7 +27,8 @@ def inventory(covered: bool = True, gaps: Iterable[Mapping[str, Any]] = (), **ta
                          ignore_index=True).drop_duplicates()
         rows = [{"provider": p, "account_id": a, "region": None, "table": t, "source": "test", "status": "ok"}
                 for p, a in keys.itertuples(index=False) for t in TABLES if t != "coverage"]
-        gap_keys = {(g["provider"], g["account_id"], g["table"]) for g in gaps if not g.get("region")}
+        gap_keys = {(g["provider"], g["account_id"], g["table"]) for g in gaps
+                    if not g.get("region") and not g.get("resource_id")}
         rows = [r for r in rows if (r["provider"], r["account_id"], r["table"]) not in gap_keys]
         existing = list(tables.get("coverage", []))
         inv = Inventory({**frames, "coverage": pd.DataFrame(existing + rows + [

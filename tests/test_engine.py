@@ -181,6 +181,28 @@ def test_reasons_and_evidence_stay_on_their_row_when_tenant_text_holds_line_sepa
         assert __import__("json").loads(df.loc[n, "evidence"])["name"] == n
 
 
+def _account_verdict(inv, policy):
+    """Per-bucket rows plus one account-level row (resource_id <NA>)."""
+    rows = public_buckets(inv, policy)
+    summary = rows.groupby(["provider", "account_id"], as_index=False).agg(region=("region", "first"))
+    return pd.concat([rows, summary.assign(resource_id=pd.NA, name="all buckets", status="PASS")], ignore_index=True)
+
+
+def test_a_gap_for_one_subject_replaces_that_subject_and_withdraws_the_account_verdict():
+    check = define_check("TST-010", _account_verdict, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                         severity="medium", needs=["resources"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", False), bucket("1", "b", False), bucket("2", "c", False)],
+                    gaps=[{"provider": "aws", "account_id": "1", "region": "ap-northeast-1", "resource_id": "b",
+                           "table": "resources", "status": "denied", "message": "b's policy: AccessDenied"}])
+    df = run_checks(inv, Policy(), checks=[check]).df
+    got = {(a, r if isinstance(r, str) else None): s for a, r, s in
+           zip(df["account_id"], df["resource_id"], df["status"].astype(str))}
+    # the account-level PASS of account 1 is withdrawn (it rested on b); b's ERROR stands for it
+    assert got == {("1", "a"): "PASS", ("1", "b"): "ERROR", ("2", "c"): "PASS", ("2", None): "PASS"}
+    error = df[(df["account_id"] == "1") & (df["resource_id"] == "b")]["reason"].iloc[0]
+    assert "b's policy: AccessDenied" in error
+
+
 def test_guardrail_kind_gap_fails_only_checks_needing_that_kind():
     region_check = define_check("TST-007", public_buckets, title={"en": "t", "ja": "t"}, controls=["18.1.1"],
                                 severity="medium", needs=["resources", "guardrails.region_restriction"],
