@@ -46,6 +46,7 @@ class CoverageRow:
     source: str
     status: str          # ok, denied, error, unsupported
     message: str = ""
+    resource_id: str | None = None  # the one subject a failed read is about (<NA>: the whole scope)
 
 
 @dataclass
@@ -68,9 +69,10 @@ class Collection:
             self.records.append(Record(self.provider, account_id, region, source, data))
 
     def cover(self, account_id: str, region: str | None, table: str, source: str,
-              status: str = "ok", message: str = "") -> None:
+              status: str = "ok", message: str = "", resource_id: str | None = None) -> None:
         with self._lock:
-            self.coverage.append(CoverageRow(self.provider, account_id, region, table, source, status, message))
+            self.coverage.append(CoverageRow(self.provider, account_id, region, table, source, status, message,
+                                             resource_id))
 
     def find(self, source: str, account_id: str | None = None, region: str | None = None) -> list[Record]:
         """Records of one source, optionally for one account / region."""
