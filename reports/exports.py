@@ -27,11 +27,15 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "w"
     """Write through a temporary file in the same folder, then rename over the target.
 
     A crash mid-write leaves the previous file untouched; the data is on disk before the rename.
+    A new file is readable by its owner only (a report holds the tenant's configuration, like
+    the evidence bundle); a file that already exists keeps the permissions it was given.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)  # mode 0600
     try:
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None,
                        **({"newline": ""} if "b" not in mode else {})) as handle:
             write(handle)

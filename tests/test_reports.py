@@ -368,6 +368,16 @@ def test_atomic_write_failure_keeps_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
 
 
+def test_new_report_is_owner_only_and_a_replaced_one_keeps_its_permissions(tmp_path):
+    fresh = atomic_write(tmp_path / "new.html", lambda h: h.write("x"))
+    assert fresh.stat().st_mode & 0o777 == 0o600
+    shared = tmp_path / "shared.html"
+    shared.write_text("old", encoding="utf-8")
+    shared.chmod(0o640)  # an admin made it readable by the web server's group
+    atomic_write(shared, lambda h: h.write("new"))
+    assert shared.read_text(encoding="utf-8") == "new" and shared.stat().st_mode & 0o777 == 0o640
+
+
 def test_failed_export_keeps_previous_report(tmp_path):
     target = tmp_path / "r.xlsx"
     write_xlsx(sample_findings(), target)
