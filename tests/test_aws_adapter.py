@@ -137,6 +137,22 @@ def test_buckets_region_public_encryption_tls_tags(inv, sample_org):
     assert set(buckets.resource_id) <= set(labels.resource_id)
 
 
+def test_s3_buckets_carry_the_provider_enforced_tls_floor_rds_stays_unknown(inv, findings):
+    """Every S3 endpoint refuses TLS < 1.2 (AWS, June 2023): buckets report 1.2 and pass ENC-006;
+    an RDS instance's minimum depends on its parameter group, which is not read: unknown, FAIL."""
+    res = inv.resources
+    buckets, db = res[res.kind == "bucket"], res[res.kind == "database"]
+    assert len(buckets) and set(buckets.min_tls) == {"1.2"}
+    assert len(db) and db.min_tls.isna().all()
+    enc6 = findings[findings.check_id == "ENC-006"].set_index("resource_id")
+    assert set(enc6.loc[list(buckets.resource_id), "status"].astype(str)) == {"PASS"}
+    some = buckets.iloc[0]
+    assert enc6.loc[some.resource_id, "reason"] == \
+        f"bucket {some['name']} accepts TLS 1.2 and above (policy minimum 1.2)"
+    assert set(enc6.loc[list(db.resource_id), "status"].astype(str)) == {"FAIL"}
+    assert all("minimum TLS version is unknown" in r for r in enc6.loc[list(db.resource_id), "reason"])
+
+
 def test_snapshot_volume_database_keys(inv, sample_org):
     res = inv.resources.set_index("resource_id")
     probs = sample_org["problems"]

@@ -419,6 +419,11 @@ def _bucket_policy_flags(policy: dict) -> tuple[bool, bool, bool]:
     return read, write, tls
 
 
+# Provider-enforced floor of every S3 endpoint (see _buckets); RDS keeps <NA>: its minimum
+# depends on the engine's parameter group, which is not read.
+S3_MIN_TLS = "1.2"
+
+
 def _buckets(rec: _Records, managers: dict, partitions: dict[str, str]) -> tuple[list, list, list]:
     resources, tags, replicas = [], [], []
     by_bucket: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
@@ -487,7 +492,12 @@ def _buckets(rec: _Records, managers: dict, partitions: dict[str, str]) -> tuple
                           "kind": "bucket", "native_type": "AWS::S3::Bucket", "data_bearing": True,
                           "encryption": encryption, "key_id": key_id if encryption == "customer" else None,
                           "public_read": public_read, "public_write": public_write,
-                          "https_only": tls if policy_raw is not None else None, "created": parts.get("created")})
+                          "https_only": tls if policy_raw is not None else None,
+                          # Not a bucket setting: AWS enforces TLS 1.2 as the minimum on every S3 (and
+                          # every other AWS API) endpoint in all regions since June 28, 2023 (AWS Security
+                          # Blog, "TLS 1.2 to become the minimum TLS protocol level for all AWS API
+                          # endpoints"), so no bucket accepts TLS 1.0 / 1.1.
+                          "min_tls": S3_MIN_TLS, "created": parts.get("created")})
         tagging = parts.get("s3:GetBucketTagging")
         if tagging and "absent" not in tagging:
             tags.extend(_tags(account, arn, tagging.get("TagSet")))
