@@ -472,12 +472,11 @@ def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP)
     omitted = int(is_pass.sum() - keep_pass.sum())
     remediation = kept["remediation"]
     if lang != "en":
-        try:
-            from cloudaudit.engine import registry
-            local = {cid: c.remediation.get(lang) for cid, c in registry().items()}
-            remediation = kept["check_id"].map(local).where(lambda s: s.notna() & (s != ""), kept["remediation"])
-        except Exception:  # noqa: BLE001 - the registry is optional here; English remediation stays
-            pass
+        from cloudaudit.engine import registry  # check metadata only: the localized remediation text
+
+        local = {cid: c.remediation.get(lang) for cid, c in registry().items()}
+        remediation = (kept["check_id"].astype(object).map(local)
+                       .where(lambda s: s.notna() & (s != ""), kept["remediation"].astype(object)))
     classification = kept["classification"].map(lambda v: LEVEL_NAMES[lang].get(v, v), na_action="ignore")
     encoded_cols = {"c": kept["check_id"], "t": _localized(kept, "title", lang), "p": kept["provider"],
                     "a": kept["account_id"], "g": kept["region"], "k": kept["controls"], "l": classification,
@@ -558,11 +557,9 @@ def _template_reasons(kept: pd.DataFrame, evidence: list[dict[str, Any]], reason
     renders them back from the evidence (standard fields such as ``region`` from the row).
     Anything not reproduced exactly stays as text.
     """
-    try:
-        from cloudaudit.engine import registry
-        checks = registry()
-    except Exception:  # noqa: BLE001 - without the registry every reason stays as text
-        return [], list(reasons)
+    from cloudaudit.engine import registry  # the checks' reason templates (metadata, no check code runs)
+
+    checks = registry()
     n = len(reasons)
     index = pd.RangeIndex(n)
     target = pd.Series(reasons, index=index, dtype=object)
