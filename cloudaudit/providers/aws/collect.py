@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from ..base import Collection, Progress, classify_error, no_progress
 from .client import HOME_REGION, ClientFactory, Credentials, partition_of
+from .guardrails import collect_security_alerting, collect_security_contact
 
 PROVIDER = "aws"
 DEFAULT_MAX_ATTEMPTS = 6
@@ -224,7 +225,8 @@ def collect_iam(run: _Run, account: Account) -> None:
         return iam.get_credential_report()
 
     run.call(a, "global", "iam:GetCredentialReport", ["principals", "credentials"], credential_report)
-    run.call(a, "global", "iam:GetAccountAuthorizationDetails", ["principals", "grants", "trusts"],
+    run.call(a, "global", "iam:GetAccountAuthorizationDetails", ["principals", "grants", "trusts",
+                                                                  "guardrails.mfa_required"],
              lambda: pages(iam, "get_account_authorization_details"))
     run.call(a, "global", "iam:ListVirtualMFADevices", ["principals"],
              lambda: pages(iam, "list_virtual_mfa_devices"))
@@ -462,7 +464,8 @@ def collect_guardduty(run: _Run, account: Account, region: str) -> None:
                  extra={"DetectorId": detector})
 
 
-REGIONAL_COLLECTORS = (collect_ec2, collect_rds, collect_kms, collect_dynamodb, collect_logs, collect_guardduty)
+REGIONAL_COLLECTORS = (collect_ec2, collect_rds, collect_kms, collect_dynamodb, collect_logs, collect_guardduty,
+                       collect_security_alerting)
 
 
 # ----------------------------------------------------------------------------- driver
@@ -632,6 +635,7 @@ def _account_task(context: _TaskContext, account: Account) -> tuple[Account | No
         collect_iam(run, account)
         collect_s3_account(run, account)
         collect_global_databases(run, account)
+        collect_security_contact(run, account)
         result = account
     return result, run.collection.records, run.collection.coverage
 

@@ -859,6 +859,9 @@ def _guardrails(rec: _Records, tenants: list[dict]) -> list[dict]:
         pol = r.data.get("PasswordPolicy")
         rows.append({"provider": P, "account_id": r.account_id, "scope": "account", "kind": "password_policy",
                      "effective": bool(pol), "values": [], "detail": _json(pol or {"absent": True})})
+    from .guardrails import guardrail_rows  # mfa_required, security_contact, security_alerting (it imports this module)
+
+    rows.extend(guardrail_rows(rec))
     return rows
 
 
