@@ -24,6 +24,25 @@ LABEL = {"Key": "classification", "Value": "internal"}   # group-internal: no CM
 ADMIN_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 READ_DOC = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"],
                                                      "Resource": "*"}]}
+# Deny everything but managing one's own MFA device unless signed in with MFA (the IAM documentation's
+# "allow MFA-authenticated IAM users to manage their own credentials" pattern), for the Admins group.
+REQUIRE_MFA = {"Sid": "DenyAllExceptListedIfNoMFA", "Effect": "Deny",
+               "NotAction": ["iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:GetUser", "iam:ListMFADevices",
+                             "iam:ListVirtualMFADevices", "iam:ResyncMFADevice", "sts:GetSessionToken"],
+               "Resource": "*", "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}
+ADMIN_MFA_DOC = {"Version": "2012-10-17", "Statement": [*ADMIN_DOC["Statement"], REQUIRE_MFA]}
+# CIS AWS Foundations monitoring filters on the CloudTrail log group: root use and IAM policy changes.
+SECURITY_FILTERS = {
+    "RootAccountUsage": '{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS '
+                        '&& $.eventType != "AwsServiceEvent" }',
+    "IAMPolicyChanges": "{ ($.eventName = DeleteGroupPolicy) || ($.eventName = DeleteRolePolicy) || "
+                        "($.eventName = DeleteUserPolicy) || ($.eventName = PutGroupPolicy) || "
+                        "($.eventName = PutRolePolicy) || ($.eventName = PutUserPolicy) || "
+                        "($.eventName = CreatePolicy) || ($.eventName = DeletePolicy) || "
+                        "($.eventName = AttachRolePolicy) || ($.eventName = DetachRolePolicy) || "
+                        "($.eventName = AttachUserPolicy) || ($.eventName = DetachUserPolicy) || "
+                        "($.eventName = AttachGroupPolicy) || ($.eventName = DetachGroupPolicy) }",
+}
 REGION_SCP = {"Version": "2012-10-17", "Statement": [{
     "Sid": "DenyOutsideJapan", "Effect": "Deny",
     "NotAction": ["iam:*", "organizations:*", "sts:*", "support:*", "cloudfront:*", "route53:*"],
@@ -95,6 +114,35 @@ def _account_guardrails(acct: _Account) -> None:
         RequireLowercaseCharacters=True, MaxPasswordAge=90, PasswordReusePrevention=24)
 
 
+def _security_contact(acct: _Account) -> None:
+    """Register the account's SECURITY alternate contact (LOG-008); the Account API is global."""
+    acct.client("account", "us-east-1").put_alternate_contact(
+        AlternateContactType="SECURITY", Name="Security Operations", Title="CSIRT",
+        EmailAddress=f"security+{acct.id}@example.com", PhoneNumber="+81-3-0000-0000")
+
+
+def _metric_alarms(acct: _Account, log_group: str) -> None:
+    """CIS monitoring: metric filters on the CloudTrail log group, each with an alarm to SNS (LOG-007)."""
+    topic = acct.client("sns").create_topic(Name="security-alerts")["TopicArn"]
+    logs, cloudwatch = acct.client("logs"), acct.client("cloudwatch")
+    logs.create_log_group(logGroupName=log_group)
+    for name, pattern in SECURITY_FILTERS.items():
+        logs.put_metric_filter(logGroupName=log_group, filterName=name, filterPattern=pattern, metricTransformations=[
+            {"metricName": name, "metricNamespace": "CISBenchmark", "metricValue": "1"}])
+        cloudwatch.put_metric_alarm(AlarmName=name, MetricName=name, Namespace="CISBenchmark", Statistic="Sum",
+                                    Period=300, EvaluationPeriods=1, Threshold=1.0, ActionsEnabled=True,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold", AlarmActions=[topic])
+
+
+def _event_alerts(acct: _Account) -> None:
+    """An EventBridge rule sending GuardDuty findings to SNS (LOG-007)."""
+    topic = acct.client("sns").create_topic(Name="guardduty-findings")["TopicArn"]
+    events = acct.client("events")
+    events.put_rule(Name="guardduty-findings", State="ENABLED", EventPattern=json.dumps(
+        {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]}))
+    events.put_targets(Rule="guardduty-findings", Targets=[{"Id": "sns", "Arn": topic}])
+
+
 def _good_trail(acct: _Account, bucket: str) -> None:
     ct = acct.client("cloudtrail")
     ct.create_trail(Name="audit", S3BucketName=bucket, IsMultiRegionTrail=True, EnableLogFileValidation=True,
@@ -160,7 +208,8 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     iam.attach_user_policy(UserName="bob", PolicyArn=read_arn)
     iam.attach_user_policy(UserName="carol", PolicyArn=admin_arn)       # admin without MFA
     iam.create_group(GroupName="Admins")
-    iam.put_group_policy(GroupName="Admins", PolicyName="Everything", PolicyDocument=json.dumps(ADMIN_DOC))
+    iam.put_group_policy(GroupName="Admins", PolicyName="Everything",       # admin, MFA enforced (AUTH-005)
+                         PolicyDocument=json.dumps(ADMIN_MFA_DOC))
     iam.add_user_to_group(GroupName="Admins", UserName="dave")            # admin with MFA, via group
     iam.create_access_key(UserName="svc-deploy")                         # made 400 days old below
     iam.put_user_policy(UserName="svc-deploy", PolicyName="deploy", PolicyDocument=json.dumps(READ_DOC))
@@ -177,6 +226,8 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     mgmt.client("s3").put_bucket_lifecycle_configuration(Bucket=log_bucket, LifecycleConfiguration={"Rules": [
         {"ID": "keep-400-days", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 400}}]})
     _good_trail(mgmt, log_bucket)
+    _metric_alarms(mgmt, "aws-cloudtrail-logs")
+    _security_contact(mgmt)
     kms = mgmt.client("kms")
     good_key = kms.create_key(Description="app data")
     kms.enable_key_rotation(KeyId=good_key["KeyMetadata"]["KeyId"])
@@ -269,6 +320,9 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     sec2.create_snapshot(VolumeId=base, TagSpecifications=[{"ResourceType": "snapshot", "Tags": [LABEL]}])
     _good_trail(shared, f"shared-data-{shared.id}")
     _account_guardrails(shared)
+    _event_alerts(shared)
+    _security_contact(shared)
+    # prod-app has no MFA policy, no security alerting and no security contact (AUTH-005, LOG-007, LOG-008)
 
     for acct in (mgmt, prod_app, shared):  # threat detection where the workloads are
         acct.client("guardduty").create_detector(Enable=True)
@@ -276,6 +330,9 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     seeded = {
         "org_id": org_id, "management": MANAGEMENT, "members": ids, "root": root,
         "ous": {"Workloads": workloads, "Prod": prod}, "scp": scp, "allowed_regions": ALLOWED_REGIONS,
+        # account-level guardrails: the accounts that have each (the others have none)
+        "guardrails": {"mfa_required": [MANAGEMENT], "security_contact": [MANAGEMENT, ids["shared-services"]],
+                       "security_alerting": [MANAGEMENT, ids["shared-services"]]},
         "problems": {
             "console_user_without_mfa": f"arn:aws:iam::{MANAGEMENT}:user/bob",
             "admin_user_without_mfa": f"arn:aws:iam::{MANAGEMENT}:user/carol",
