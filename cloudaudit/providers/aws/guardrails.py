@@ -230,7 +230,7 @@ def mfa_required_rows(rec: Rec) -> list[dict]:
             own = _policy_grants(u, "UserPolicyList", docs)
             is_admin = admin(own) or any(group_admin.get(g, False) for g in u.get("GroupList", []))
             found = [(p, op, "direct") for p, op in mfa_policies(u, "UserPolicyList")]
-            found += [(f"{g}/{p}", op, "group") for g in u.get("GroupList", []) for p, op in group_mfa.get(g, [])]
+            found += [(p, op, f"group {g}") for g in u.get("GroupList", []) for p, op in group_mfa.get(g, [])]
             note("user", u, "UserName", is_admin, found)
         for name, g in groups.items():
             note("group", g, "GroupName", group_admin[name], [(p, op, "direct") for p, op in group_mfa[name]])
