@@ -637,3 +637,66 @@ def test_log_buckets_whose_retention_cannot_be_read_make_only_their_trails_error
     assert set(zip(errors.account_id, errors.region)) == {(MANAGEMENT, region), (MANAGEMENT, other)}
     home = _status(f, "LOG-003", f"arn:aws:cloudtrail:{HOME}:{MANAGEMENT}:trail/audit")
     assert home and "ERROR" not in home
+
+
+def test_a_trail_writing_to_another_audited_accounts_bucket_gets_its_retention_read_there(moto_endpoint, sample_org):
+    """A log-archive account of the same organization (as Control Tower sets up): the trail of one
+    member writes to a bucket held by another member; its lifecycle is read with the holder's
+    session, so the trail's LOG-003 has a real verdict. When the holder is not audited, the
+    retention stays unread: an unsupported coverage row, ERROR."""
+    import boto3
+
+    prod, shared = sample_org["members"]["prod-app"], sample_org["members"]["shared-services"]
+    region = "eu-west-2"   # the trail's home region (the module's other collections do not scan it)
+    sts = boto3.client("sts", region_name="us-east-1")
+
+    def member(account_id: str, service: str):
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+                                RoleSessionName="test")["Credentials"]
+        return boto3.client(service, region_name=region, aws_access_key_id=creds["AccessKeyId"],
+                            aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+    archive = f"org-log-archive-{shared}"
+    location = {"LocationConstraint": region}
+    # moto wants a trail's bucket in the trail's account: create it there, make the trail, delete
+    # the bucket and create it again in the log-archive account, which then holds it.
+    prod_s3, prod_ct, shared_s3 = member(prod, "s3"), member(prod, "cloudtrail"), member(shared, "s3")
+    prod_s3.create_bucket(Bucket=archive, CreateBucketConfiguration=location)
+    trail = prod_ct.create_trail(Name="to-log-archive", S3BucketName=archive)["TrailARN"]
+    prod_ct.put_event_selectors(TrailName="to-log-archive", EventSelectors=[
+        {"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    prod_s3.delete_bucket(Bucket=archive)
+    shared_s3.create_bucket(Bucket=archive, CreateBucketConfiguration=location)
+    shared_s3.put_bucket_lifecycle_configuration(Bucket=archive, LifecycleConfiguration={"Rules": [
+        {"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 90}}]})
+    prod_ct.start_logging(Name="to-log-archive")
+    try:
+        both = aws.collect({"regions": [region], "accounts": [prod, shared], "max_attempts": 1})
+        alone = aws.collect({"regions": [region], "accounts": [prod], "max_attempts": 1})
+    finally:
+        prod_ct.delete_trail(Name="to-log-archive")
+        shared_s3.delete_bucket_lifecycle(Bucket=archive)
+        shared_s3.delete_bucket(Bucket=archive)
+
+    inv = aws.normalize(both)
+    cov = inv.coverage
+    retention = cov[cov.table == "audit_logs.retention_days"]
+    assert set(retention[(retention.account_id == prod) & (retention.region == region)].status) == {"ok"}
+    assert (retention.status == "ok").all()
+    read = [r for r in both.records if r.source == "s3:GetBucketLifecycleConfiguration" and r.data["Bucket"] == archive]
+    assert [(r.account_id, r.region) for r in read] == [(shared, region)]   # read once, by the holder
+    log = inv.audit_logs.set_index("log_id").loc[trail]
+    assert log.retention_days == 90 and log.destination_region == region
+    f = cloudaudit.audit(inv, checks=["LOG-003"]).df
+    assert _status(f, "LOG-003", trail) == {"FAIL"}
+    reason = f[(f.check_id == "LOG-003") & (f.resource_id == trail)].reason.iloc[0]
+    assert "90 days, less than 365 days" in reason
+
+    inv = aws.normalize(alone)
+    cov = inv.coverage
+    rows = cov[(cov.table == "audit_logs.retention_days") & (cov.status != "ok")]
+    assert list(zip(rows.account_id, rows.region, rows.status)) == [(prod, region, "unsupported")]
+    assert archive in rows.message.iloc[0] and "another account" in rows.message.iloc[0]
+    f = cloudaudit.audit(inv, checks=["LOG-003"]).df
+    assert set(f[f.region == region].status.astype(str)) == {"ERROR"}
+    assert not f.resource_id.eq(trail).any()

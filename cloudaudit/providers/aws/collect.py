@@ -318,45 +318,88 @@ def log_buckets(collection: Collection) -> dict[str, dict[str, set[str]]]:
 RETENTION = "audit_logs.retention_days"
 
 
-def collect_lifecycles(run: _Run, account: Account, names: dict[str, set[str]]) -> None:
-    """Retention of the log buckets only (LOG-003): one lifecycle read per log bucket, not per bucket.
+# A log bucket whose lifecycle is read: its region and where its retention is judged, as
+# (account of the trail or Config channel writing there, region) pairs.
+LogBucket = tuple[str, set[tuple[str, str]]]
+
+
+def plan_lifecycles(collection: Collection, entered: dict[str, Account],
+                    audited: Iterable[str] = ()) -> dict[str, dict[str, LogBucket]]:
+    """Owner account -> log bucket -> (bucket region, verdict places), for every log bucket held by
+    an audited (entered) account; one lifecycle read per bucket, with the owner's own session.
+
+    A trail often writes to another account of the organization (a Control Tower log-archive
+    account): that bucket is read in the account holding it. A log bucket that no audited account
+    holds gets coverage rows here, in the home regions of the trails writing there (``audited``:
+    every account of the run, entered or not, so an account that could not be entered is not
+    taken for one outside the audit).
+    """
+    holders = {(name, acct.id): region for acct in entered.values() for region, names in acct.buckets.items()
+               for name in names}
+    located = {name: (acct, region) for (name, acct), region in holders.items()}
+    plan: dict[str, dict[str, LogBucket]] = {}
+    source = _LIFECYCLE[0]
+    for account_id, names in sorted(log_buckets(collection).items()):
+        account = entered.get(account_id)
+        if account is None:
+            continue
+        for name, trail_regions in sorted(names.items()):
+            own = holders.get((name, account_id))
+            owner, region = (account_id, own) if own is not None else located.get(name, (None, None))
+            if owner is None:
+                if not trail_regions:
+                    continue   # a Config-only bucket elsewhere: no audit log row takes its retention
+                status, message = _unlocated(account, name, entered, audited)
+                for at in sorted(trail_regions):
+                    collection.cover(account_id, at, RETENTION, source, status, message)
+                continue
+            if not trail_regions and owner != account_id:
+                continue   # as above: Config deliveries to another account's bucket set no retention
+            bucket = plan.setdefault(owner, {}).setdefault(name, (region, set()))
+            bucket[1].update((account_id, at) for at in (trail_regions or {region}))
+    return plan
+
+
+def collect_lifecycles(run: _Run, owner: Account, buckets: dict[str, LogBucket]) -> None:
+    """Retention of the log buckets only (LOG-003): one lifecycle read per log bucket, not per bucket,
+    made in the account holding the bucket (``owner``) and recorded there.
 
     Coverage goes where the verdict is: the home region of each trail writing to the bucket (the
-    bucket's own region for a Config-only bucket), so an unread retention makes only those trails'
-    LOG-003 ERROR. A bucket this account does not hold gets a coverage row saying so.
+    bucket's own region for a Config-only bucket), in the trail's account, so an unread retention
+    makes only those trails' LOG-003 ERROR.
     """
-    where = {name: region for region, listed in account.buckets.items() for name in listed}
     source, absent = _LIFECYCLE
-    for name, trail_regions in sorted(names.items()):
-        region = where.get(name)
-        if region is None:
-            if not trail_regions:
-                continue   # a Config-only bucket elsewhere: no audit log row takes its retention
-            status, message = _unlocated(account, name)
-            for at in sorted(trail_regions):
-                run.collection.cover(account.id, at, RETENTION, source, status, message)
-            continue
-        s3 = run.client(account, "s3", region)
+    for name, (region, places) in sorted(buckets.items()):
+        s3 = run.client(owner, "s3", region)
         before = len(run.failures)
-        run.call(account.id, region, source, [RETENTION],
+        run.call(owner.id, region, source, [RETENTION],
                  lambda n=name: s3.get_bucket_lifecycle_configuration(Bucket=n), absent=absent,
                  extra={"Bucket": name}, cover=False)
         failed = run.failures[before:]
         del run.failures[before:]
-        for at in sorted(trail_regions or {region}):
+        for account_id, at in sorted(places):
             for _, src, status, message in failed or [([], source, "ok", "")]:
-                run.collection.cover(account.id, at, RETENTION, src, status, message)
+                if status != "ok" and account_id != owner.id:
+                    message = f"log bucket {name} (account {owner.id}): {message}"
+                run.collection.cover(account_id, at, RETENTION, src, status, message)
 
 
-def _unlocated(account: Account, name: str) -> tuple[str, str]:
-    """Status and message for a log bucket whose lifecycle cannot be read from this account."""
+def _unlocated(account: Account, name: str, entered: dict[str, Account], audited: Iterable[str]) -> tuple[str, str]:
+    """Status and message for a log bucket no audited account was seen holding."""
     if account.listed is None:
         return "error", (f"log bucket {name}: retention not read: s3:ListBuckets of account {account.id} "
-                         "failed, so the bucket's region is unknown")
-    if name in account.listed:
-        return "error", f"log bucket {name}: retention not read: its region is unknown (s3:GetBucketLocation failed)"
-    return "unsupported", (f"log bucket {name} is not in account {account.id} (owned by another account): "
-                           "its lifecycle (retention) cannot be read from this account")
+                         "failed, so the bucket's account and region are unknown")
+    listing = [a.id for a in entered.values() if a.listed is not None and name in a.listed]
+    if listing:
+        return "error", (f"log bucket {name} (account {listing[0]}): retention not read: its region is unknown "
+                         "(s3:GetBucketLocation failed)")
+    unlisted = sorted({a.id for a in entered.values() if a.listed is None} | (set(audited) - set(entered)))
+    if unlisted:
+        return "error", (f"log bucket {name} is not in account {account.id}: retention not read: the bucket "
+                         f"listing of audited account(s) {', '.join(unlisted)} was not read, so its owner is unknown")
+    return "unsupported", (f"log bucket {name} is not in account {account.id} nor in any other audited account "
+                           "(it belongs to another account, or no longer exists): its lifecycle (retention) "
+                           "cannot be read")
 
 
 def collect_ec2(run: _Run, account: Account, region: str) -> None:
@@ -571,15 +614,19 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                         pending[f] = (result.id, bucket_region_name)
                 label = f"aws {account_id}" + (f" {region}" if region else "")
                 progress(done, done + len(pending), label)
-        # Second pass, once every trail and Config channel is known: lifecycles of log buckets only.
-        later = [(acct, pool.submit(_lifecycle_task, context, entered[acct], names))
-                 for acct, names in log_buckets(collection).items() if acct in entered]
-        for acct, future in later:
+        # Second pass, once every trail and Config channel is known: lifecycles of log buckets only,
+        # each read in the audited account holding the bucket.
+        plan = plan_lifecycles(collection, entered, account_ids)
+        later = [(owner, buckets, pool.submit(_lifecycle_task, context, entered[owner], buckets))
+                 for owner, buckets in plan.items()]
+        for owner, buckets, future in later:
             try:
                 _, records, coverage = future.result()
-            except Exception as exc:  # noqa: BLE001 - as above: a coverage row (for that account), not a crash
+            except Exception as exc:  # noqa: BLE001 - as above: coverage rows where the verdicts are, not a crash
                 _, message = classify_error(exc)
-                collection.cover(acct, None, "audit_logs.retention_days", "cloudaudit:collector", "error", message)
+                for account_id, at in sorted({p for _, places in buckets.values() for p in places}):
+                    collection.cover(account_id, at, RETENTION, "cloudaudit:collector", "error",
+                                     f"lifecycles read in account {owner}: {message}")
                 continue
             collection.records.extend(records)
             collection.coverage.extend(coverage)
@@ -653,7 +700,7 @@ def _bucket_task(context: _TaskContext, account: Account, region: str, names: li
     return None, run.collection.records, run.collection.coverage
 
 
-def _lifecycle_task(context: _TaskContext, account: Account, names: dict[str, set[str]]) -> tuple[None, list, list]:
+def _lifecycle_task(context: _TaskContext, owner: Account, buckets: dict[str, LogBucket]) -> tuple[None, list, list]:
     run = context.run()
-    collect_lifecycles(run, account, names)
+    collect_lifecycles(run, owner, buckets)
     return None, run.collection.records, run.collection.coverage
