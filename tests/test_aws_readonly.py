@@ -22,6 +22,7 @@ READ_PREFIXES = ("Describe", "List", "Get", "Search", "Lookup")
 ALSO_ALLOWED = {"GenerateCredentialReport", "AssumeRole"}
 POLICY = Path(__file__).resolve().parents[1] / "docs" / "permissions" / "aws.json"
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_OPERATION_PATH = re.compile(r"^[a-z]+[A-Z][A-Za-z]*$")
 
 
 def _policy_actions() -> set[str]:
@@ -86,6 +87,12 @@ def _server_operation(entry: dict) -> tuple[str, str]:
     action = urllib.parse.parse_qs(body).get("Action", [""])[0]
     if not action:
         action = urllib.parse.parse_qs(urllib.parse.urlsplit(entry["url"]).query).get("Action", [""])[0]
+    if not action:
+        # REST-JSON APIs that POST every operation to a path named after it (the Account API:
+        # POST /getAlternateContact): the operation is the path, judged like any other.
+        segment = urllib.parse.urlsplit(entry["url"]).path.rsplit("/", 1)[-1]
+        if entry["method"] == "POST" and _OPERATION_PATH.match(segment):
+            action = segment[0].upper() + segment[1:]
     return service, action or f"REST {entry['method']}"
 
 
@@ -141,3 +148,13 @@ def test_the_sample_seeder_cannot_write_to_a_real_account():
     assert (creds.access_key, creds.secret_key) == ("testing", "testing")
     with pytest.raises(ValueError):
         sample.seed_sample_organization("")
+
+
+def test_operations_posted_to_a_path_named_after_them_are_judged_by_that_name():
+    """The Account API POSTs every operation (read or write) to /<operation>: a write is still caught."""
+    read = {"headers": {}, "method": "POST", "url": "http://127.0.0.1/getAlternateContact"}
+    write = {"headers": {}, "method": "POST", "url": "http://127.0.0.1/putAlternateContact"}
+    assert _server_operation(read)[1] == "GetAlternateContact" and _read_only("GetAlternateContact")
+    assert _server_operation(write)[1] == "PutAlternateContact" and not _read_only("PutAlternateContact")
+    s3_put = {"headers": {}, "method": "PUT", "url": "http://127.0.0.1/bucket?tagging"}
+    assert _server_operation(s3_put)[1] == "REST PUT"
