@@ -222,6 +222,8 @@ def _resources(rng, acc: _Accounts, n: int, now) -> pd.DataFrame:
         "peer_account": _take(acc.ids, rng.integers(0, len(acc.ids), n)).where(is_["peering"], pd.NA),
         "weak_settings": pd.Series(weak, dtype=object),
     })
+    # keys with a rotation period rotate; the other 35 % were read as "rotation off"
+    frame["rotation_enabled"] = frame["rotation_days"].notna().astype("boolean").where(is_["key"], pd.NA)
     return frame
 
 
