@@ -45,7 +45,7 @@ def check_partition(directory: str, provider: str, account_id: str | list[str], 
     """Load one account's (or a few accounts') partitions and return their findings rows (runs on a worker)."""
     where = ("account_id", "in", list(account_id)) if isinstance(account_id, list) else ("account_id", "==", account_id)
     inv = Inventory.load(directory, filters=[("provider", "==", provider), where])
-    return run_checks(inv, policy, run_id=run_id, collected_at=collected_at).df
+    return run_checks(inv, policy, run_id=run_id, collected_at=collected_at, as_of=collected_at).df
 
 
 def audit_partitioned(directory: str | Path, policy: Policy | None = None, executor: Executor | None = None,
@@ -56,7 +56,8 @@ def audit_partitioned(directory: str | Path, policy: Policy | None = None, execu
     small accounts use the workers better than one task per account.
     """
     org_policy, accounts = organization_policy(directory, policy)
-    collected_at = collected_at or datetime.now(timezone.utc)   # one stamp for every task of the run
+    # one stamp for every task of the run, and the instant every task measures ages against
+    collected_at = collected_at or datetime.now(timezone.utc)
     args = []
     for provider, ids in accounts.groupby("provider", sort=True)["account_id"]:
         ids = list(ids)

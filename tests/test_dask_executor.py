@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -84,14 +85,18 @@ def test_partitioned_inventory_checked_per_account_on_dask_workers(tmp_path, das
     inv.save(tmp_path, partition=True)
     org_policy, accounts = organization_policy(tmp_path)
     assert len(accounts) == inv.tenants.shape[0] >= 3
-    whole = run_checks(inv, org_policy, run_id="r").df
+    # one instant for ages in both runs: seconds apart, a key's age in whole days could differ
+    when = datetime.now(timezone.utc)
+    whole = run_checks(inv, org_policy, run_id="r", as_of=when).df
     with get_task_stream(dask_client) as stream:
-        per_account = audit_partitioned(tmp_path, executor=dask_client.get_executor(), run_id="r").df
+        per_account = audit_partitioned(tmp_path, executor=dask_client.get_executor(), run_id="r",
+                                        collected_at=when).df
     # One task per account, run in the cluster's worker processes.
     assert len(stream.data) == len(accounts)
     assert {t["worker"] for t in stream.data} <= set(dask_client.nthreads())
     # Several accounts per task give the same findings.
-    chunked = audit_partitioned(tmp_path, executor=dask_client.get_executor(), run_id="r", chunk=2).df
+    chunked = audit_partitioned(tmp_path, executor=dask_client.get_executor(), run_id="r", chunk=2,
+                                collected_at=when).df
     assert per_account["collected_at"].nunique() == 1   # one stamp for the whole run
     pd.testing.assert_frame_equal(_canonical(chunked.drop(columns="collected_at")),
                                   _canonical(per_account.drop(columns="collected_at")))
