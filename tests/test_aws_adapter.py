@@ -608,8 +608,15 @@ def test_log_buckets_whose_retention_cannot_be_read_make_only_their_trails_error
     boto3.client("s3", region_name=HOME).create_bucket(Bucket=denied,
                                                       CreateBucketConfiguration={"LocationConstraint": HOME})
     denied_arn = ct2.create_trail(Name="to-denied-bucket", S3BucketName=denied)["TrailARN"]
+    # a neighbour in the same account and region as the first, with a readable bucket
+    readable = f"logs-readable-{MANAGEMENT}"
+    s3.create_bucket(Bucket=readable, CreateBucketConfiguration={"LocationConstraint": region})
+    neighbour_arn = ct.create_trail(Name="neighbour", S3BucketName=readable)["TrailARN"]
+    ct.put_event_selectors(TrailName="neighbour", EventSelectors=[{"ReadWriteType": "All",
+                                                                   "IncludeManagementEvents": True}])
     ct.start_logging(Name="to-other-account")
     ct2.start_logging(Name="to-denied-bucket")
+    ct.start_logging(Name="neighbour")
 
     def deny_lifecycle(seen):
         if seen.service == "s3" and "lifecycle" in seen.path and denied in seen.path:
@@ -622,8 +629,10 @@ def test_log_buckets_whose_retention_cannot_be_read_make_only_their_trails_error
                              "max_attempts": 1})
     finally:
         ct.delete_trail(Name="to-other-account")
+        ct.delete_trail(Name="neighbour")
         ct2.delete_trail(Name="to-denied-bucket")
         boto3.client("s3", region_name=HOME).delete_bucket(Bucket=denied)
+        s3.delete_bucket(Bucket=readable)
     inv = aws.normalize(c)
     cov = inv.coverage
     rows = cov[(cov.table == "audit_logs.retention_days") & (cov.status != "ok")]
@@ -635,6 +644,9 @@ def test_log_buckets_whose_retention_cannot_be_read_make_only_their_trails_error
     assert not f[f.resource_id.isin([out_arn, denied_arn])].status.isin(["FAIL", "PASS"]).any()
     errors = f[f.status == "ERROR"]
     assert set(zip(errors.account_id, errors.region)) == {(MANAGEMENT, region), (MANAGEMENT, other)}
+    assert set(errors.resource_id) == {out_arn, denied_arn}   # each gap voids its own trail only
+    # same account and region, bucket readable (no lifecycle: kept forever): judged, not voided
+    assert _status(f, "LOG-003", neighbour_arn) == {"PASS"}
     home = _status(f, "LOG-003", f"arn:aws:cloudtrail:{HOME}:{MANAGEMENT}:trail/audit")
     assert home and "ERROR" not in home
 
@@ -699,4 +711,4 @@ def test_a_trail_writing_to_another_audited_accounts_bucket_gets_its_retention_r
     assert archive in rows.message.iloc[0] and "another account" in rows.message.iloc[0]
     f = cloudaudit.audit(inv, checks=["LOG-003"]).df
     assert set(f[f.region == region].status.astype(str)) == {"ERROR"}
-    assert not f.resource_id.eq(trail).any()
+    assert _status(f, "LOG-003", trail) == {"ERROR"}   # the gap names the trail it voids

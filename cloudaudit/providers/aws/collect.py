@@ -299,15 +299,16 @@ def collect_buckets(run: _Run, account: Account, region: str, names: list[str]) 
                 policy = data
 
 
-def log_buckets(collection: Collection) -> dict[str, dict[str, set[str]]]:
-    """Account -> S3 bucket that receives its CloudTrail trails or AWS Config deliveries -> home
-    regions of the trails writing there (where their retention is judged; empty for Config only)."""
-    out: dict[str, dict[str, set[str]]] = {}
+def log_buckets(collection: Collection) -> dict[str, dict[str, set[tuple[str, str]]]]:
+    """Account -> S3 bucket that receives its CloudTrail trails or AWS Config deliveries -> (home
+    region, trail ARN) of the trails writing there (where their retention is judged; empty for
+    Config only)."""
+    out: dict[str, dict[str, set[tuple[str, str]]]] = {}
     for r in collection.find("cloudtrail:DescribeTrails"):
         for trail in r.data.get("trailList", []):
             if trail.get("S3BucketName"):
                 out.setdefault(r.account_id, {}).setdefault(trail["S3BucketName"], set()).add(
-                    trail.get("HomeRegion") or r.region)
+                    (trail.get("HomeRegion") or r.region, trail.get("TrailARN") or trail["Name"]))
     for r in collection.find("config:DescribeDeliveryChannels"):
         for channel in r.data.get("DeliveryChannels", []):
             if channel.get("s3BucketName"):
@@ -319,8 +320,8 @@ RETENTION = "audit_logs.retention_days"
 
 
 # A log bucket whose lifecycle is read: its region and where its retention is judged, as
-# (account of the trail or Config channel writing there, region) pairs.
-LogBucket = tuple[str, set[tuple[str, str]]]
+# (account of the trail or Config channel writing there, region, trail ARN or None) triples.
+LogBucket = tuple[str, set[tuple[str, str, str | None]]]
 
 
 def plan_lifecycles(collection: Collection, entered: dict[str, Account],
@@ -350,13 +351,13 @@ def plan_lifecycles(collection: Collection, entered: dict[str, Account],
                 if not trail_regions:
                     continue   # a Config-only bucket elsewhere: no audit log row takes its retention
                 status, message = _unlocated(account, name, entered, audited)
-                for at in sorted(trail_regions):
-                    collection.cover(account_id, at, RETENTION, source, status, message)
+                for at, trail in sorted(trail_regions):  # only the trails writing there: ERROR
+                    collection.cover(account_id, at, RETENTION, source, status, message, resource_id=trail)
                 continue
             if not trail_regions and owner != account_id:
                 continue   # as above: Config deliveries to another account's bucket set no retention
             bucket = plan.setdefault(owner, {}).setdefault(name, (region, set()))
-            bucket[1].update((account_id, at) for at in (trail_regions or {region}))
+            bucket[1].update((account_id, at, trail) for at, trail in (trail_regions or {(region, None)}))
     return plan
 
 
@@ -377,11 +378,13 @@ def collect_lifecycles(run: _Run, owner: Account, buckets: dict[str, LogBucket])
                  extra={"Bucket": name}, cover=False)
         failed = run.failures[before:]
         del run.failures[before:]
-        for account_id, at in sorted(places):
+        for account_id, at, trail in sorted(places, key=lambda p: tuple(str(v) for v in p)):
             for _, src, status, message in failed or [([], source, "ok", "")]:
                 if status != "ok" and account_id != owner.id:
                     message = f"log bucket {name} (account {owner.id}): {message}"
-                run.collection.cover(account_id, at, RETENTION, src, status, message)
+                # a failed read voids the verdict of the trails writing there, not their neighbours'
+                run.collection.cover(account_id, at, RETENTION, src, status, message,
+                                     resource_id=trail if status != "ok" else None)
 
 
 def _unlocated(account: Account, name: str, entered: dict[str, Account], audited: Iterable[str]) -> tuple[str, str]:
@@ -517,7 +520,7 @@ def merge_coverage(collection: Collection) -> None:
     """One coverage row per (account, region, table, source): the worst status, messages joined."""
     merged: dict[tuple, list] = {}
     for row in collection.coverage:
-        key = (row.account_id, row.region, row.table, row.source)
+        key = (row.account_id, row.region, row.table, row.source, row.resource_id)
         seen = merged.get(key)
         if seen is None:
             merged[key] = [row.status, [row.message] if row.message else []]
@@ -528,8 +531,8 @@ def merge_coverage(collection: Collection) -> None:
             seen[1].append(row.message)
     from ..base import CoverageRow
 
-    collection.coverage = [CoverageRow(collection.provider, a, r, t, s, status, "; ".join(msgs)[:1000])
-                           for (a, r, t, s), (status, msgs) in merged.items()]
+    collection.coverage = [CoverageRow(collection.provider, a, r, t, s, status, "; ".join(msgs)[:1000], rid)
+                           for (a, r, t, s, rid), (status, msgs) in merged.items()]
 
 
 def factory_from_options(options: dict[str, Any]) -> ClientFactory:
@@ -624,9 +627,10 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                 _, records, coverage = future.result()
             except Exception as exc:  # noqa: BLE001 - as above: coverage rows where the verdicts are, not a crash
                 _, message = classify_error(exc)
-                for account_id, at in sorted({p for _, places in buckets.values() for p in places}):
+                places = {p for _, bucket_places in buckets.values() for p in bucket_places}
+                for account_id, at, trail in sorted(places, key=lambda p: tuple(str(v) for v in p)):
                     collection.cover(account_id, at, RETENTION, "cloudaudit:collector", "error",
-                                     f"lifecycles read in account {owner}: {message}")
+                                     f"lifecycles read in account {owner}: {message}", resource_id=trail)
                 continue
             collection.records.extend(records)
             collection.coverage.extend(coverage)

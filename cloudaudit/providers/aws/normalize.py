@@ -965,7 +965,8 @@ def _normalize(collection: Collection, rec: _Records, partitions: dict[str, str]
         row["data_access_logging"] = any(p in (f"arn:{caller_part}:s3", f"arn:{caller_part}:s3:::") or
                                          row["resource_id"].startswith(p.rstrip("/")) for p in prefixes)
     coverage = [{"provider": c.provider, "account_id": c.account_id, "region": c.region, "table": c.table,
-                 "source": c.source, "status": c.status, "message": c.message} for c in collection.coverage]
+                 "source": c.source, "status": c.status, "message": c.message,
+                 "resource_id": c.resource_id} for c in collection.coverage]
     tables = {
         "tenants": make_table("tenants", tenants),
         "regions": make_table("regions", _regions(rec, partitions)),

@@ -584,7 +584,8 @@ class _Normalizer:
 
     def coverage(self) -> list[dict[str, Any]]:
         return [{"provider": row.provider, "account_id": row.account_id, "region": row.region, "table": row.table,
-                 "source": row.source, "status": row.status, "message": row.message} for row in self.c.coverage]
+                 "source": row.source, "status": row.status, "message": row.message,
+                 "resource_id": row.resource_id} for row in self.c.coverage]
 
 
 # ---------------------------------------------------------------------------- resource properties

@@ -879,7 +879,8 @@ def _audit_logs(ctx: _Context, assets: dict[str, dict[str, Any]]) -> list[dict[s
 
 def _coverage(collection: Collection) -> list[dict[str, Any]]:
     return [{"provider": PROVIDER, "account_id": row.account_id, "region": row.region, "table": row.table,
-             "source": row.source, "status": row.status, "message": row.message} for row in collection.coverage]
+             "source": row.source, "status": row.status, "message": row.message,
+             "resource_id": row.resource_id} for row in collection.coverage]
 
 
 def normalize(collection: Collection) -> Inventory:
