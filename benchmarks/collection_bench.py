@@ -87,6 +87,7 @@ class _Stats:
             self.inflight = 0
             self.max_inflight = 0
             self.total = 0
+            self.busy = 0.0  # sum of request durations: busy / wall = mean requests in flight
 
 
 def _account_of(key: str) -> str:
@@ -123,7 +124,7 @@ def make_proxy(upstream: str, latency_s: float, stats: _Stats, record: bool = Tr
                 payload: Any = {"ok": True}
             elif name == "stats":
                 with stats.lock:
-                    payload = {"total": stats.total, "max_inflight": stats.max_inflight,
+                    payload = {"total": stats.total, "max_inflight": stats.max_inflight, "busy": stats.busy,
                                "ops": [[s, o, n] for (s, o), n in stats.ops.most_common()],
                                "scopes": [[a, r, n] for (a, r), n in stats.scopes.most_common()]}
             elif name == "log":
@@ -147,6 +148,7 @@ def make_proxy(upstream: str, latency_s: float, stats: _Stats, record: bool = Tr
             lower = {k.lower(): v for k, v in headers}
             key, region, service, op = classify(self.command, self.path, lower, body)
             account = accounts.get(key) or accounts.setdefault(key, _account_of(key))
+            started = time.perf_counter()
             with stats.lock:
                 stats.inflight += 1
                 stats.max_inflight = max(stats.max_inflight, stats.inflight)
@@ -165,6 +167,7 @@ def make_proxy(upstream: str, latency_s: float, stats: _Stats, record: bool = Tr
             finally:
                 with stats.lock:
                     stats.inflight -= 1
+                    stats.busy += time.perf_counter() - started
                     stats.total += 1
                     stats.ops[(service, op)] += 1
                     stats.scopes[(account, region)] += 1
@@ -378,6 +381,7 @@ class CollectionResult:
     peak_mb: float = 0.0
     requests: int = 0
     max_inflight: int = 0
+    mean_inflight: float = 0.0
     by_operation: list[list[Any]] = field(default_factory=list)
     by_scope: list[list[Any]] = field(default_factory=list)
     floor_s: float = 0.0
@@ -402,6 +406,7 @@ class CollectionResult:
             ["  CPU time, collector process (s)", self.cpu_s, "", ""],
             ["API requests", self.requests, TARGET_REQUESTS, verdict(self.requests, TARGET_REQUESTS)],
             ["  max requests in flight", self.max_inflight, "", ""],
+            ["  mean requests in flight (busy time / wall time)", self.mean_inflight, "", ""],
             ["peak RSS, collector process (MB)", self.peak_mb, TARGET_MB, verdict(self.peak_mb, TARGET_MB)],
             ["  RSS before collecting (imports) (MB)", self.start_mb, "", ""],
             ["floor: replay of the same requests (s)", self.floor_s, "", ""],
@@ -452,6 +457,7 @@ def run(scale: float = 1.0, latency_ms: float = 40.0, workers: int | None = None
             stats = servers.control("stats")
             log = servers.control("log")
             result.requests, result.max_inflight = stats["total"], stats["max_inflight"]
+            result.mean_inflight = stats.get("busy", 0.0) / result.wall_s if result.wall_s else 0.0
             result.by_operation = stats["ops"]
             result.by_scope = stats["scopes"]
             result.bound_s = result.requests * latency_ms / 1000 / workers

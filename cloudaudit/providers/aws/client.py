@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -89,6 +90,11 @@ class ClientFactory:
                              max_pool_connections=max_pool_connections,
                              user_agent_extra="cloudaudit")
         self._lock = threading.Lock()
+        # Recently used clients are reused (botocore clients are thread-safe): making one costs
+        # milliseconds of CPU under the session lock. Bounded, so memory does not grow with the
+        # number of accounts x regions.
+        self._clients: OrderedDict[tuple, Any] = OrderedDict()
+        self._keep = max(16, max_pool_connections)
         events = self.session._session.get_component("event_emitter")  # shared by all clients made later
         events.register("before-sign.s3-control.*", strip_account_host, unique_id="cloudaudit-s3control-host")
         for event, handlers in (hooks or {}).items():
@@ -105,8 +111,16 @@ class ClientFactory:
             kwargs.update(aws_access_key_id=credentials.access_key_id,
                           aws_secret_access_key=credentials.secret_access_key,
                           aws_session_token=credentials.session_token)
-        with self._lock:  # boto3 sessions are not thread-safe; client creation is cheap
-            return self.session.client(service, **kwargs)
+        key = (service, kwargs["region_name"], credentials)
+        with self._lock:  # boto3 sessions are not thread-safe
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self.session.client(service, **kwargs)
+                while len(self._clients) > self._keep:
+                    self._clients.popitem(last=False)
+            else:
+                self._clients.move_to_end(key)
+            return client
 
     def assume(self, role_arn: str, region: str | None = None, external_id: str | None = None) -> tuple[Credentials, dict]:
         """``sts:AssumeRole`` into ``role_arn``; returns credentials and the (secret-free) response."""

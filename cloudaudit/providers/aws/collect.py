@@ -1,12 +1,14 @@
 """Read-only collection from an AWS Organization (or one account) into raw records.
 
-Three kinds of work items run on one bounded pool:
+Work items on one bounded pool, each queued as soon as what it depends on is known:
 
 1. the organization (once, from the caller): accounts, OU tree, SCPs;
-2. per account (global sources): enter the account, enabled regions, IAM, S3 bucket list,
-   account-level S3 public access block;
-3. per account and region: EC2 / RDS / KMS / DynamoDB / CloudTrail / Config, and the S3
-   buckets located there.
+2. per account: enter the account and read its enabled regions; then, side by side, its global
+   sources (IAM, Aurora global databases, security contact), its bucket list (with the
+   account-level S3 public access block), and
+3. per account and region: EC2 / RDS / KMS / DynamoDB / CloudTrail / Config / alerting;
+4. per batch of a few buckets: locate each bucket and read it in its own region;
+5. last, once every trail is known: the lifecycle of each log bucket.
 
 Every call goes through :meth:`_Run.call`, which keeps the JSON-able payload as a record and
 writes coverage (merged to one row per table, source, account and region at the end).
@@ -242,7 +244,16 @@ def collect_global_databases(run: _Run, account: Account) -> None:
              lambda: pages(rds, "describe_global_clusters"))
 
 
-def collect_s3_account(run: _Run, account: Account) -> None:
+@dataclass
+class BucketListing:
+    """What s3:ListBuckets named: every bucket (None: the listing failed) and the region where the
+    endpoint already gave it (``BucketRegion``; None: to be located)."""
+
+    listed: list[str] | None
+    buckets: list[tuple[str, str | None]]
+
+
+def collect_s3_account(run: _Run, account: Account) -> BucketListing:
     a = account.id
     s3 = run.client(account, "s3")
     s3control = run.client(account, "s3control")
@@ -250,18 +261,8 @@ def collect_s3_account(run: _Run, account: Account) -> None:
              lambda: s3control.get_public_access_block(AccountId=a),
              absent=("NoSuchPublicAccessBlockConfiguration",))
     listed = run.call(a, "global", "s3:ListBuckets", ["resources"], lambda: pages(s3, "list_buckets"))
-    if listed is not None:
-        account.listed = [b["Name"] for b in listed.get("Buckets", [])]
-    for bucket in (listed or {}).get("Buckets", []):
-        name = bucket["Name"]
-        region = bucket.get("BucketRegion")
-        if not region:  # older endpoints: one GetBucketLocation per bucket (null = us-east-1, EU = eu-west-1)
-            loc = run.call(a, "global", "s3:GetBucketLocation", ["resources"],
-                           lambda n=name: s3.get_bucket_location(Bucket=n), extra={"Bucket": name})
-            if loc is None:
-                continue
-            region = bucket_region(loc.get("LocationConstraint"))
-        account.buckets.setdefault(region, []).append(name)
+    buckets = [(b["Name"], b.get("BucketRegion") or None) for b in (listed or {}).get("Buckets", [])]
+    return BucketListing(None if listed is None else [name for name, _ in buckets], buckets)
 
 
 def bucket_region(constraint: str | None) -> str:
@@ -286,17 +287,36 @@ _BUCKET_CALLS = (
 _LIFECYCLE = ("s3:GetBucketLifecycleConfiguration", ("NoSuchLifecycleConfiguration",))
 
 
-def collect_buckets(run: _Run, account: Account, region: str, names: list[str]) -> None:
+BUCKETS_PER_TASK = 4   # small tasks keep every worker busy to the end of the bucket phase
+
+
+def collect_buckets(run: _Run, account: Account, buckets: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    """Locate each bucket where ListBuckets gave no region, then read it in its own region.
+    Returns the (name, region) pairs located."""
+    located = []
+    for name, region in buckets:
+        if not region:  # older endpoints: one GetBucketLocation per bucket (null = us-east-1, EU = eu-west-1)
+            s3 = run.client(account, "s3")
+            loc = run.call(account.id, "global", "s3:GetBucketLocation", ["resources"],
+                           lambda n=name: s3.get_bucket_location(Bucket=n), extra={"Bucket": name})
+            if loc is None:
+                continue
+            region = bucket_region(loc.get("LocationConstraint"))
+        located.append((name, region))
+        _read_bucket(run, account, region, name)
+    return located
+
+
+def _read_bucket(run: _Run, account: Account, region: str, name: str) -> None:
     s3 = run.client(account, "s3", region)
-    for name in names:
-        policy = None
-        for source, method, tables, absent in _BUCKET_CALLS:
-            if source == "s3:GetBucketPolicyStatus" and policy is not None and "absent" in policy:
-                continue  # without a bucket policy there is no policy status to read: one request saved
-            data = run.call(account.id, region, source, tables, lambda m=method, n=name: getattr(s3, m)(Bucket=n),
-                            absent=absent, extra={"Bucket": name})
-            if source == "s3:GetBucketPolicy":
-                policy = data
+    policy = None
+    for source, method, tables, absent in _BUCKET_CALLS:
+        if source == "s3:GetBucketPolicyStatus" and policy is not None and "absent" in policy:
+            continue  # without a bucket policy there is no policy status to read: one request saved
+        data = run.call(account.id, region, source, tables, lambda m=method, n=name: getattr(s3, m)(Bucket=n),
+                        absent=absent, extra={"Bucket": name})
+        if source == "s3:GetBucketPolicy":
+            policy = data
 
 
 def log_buckets(collection: Collection) -> dict[str, dict[str, set[tuple[str, str]]]]:
@@ -606,15 +626,26 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
                     result, records, coverage = None, [], []
                 collection.records.extend(records)
                 collection.coverage.extend(coverage)
+                # Each answer queues the work it unblocks at once, so the pool never waits on a
+                # slow account: entering an account -> its global reads, bucket listing and
+                # regions; the listing -> buckets in small batches (each read in its own region,
+                # scanned or not: residency needs them all) -> where they are.
                 if isinstance(result, Account):
                     entered[result.id] = result
+                    pending[pool.submit(_account_reads_task, context, result)] = (result.id, None)
+                    pending[pool.submit(_bucket_listing_task, context, result)] = (result.id, None)
                     for region_name in result.regions:
                         f = pool.submit(_region_task, context, result, region_name)
                         pending[f] = (result.id, region_name)
-                    # Buckets are read in their own region, scanned or not (residency needs them all).
-                    for bucket_region_name, names in result.buckets.items():
-                        f = pool.submit(_bucket_task, context, result, bucket_region_name, names)
-                        pending[f] = (result.id, bucket_region_name)
+                elif isinstance(result, BucketListing):
+                    account = entered[account_id]
+                    account.listed = result.listed
+                    for i in range(0, len(result.buckets), BUCKETS_PER_TASK):
+                        batch = result.buckets[i:i + BUCKETS_PER_TASK]
+                        pending[pool.submit(_bucket_task, context, account, batch)] = (account_id, None)
+                elif isinstance(result, list):  # (bucket, region) pairs located by a bucket task
+                    for name, bucket_region_name in result:
+                        entered[account_id].buckets.setdefault(bucket_region_name, []).append(name)
                 label = f"aws {account_id}" + (f" {region}" if region else "")
                 progress(done, done + len(pending), label)
         # Second pass, once every trail and Config channel is known: lifecycles of log buckets only,
@@ -679,16 +710,27 @@ class _TaskContext:
 
 
 def _account_task(context: _TaskContext, account: Account) -> tuple[Account | None, list, list]:
+    """Enter the account and learn its regions: everything else of the account waits on this."""
     run = context.run()
     result: Account | None = None
     if enter_account(run, account, context.caller):
         collect_regions(run, account)
-        collect_iam(run, account)
-        collect_s3_account(run, account)
-        collect_global_databases(run, account)
-        collect_security_contact(run, account)
         result = account
     return result, run.collection.records, run.collection.coverage
+
+
+def _account_reads_task(context: _TaskContext, account: Account) -> tuple[None, list, list]:
+    run = context.run()
+    collect_iam(run, account)
+    collect_global_databases(run, account)
+    collect_security_contact(run, account)
+    return None, run.collection.records, run.collection.coverage
+
+
+def _bucket_listing_task(context: _TaskContext, account: Account) -> tuple[BucketListing, list, list]:
+    run = context.run()
+    listing = collect_s3_account(run, account)
+    return listing, run.collection.records, run.collection.coverage
 
 
 def _region_task(context: _TaskContext, account: Account, region: str) -> tuple[None, list, list]:
@@ -698,10 +740,11 @@ def _region_task(context: _TaskContext, account: Account, region: str) -> tuple[
     return None, run.collection.records, run.collection.coverage
 
 
-def _bucket_task(context: _TaskContext, account: Account, region: str, names: list[str]) -> tuple[None, list, list]:
+def _bucket_task(context: _TaskContext, account: Account,
+                 buckets: list[tuple[str, str | None]]) -> tuple[list[tuple[str, str]], list, list]:
     run = context.run()
-    collect_buckets(run, account, region, names)
-    return None, run.collection.records, run.collection.coverage
+    located = collect_buckets(run, account, buckets)
+    return located, run.collection.records, run.collection.coverage
 
 
 def _lifecycle_task(context: _TaskContext, owner: Account, buckets: dict[str, LogBucket]) -> tuple[None, list, list]:
