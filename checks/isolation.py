@@ -338,7 +338,8 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
 def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     r = resources(inv)[resources(inv)["kind"].isin(ANON_KINDS)]
     g = inv.grants[flag(inv.grants["public"], False)]
-    g = g.assign(scope=scope_target(g["scope"]))
+    # a public grant whose scope was not read is judged on the account, never dropped
+    g = g.assign(scope=scope_target(g["scope"]).fillna(g["account_id"].astype("string")))
     per = add_joined(g[KEY + ["scope"]].dropna().drop_duplicates(), g, KEY + ["scope"], {"role": "_roles"})
     per = pd.DataFrame({"provider": per["provider"], "account_id": per["account_id"], "resource_id": per["scope"],
                         "_grant": ("public grant " + per["_roles"].astype(str)).str.rstrip()})
@@ -357,8 +358,11 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     # ISL-001 / ISL-005 judge) still FAIL: anonymous access to an unknown kind of thing.
     seen = per.merge(resources(inv)[RKEY].drop_duplicates(), on=RKEY, how="left", indicator=True)
     orphan = seen[seen["_merge"] == "left_only"].drop(columns=["_merge"])
-    orphan = orphan.assign(kind="resource", name=orphan["resource_id"], status="FAIL", reason_key="fail",
-                           via=orphan["_grant"], severity="critical", region=pd.NA)
+    on_account = (orphan["resource_id"] == orphan["account_id"]).to_numpy(dtype=bool)
+    orphan = orphan.assign(kind=np.where(on_account, "grant", "resource"),
+                           name=np.where(on_account, "of unknown scope in account " + orphan["account_id"].astype(str),
+                                         orphan["resource_id"].astype(str)),
+                           status="FAIL", reason_key="fail", via=orphan["_grant"], severity="critical", region=pd.NA)
     out = pd.concat([rows, orphan], ignore_index=True)
     return out[["provider", "account_id", "region", "resource_id", "kind", "name", "status", "reason_key", "via",
                 "severity"]]

@@ -167,10 +167,13 @@ def test_ISL_007_anonymous_queue_and_public_invoker_fail_private_topic_passes():
                 {"provider": "gcp", "account_id": "p", "principal_id": "allUsers", "role": "roles/pubsub.subscriber",
                  "privilege": "read", "public": True, "scope": "projects/p/subscriptions/s"},
                 {"provider": "gcp", "account_id": "p", "principal_id": "allUsers", "role": "roles/storage.objectViewer",
-                 "privilege": "read", "public": True, "scope": "bkt"}])
+                 "privilege": "read", "public": True, "scope": "bkt"},
+                {"provider": "aws", "account_id": "1", "principal_id": "*", "role": "lambda:InvokeFunction",
+                 "privilege": "read", "public": True, "scope": None}])   # scope not read: never dropped
     df = run(inv, "ISL-007")
     assert statuses(df) == {"q-open": "FAIL", "topic": "PASS", "run-fn": "FAIL", "key-x": "FAIL",
-                            "projects/p/subscriptions/s": "FAIL"}
+                            "projects/p/subscriptions/s": "FAIL", "1": "FAIL"}
+    assert "grant of unknown scope in account 1 is open to anonymous callers" in row(df, "1")["reason"]
     assert row(df, "run-fn")["severity"] == "medium"
     assert "public grant roles/run.invoker" in row(df, "run-fn")["reason"]
     assert row(df, "q-open")["severity"] == "critical"
