@@ -179,7 +179,7 @@ def _tls_version(text: pd.Series) -> pd.Series:
     controls=["10.1.1", "18.1.5"],
     policy_items=["SSL"],
     severity="medium",
-    needs=["resources"],
+    needs=["resources", "resources.min_tls"],
     reasons={
         "pass": {"en": "{kind} {name} accepts TLS {min_tls} and above (policy minimum {required})",
                  "ja": "{kind} {name} は TLS {min_tls} 以上のみを受け付けます (ポリシーの最小 {required})"},

@@ -149,6 +149,17 @@ def test_ENC_006_data_store_whose_minimum_tls_was_not_read_fails_unknown():
     assert "不明" in row(df, "sql-unread")["reason_ja"]
 
 
+def test_ENC_006_unread_minimum_tls_column_is_error_other_accounts_keep_their_verdict():
+    inv = inventory(resources=[res("gcp", "p", "gcs-unread", "bucket", "asia-northeast1"),
+                               res("gcp", "q", "gcs-tls12", "bucket", "asia-northeast1", min_tls="1.2")],
+                    gaps=[denied("gcp", "p", "resources.min_tls")])
+    df = run(inv, "ENC-006")
+    assert account_statuses(df)[("gcp", "p")] == ["ERROR"]
+    assert statuses(df) == {"gcs-tls12": "PASS"}
+    # the column's coverage is not needed by checks that do not read it
+    assert account_statuses(run(inv, "ENC-005")).get(("gcp", "p")) != ["ERROR"]
+
+
 def test_ENC_007_public_http_listener_fails_internal_passes_redirect_passes():
     inv = inventory(resources=[
         res("aws", "1", "alb-http", "load_balancer", "ap-northeast-1", network_open=True, https_only=False),
