@@ -190,6 +190,7 @@ GUARDRAIL_KINDS: tuple[str, ...] = (
     "region_restriction", "public_access_block", "snapshot_public_block", "image_public_block", "mfa_required",
     "domain_restriction", "password_policy", "key_creation_block", "public_ip_block", "default_network_block",
     "threat_detection", "security_alerting", "security_contact", "provider_access_approval",
+    "tls_version_restriction",
 )
 """Values of guardrails.kind. Coverage and check needs may name one kind as ``guardrails.<kind>``."""
 

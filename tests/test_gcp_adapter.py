@@ -22,7 +22,7 @@ PROJECTS = {"prod-jp-app", "prod-jp-web", "shared-data", "sandbox-dev"}
 # The catalog ids these tests assert on (running only them keeps the module fast).
 CHECKS = ["RES-001", "RES-002", "RES-003", "RES-005", "RES-006", "RES-008", "ISL-001", "ISL-002", "ISL-003",
           "ISL-004", "ISL-006", "ISL-007", "ISL-009", "ISL-012", "AUTH-001", "AUTH-002", "AUTH-005", "AUTH-007", "AUTH-008", "AUTH-009",
-          "ENC-003", "ENC-008", "LCM-001", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-005", "LOG-007", "LOG-008"]
+          "ENC-003", "ENC-006", "ENC-008", "LCM-001", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-005", "LOG-007", "LOG-008"]
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +237,8 @@ def test_coverage_for_every_project_and_source(org):
                 "network_rules", "principals.mfa"} <= set(mine["table"]), project
     denied = cov[(cov["account_id"] == DENIED_PROJECT) & (cov["status"] == "denied")]
     kinds = {f"guardrails.{k}" for k in collector.CONSTRAINTS.values()}
-    assert set(denied["table"]) == {"guardrails", "audit_logs"} | kinds
+    # resources.min_tls: buckets' TLS floor is the project's gcp.restrictTLSVersion policy
+    assert set(denied["table"]) == {"guardrails", "audit_logs", "resources.min_tls"} | kinds
     assert denied["message"].str.contains("403").all()
     assert not denied["message"].str.contains("http://").any()     # short, one-line messages
     unsupported = {"principals.mfa", "principals.last_active", "guardrails.mfa_required", "guardrails.threat_detection",
@@ -294,6 +295,74 @@ def test_more_catalog_findings(org):
         rows = f[(f["check_id"] == check_id) & (f["account_id"] != DENIED_PROJECT)]
         assert len(rows) and set(rows["status"]) == {"PASS"}, check_id
     assert status[("LOG-007", "prod-jp-app", "prod-jp-app")] == "PASS"      # alert policy on SetIamPolicy
+
+
+def test_bucket_tls_floor_from_the_projects_restrict_tls_version_policy(org):
+    """GCS is served on storage.googleapis.com, which accepts TLS 1.0 and 1.1 unless the project's
+    effective gcp.restrictTLSVersion denies them: prod-jp-app denies both, shared-data sets nothing."""
+    res = org["inventory"].resources
+    buckets = res[res["kind"] == "bucket"]
+    assert set(buckets.loc[buckets["account_id"] == "prod-jp-app", "min_tls"]) == {"1.2"}
+    assert set(buckets.loc[buckets["account_id"] == "shared-data", "min_tls"]) == {"1.0"}
+    assert res.loc[res["kind"] == "database", "min_tls"].isna().all()     # Cloud SQL: not a Google API FQDN
+    f = org["findings"]
+    enc6 = f[f["check_id"] == "ENC-006"].set_index("resource_id")
+    data, public = "//storage.googleapis.com/jp-app-data", "//storage.googleapis.com/public-assets"
+    assert enc6.loc[data, "status"] == "PASS"
+    assert enc6.loc[data, "reason"] == "bucket jp-app-data accepts TLS 1.2 and above (policy minimum 1.2)"
+    assert enc6.loc[public, "status"] == "FAIL"
+    assert enc6.loc[public, "reason"] == "bucket public-assets accepts TLS 1.0, below the policy minimum 1.2"
+    # sandbox-dev's policies are unreadable: ERROR there, with the read's own message
+    sandbox = f[(f["check_id"] == "ENC-006") & (f["account_id"] == DENIED_PROJECT)]
+    assert len(sandbox) and set(sandbox["status"]) == {"ERROR"}
+    assert sandbox["reason"].str.contains("gcp.restrictTLSVersion").all()
+    gr = _one(org["inventory"].guardrails, account_id="prod-jp-app", kind="tls_version_restriction")
+    assert gr["effective"] == True and list(gr["values"]) == ["TLS_VERSION_1", "TLS_VERSION_1_1"]  # noqa: E712
+    assert org["inventory"].guardrails.query("account_id == 'shared-data' and kind == 'tls_version_restriction'").empty
+
+
+def test_unreadable_tls_policy_makes_enc006_error_not_fail():
+    tls = "projects/prod-jp-app/policies/gcp.restrictTLSVersion:getEffectivePolicy"
+    with FakeGoogleCloud(deny_paths=(tls,)) as fake:
+        inv = gcp.normalize(gcp.collect(fake.options()))
+    res = inv.resources
+    app = res[(res["kind"] == "bucket") & (res["account_id"] == "prod-jp-app")]
+    assert len(app) and app["min_tls"].isna().all()
+    cov = _one(inv.coverage, account_id="prod-jp-app", table="resources.min_tls")
+    assert cov["status"] == "denied" and "403" in cov["message"]
+    f = run_checks(inv, checks=["ENC-006", "ENC-001"]).df
+    enc6 = f[f["check_id"] == "ENC-006"]
+    assert set(enc6.loc[enc6["account_id"] == "prod-jp-app", "status"]) == {"ERROR"}
+    assert set(enc6.loc[enc6["resource_id"].isin(app["resource_id"]), "status"]) <= {"ERROR"}
+    # only the TLS floor is unknown: the neighbour project keeps its verdict, other checks theirs
+    assert set(enc6.loc[enc6["account_id"] == "shared-data", "status"]) == {"FAIL"}
+    assert "ERROR" not in set(f.loc[(f["check_id"] == "ENC-001") & (f["account_id"] == "prod-jp-app"), "status"])
+
+
+def test_normalize_restrict_tls_version_specs():
+    def eff(spec):
+        return ("p1", collector.SRC_EFFECTIVE_POLICY, {"node": "projects/p1", "constraint": "gcp.restrictTLSVersion",
+                                                       "policy": {"spec": spec}})
+    bucket = _asset("//storage.googleapis.com/b", "storage.googleapis.com/Bucket", {"name": "b", "location": "ASIA"})
+    assets = ("o", collector.SRC_LIST_ASSETS, {"assets": [bucket]})
+
+    def floor(spec):
+        inv = gcp.normalize(_collection([PROJECT, assets] + ([eff(spec)] if spec is not None else [])))
+        value = _one(inv.resources, name="b")["min_tls"]
+        return None if pd.isna(value) else value, inv.guardrails
+
+    both = {"rules": [{"values": {"deniedValues": ["is:TLS_VERSION_1", "TLS_VERSION_1_1"]}}]}
+    assert floor(both)[0] == "1.2"
+    only_10 = {"rules": [{"values": {"deniedValues": ["TLS_VERSION_1"]}}]}
+    value, g = floor(only_10)
+    assert value == "1.1" and _one(g, kind="tls_version_restriction")["effective"] == False  # noqa: E712
+    assert floor({})[0] == "1.0" and floor({"rules": [{"allowAll": True}]})[0] == "1.0"
+    assert floor(None)[0] is None                                       # not read: unknown
+    conditional = {"rules": [{"values": {"deniedValues": ["TLS_VERSION_1", "TLS_VERSION_1_1"]},
+                              "condition": {"expression": "resource.matchTag('o/env', 'prod')"}}]}
+    value, g = floor(conditional)
+    assert value is None and _one(g, kind="tls_version_restriction")["effective"] == False  # noqa: E712
+    assert collector.tls_floor(conditional)[1] and collector.tls_floor({"rules": [{"denyAll": True}]}) [0] is None
 
 
 def test_denied_project_gives_error_not_pass(org):

@@ -20,7 +20,7 @@ from .clients import ClientFactory
 from .sources import (  # noqa: F401 - re-exported for callers of the collector
     NAME, GLOBAL, SRC_ORGS, SRC_FOLDERS, SRC_PROJECTS, SRC_PROJECT_GET,
     SRC_IAM_POLICY, SRC_SEARCH_RESOURCES, SRC_LIST_ASSETS, SRC_SEARCH_IAM, SRC_EFFECTIVE_POLICY, SRC_DIRECTORY,
-    CONSTRAINTS, SEARCH_ASSET_TYPES, CONFIG_ASSET_TYPES, TABLES_OF, NOT_COLLECTED, MFA_UNSUPPORTED, SIGN_IN_UNSUPPORTED,
+    CONSTRAINTS, TLS_CONSTRAINT, tls_floor, SEARCH_ASSET_TYPES, CONFIG_ASSET_TYPES, TABLES_OF, NOT_COLLECTED, MFA_UNSUPPORTED, SIGN_IN_UNSUPPORTED,
 )
 
 
@@ -220,8 +220,8 @@ def _iam_policy(run: _Run, node: str, account: str) -> tuple[str, str]:
     return status, message
 
 
-def _effective_policies(run: _Run, node: str, account: str) -> list[tuple[str, str, str]]:
-    """getEffectivePolicy for each constraint at one node: [(constraint, status, message)]."""
+def _effective_policies(run: _Run, node: str, account: str) -> list[tuple[str, str, str, Any]]:
+    """getEffectivePolicy for each constraint at one node: [(constraint, status, message, policy)]."""
     client = run.client("orgpolicy")
     out = []
     for constraint in CONSTRAINTS:
@@ -230,7 +230,7 @@ def _effective_policies(run: _Run, node: str, account: str) -> list[tuple[str, s
         if policy is not None:
             run.collection.add(account, GLOBAL, SRC_EFFECTIVE_POLICY,
                                {"node": node, "constraint": constraint, "policy": policy})
-        out.append((constraint, status, message))
+        out.append((constraint, status, message, policy))
     return out
 
 
@@ -325,10 +325,20 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
         policy_results = run.fan_out("gcp org policies", policy_nodes, lambda n: _effective_policies(run, *n))
         for (node, account), results in zip(policy_nodes, policy_results):
             # One row per guardrail kind (checks may need just one kind) and one for the table.
-            for constraint, status, message in results:
-                c.cover(account, None, f"guardrails.{CONSTRAINTS[constraint]}",
-                        f"{SRC_EFFECTIVE_POLICY}({constraint})", status, message)
-            failed = [(s, f"{k}: {m}") for k, s, m in results if s != "ok"]
+            for constraint, status, message, policy in results:
+                source = f"{SRC_EFFECTIVE_POLICY}({constraint})"
+                c.cover(account, None, f"guardrails.{CONSTRAINTS[constraint]}", source, status, message)
+                if constraint == TLS_CONSTRAINT and node.startswith("projects/"):
+                    # Buckets' minimum TLS version is this project's gcp.restrictTLSVersion: unread
+                    # (or not interpretable) means unknown for every bucket there, an ERROR.
+                    why = tls_floor((policy or {}).get("spec") or {})[1] if status == "ok" else ""
+                    if status != "ok":
+                        c.cover(account, None, "resources.min_tls", source, status, message)
+                    elif why:
+                        c.cover(account, None, "resources.min_tls", source, "unsupported",
+                                f"the effective {TLS_CONSTRAINT} policy of {node} {why}; the minimum TLS version "
+                                "of its buckets is not determined")
+            failed = [(s, f"{k}: {m}") for k, s, m, _ in results if s != "ok"]
             c.cover(account, None, "guardrails", SRC_EFFECTIVE_POLICY,
                     failed[0][0] if failed else "ok", "; ".join(m for _, m in failed)[:500])
 

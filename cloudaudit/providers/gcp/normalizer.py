@@ -167,6 +167,15 @@ class _Context:
                     d = (a.get("resource") or {}).get("data") or {}
                     pid = d.get("name") or a["name"].rsplit("/", 1)[-1]
                     self.project_metadata[pid] = _metadata(d)
+        # Lowest TLS version Google API endpoints accept, per project (gcp.restrictTLSVersion);
+        # a project whose effective policy was not read (or not interpreted) has none: unknown.
+        self.tls_floor: dict[str, str] = {}
+        for r in collection.find(C.SRC_EFFECTIVE_POLICY):
+            node = str(r.data.get("node", ""))
+            if r.data.get("constraint") == C.TLS_CONSTRAINT and node.startswith("projects/"):
+                floor, _ = C.tls_floor((r.data.get("policy") or {}).get("spec") or {})
+                if floor:
+                    self.tls_floor[self.account(node)] = floor
         # Every binding of every searched IAM policy.
         self.iam_results = [res for r in collection.find(C.SRC_SEARCH_IAM) for res in r.data.get("results", [])]
         self.bindings_on: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -274,6 +283,12 @@ def _bucket(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) ->
     out["key_id"] = key
     out["created"] = d.get("timeCreated")
     return out, replicas
+
+
+def _bucket_tls(row: dict[str, Any], ctx: _Context) -> None:
+    """A bucket is served on storage.googleapis.com: its TLS floor is the project's gcp.restrictTLSVersion."""
+    if row["kind"] == "bucket" and row["native_type"] == "storage.googleapis.com/Bucket":
+        row["min_tls"] = ctx.tls_floor.get(row["account_id"])
 
 
 def _sql(d: dict[str, Any], base: dict[str, Any], ctx: _Context, rid: str) -> tuple[dict, list]:
@@ -455,6 +470,7 @@ def _resources(ctx: _Context, assets: dict[str, dict[str, Any]]) -> tuple[list, 
             row["public_write"] = any(privilege_of(r) != "read" for r in roles)
         if kind not in NOT_DATA_BEARING and row["account_id"] in ctx.project_ids:
             row["data_access_logging"] = ctx.data_access_logged(account, atype.split("/", 1)[0])
+        _bucket_tls(row, ctx)
         row["created"] = _ts(row.get("created"))
         resources.append(row)
         for copy in copies:
@@ -681,6 +697,14 @@ def _policy_state(kind: str, spec: dict[str, Any]) -> tuple[bool | None, list[st
     """(enforced, values) of one policy spec; enforced None when the spec sets nothing."""
     rules = spec.get("rules") or []
     allowed = [v for rule in rules for v in (rule.get("values") or {}).get("allowedValues", [])]
+    if kind == "tls_version_restriction":
+        # A deny list: enforced when TLS 1.0 and 1.1 are both denied by unconditional rules (values:
+        # the versions those deny); denyAll is not documented for it: set, but not known enforced.
+        denied = C.tls_denied(spec)
+        conditional = any(rule.get("condition") for rule in rules)
+        if not (denied or conditional or any(rule.get("denyAll") for rule in rules)):
+            return None, []
+        return C.tls_floor(spec)[0] == "1.2", sorted(set(denied))
     if kind in ("region_restriction", "domain_restriction"):
         if any(rule.get("allowAll") for rule in rules) or not (allowed or any(r.get("denyAll") for r in rules)):
             return None, []

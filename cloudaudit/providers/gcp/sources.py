@@ -25,7 +25,39 @@ CONSTRAINTS: dict[str, str] = {
     "iam.disableServiceAccountKeyCreation": "key_creation_block",
     "sql.restrictPublicIp": "public_ip_block",
     "compute.skipDefaultNetworkCreation": "default_network_block",
+    "gcp.restrictTLSVersion": "tls_version_restriction",
 }
+
+# gcp.restrictTLSVersion (a deny list): Google Cloud APIs on Google Cloud FQDNs (storage.googleapis.com
+# included) accept TLS 1.0, 1.1 and 1.2+ unless the effective policy denies the older versions
+# (cloud.google.com/assured-workloads/docs/restrict-tls-versions).
+TLS_CONSTRAINT = "gcp.restrictTLSVersion"
+TLS_VALUES: dict[str, str] = {"TLS_VERSION_1": "1.0", "TLS_VERSION_1_1": "1.1"}
+
+
+def tls_denied(spec: dict) -> list[str]:
+    """Values the unconditional rules of a gcp.restrictTLSVersion spec deny (``is:`` prefix removed)."""
+    return [str(v)[3:] if str(v).startswith("is:") else str(v)
+            for rule in spec.get("rules") or [] if not rule.get("condition")
+            for v in (rule.get("values") or {}).get("deniedValues", [])]
+
+
+def tls_floor(spec: dict) -> tuple[str | None, str]:
+    """(lowest TLS version Google API endpoints accept under this effective spec, why not known).
+
+    '1.0' when nothing is denied (Google's default), '1.1' when only TLS 1.0 is denied, '1.2' when
+    both are. None, with the reason, for a spec this adapter does not interpret (conditional rules
+    apply per resource; allow lists and allowAll / denyAll are not how the constraint is documented).
+    """
+    rules = spec.get("rules") or []
+    if any(rule.get("condition") for rule in rules):
+        return None, "has conditional rules, which apply to some resources only"
+    if any(rule.get("denyAll") or (rule.get("values") or {}).get("allowedValues") for rule in rules):
+        return None, "uses denyAll or allowed values, which the constraint does not document (a deny list)"
+    denied = set(tls_denied(spec))
+    if "TLS_VERSION_1" not in denied:
+        return "1.0", ""
+    return ("1.2" if "TLS_VERSION_1_1" in denied else "1.1"), ""
 
 # Asset types searched for the inventory (location, labels, keys, state).
 SEARCH_ASSET_TYPES: tuple[str, ...] = (
