@@ -339,6 +339,19 @@ def test_unreadable_tls_policy_makes_enc006_error_not_fail():
     assert "ERROR" not in set(f.loc[(f["check_id"] == "ENC-001") & (f["account_id"] == "prod-jp-app"), "status"])
 
 
+def test_conditional_tls_policy_is_unsupported_coverage_not_a_guess():
+    with FakeGoogleCloud() as fake:
+        fake.effective["projects/shared-data/policies/gcp.restrictTLSVersion"] = {"spec": {"rules": [
+            {"values": {"deniedValues": ["TLS_VERSION_1"]}, "condition": {"expression": "resource.matchTag('o/env', 'prod')"}}]}}
+        inv = gcp.normalize(gcp.collect(fake.options()))
+    cov = _one(inv.coverage, account_id="shared-data", table="resources.min_tls")
+    assert cov["status"] == "unsupported" and "conditional rules" in cov["message"]
+    enc6 = run_checks(inv, checks=["ENC-006"]).df
+    assert set(enc6.loc[enc6["account_id"] == "shared-data", "status"]) == {"ERROR"}
+    app_buckets = (enc6["account_id"] == "prod-jp-app") & enc6["resource_id"].str.startswith("//storage.")
+    assert app_buckets.any() and set(enc6.loc[app_buckets, "status"]) == {"PASS"}
+
+
 def test_normalize_restrict_tls_version_specs():
     def eff(spec):
         return ("p1", collector.SRC_EFFECTIVE_POLICY, {"node": "projects/p1", "constraint": "gcp.restrictTLSVersion",
