@@ -367,14 +367,14 @@ def _finish(c: Check, result: pd.DataFrame) -> pd.DataFrame:
     out["severity"] = result["severity"] if "severity" in result.columns else c.severity
     # rows were rendered grouped by reason key; put them back in the result's order
     back = pa.array(np.argsort(np.concatenate(positions), kind="stable")) if positions else pa.array([], pa.int64())
-    out["reason"] = _string_column(reasons_en, back, len(result))
-    out["reason_ja"] = _string_column(reasons_ja, back, len(result))
+    out["reason"] = _string_column(reasons_en, back)
+    out["reason_ja"] = _string_column(reasons_ja, back)
     evidence_cols = [col for col in result.columns if col not in _STANDARD and not col.startswith("_")]
     out["evidence"] = _evidence(result[evidence_cols]) if evidence_cols else "{}"
     return out
 
 
-def _string_column(chunks: list, order: "pa.Array", length: int) -> pd.arrays.ArrowStringArray:
+def _string_column(chunks: list, order: "pa.Array") -> pd.arrays.ArrowStringArray:
     if not chunks:
         return pd.arrays.ArrowStringArray(pa.array([], pa.large_string()))
     return pd.arrays.ArrowStringArray(pa.concat_arrays(chunks).take(order))
@@ -523,7 +523,8 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     findings["classification"] = findings[keys].merge(classes, on=keys, how="left")["classification"].to_numpy()
     findings, expired = _apply_acceptances(findings, policy, today)
     findings["severity"] = _escalate(findings["severity"], findings["classification"], findings["status"])
-    findings["run_id"] = pd.Categorical([run_id or new_run_id()] * len(findings))
+    findings["run_id"] = pd.Categorical.from_codes(np.zeros(len(findings), dtype=np.int8),
+                                                   categories=[run_id or new_run_id()])
     findings["collected_at"] = pd.Timestamp(collected_at) if collected_at else now
     findings = findings.reindex(columns=list(FINDING_COLUMNS))
     return Findings(findings, expired_acceptances=expired, policy=policy)
