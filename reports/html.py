@@ -117,12 +117,12 @@ def _evidence_frame(evidence: pd.Series) -> pd.DataFrame:
 
 def _localized(df: pd.DataFrame, column: str, lang: str) -> pd.Series:
     """``title``/``reason`` in the report language, falling back to English."""
-    if lang == "en":
-        return df[column].fillna("")
-    other = df.get(f"{column}_{lang}")
+    base = df[column].astype("string").fillna("")  # plain strings: titles may be categorical
+    other = None if lang == "en" else df.get(f"{column}_{lang}")
     if other is None:
-        return df[column].fillna("")
-    return other.where(other.notna() & (other != ""), df[column]).fillna("")
+        return base
+    other = other.astype("string")
+    return other.where(other.notna() & (other != ""), base).fillna("")
 
 
 # ----------------------------------------------------------------------------- SVG charts

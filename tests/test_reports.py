@@ -112,6 +112,14 @@ def test_japanese_report_uses_japanese_titles_reasons_levels_and_dates():
     assert "クラウドコンピューティング環境における役割及び責任の共有及び分担" in html  # control title from the catalog
 
 
+def test_japanese_report_falls_back_to_english_where_a_title_or_reason_has_no_translation():
+    # e.g. findings read back from a history written by a custom check with an English title only
+    f = findings_from([row("TST-100", "FAIL", title="Only in English", title_ja="", reason="plain why", reason_ja=""),
+                       row("TST-101", "FAIL", title="Translated", title_ja="訳あり")])
+    strings = set(data_block(render_html(f, lang="ja"))["data"]["s"])
+    assert {"Only in English", "訳あり"} <= strings and "Translated" not in strings
+
+
 def test_english_report_uses_english_dates_and_titles():
     html = render_html(sample_findings(), lang="en")
     assert "20 Nov 2026 03:04 UTC" in html
