@@ -1,5 +1,5 @@
 """GCP adapter: the real google-cloud clients (REST transport) against a local fake of the
-Resource Manager v3, Cloud Asset v1, Org Policy v2 and Directory APIs on 127.0.0.1."""
+Resource Manager v3, Cloud Asset v1, Org Policy v2, Access Approval v1 and Directory APIs on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ PROJECTS = {"prod-jp-app", "prod-jp-web", "shared-data", "sandbox-dev"}
 # The catalog ids these tests assert on (running only them keeps the module fast).
 CHECKS = ["RES-001", "RES-002", "RES-003", "RES-005", "RES-006", "RES-008", "ISL-001", "ISL-002", "ISL-003",
           "ISL-004", "ISL-006", "ISL-007", "ISL-009", "ISL-012", "AUTH-001", "AUTH-002", "AUTH-005", "AUTH-007", "AUTH-008", "AUTH-009",
-          "ENC-003", "ENC-006", "ENC-008", "LCM-001", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-005", "LOG-007", "LOG-008"]
+          "ENC-003", "ENC-006", "ENC-008", "LCM-001", "LCM-003", "LOG-001", "LOG-002", "LOG-003", "LOG-005", "LOG-007", "LOG-008", "CSP-001"]
 
 
 @pytest.fixture(scope="module")
@@ -238,11 +238,11 @@ def test_coverage_for_every_project_and_source(org):
     denied = cov[(cov["account_id"] == DENIED_PROJECT) & (cov["status"] == "denied")]
     kinds = {f"guardrails.{k}" for k in collector.CONSTRAINTS.values()}
     # resources.min_tls: buckets' TLS floor is the project's gcp.restrictTLSVersion policy
-    assert set(denied["table"]) == {"guardrails", "audit_logs", "resources.min_tls"} | kinds
+    assert set(denied["table"]) == {"guardrails", "audit_logs", "resources.min_tls",
+                                    "guardrails.provider_access_approval"} | kinds
     assert denied["message"].str.contains("403").all()
     assert not denied["message"].str.contains("http://").any()     # short, one-line messages
-    unsupported = {"principals.mfa", "principals.last_active", "guardrails.mfa_required", "guardrails.threat_detection",
-                   "guardrails.provider_access_approval"}
+    unsupported = {"principals.mfa", "principals.last_active", "guardrails.mfa_required", "guardrails.threat_detection"}
     for table in unsupported:
         rows = cov[cov["table"] == table]
         assert set(rows["status"]) == {"unsupported"} and set(rows["account_id"]) == PROJECTS | {ORGANIZATION}
@@ -409,6 +409,72 @@ def test_guardrail_kinds_not_collected_give_error(org):
     assert threat[threat["account_id"] != DENIED_PROJECT]["reason"].str.contains("Security Command Center").all()
 
 
+# ----------------------------------------------------------------------------- Access Approval (CSP-001)
+
+def test_access_approval_settings_are_read_per_project_and_org(org):
+    paths = {r["path"] for r in org["requests"] if r["method"] == "GET"}
+    assert {f"/v1/projects/{p}/accessApprovalSettings" for p in PROJECTS} <= paths
+    assert f"/v1/{ORGANIZATION}/accessApprovalSettings" in paths
+    gr = org["inventory"].guardrails
+    approval = gr[gr["kind"] == "provider_access_approval"]
+    row = _one(approval, account_id="prod-jp-app")
+    assert row["effective"] == True and list(row["values"]) == ["all"] and row["scope"] == "project"  # noqa: E712
+    assert json.loads(row["detail"])["enrolledServices"] == [{"cloudProduct": "all", "enrollmentLevel": "BLOCK_ALL"}]
+    # prod-jp-web: settings that enroll nothing; shared-data and the org: NOT_FOUND (never configured)
+    assert set(approval["account_id"]) == {"prod-jp-app"}
+    cov = org["inventory"].coverage
+    cov = cov[cov["table"] == "guardrails.provider_access_approval"].set_index("account_id")
+    assert set(cov.index) == PROJECTS | {ORGANIZATION}
+    assert cov.loc[DENIED_PROJECT, "status"] == "denied" and "accessapproval.settings.get" in cov.loc[DENIED_PROJECT, "message"]
+    assert set(cov.drop(DENIED_PROJECT)["status"]) == {"ok"}
+    assert "NOT_FOUND" in cov.loc["shared-data", "message"]
+
+
+def test_csp001_verdicts_from_access_approval(org):
+    f = _statuses(org["findings"], "CSP-001").set_index("account_id")
+    assert set(f.index) == PROJECTS
+    assert f.loc["prod-jp-app", "status"] == "PASS" and "enforced" in f.loc["prod-jp-app", "reason"]
+    for project in ("prod-jp-web", "shared-data"):      # classified data, not enrolled
+        assert f.loc[project, "status"] == "FAIL" and "not configured" in f.loc[project, "reason"], project
+    assert f.loc[DENIED_PROJECT, "status"] == "ERROR"
+    assert "accessapproval:getAccessApprovalSettings" in f.loc[DENIED_PROJECT, "reason"]
+    assert not f["reason"].str.contains("not collected by the GCP adapter").any()
+
+
+def test_denied_access_approval_read_is_error_not_pass():
+    with FakeGoogleCloud(denied_projects=(), deny_paths=("/accessApprovalSettings",)) as fake:
+        collection = gcp.collect(fake.options())
+    inv = gcp.normalize(collection)
+    assert inv.guardrails[inv.guardrails["kind"] == "provider_access_approval"].empty
+    cov = inv.coverage[inv.coverage["table"] == "guardrails.provider_access_approval"]
+    assert set(cov["status"]) == {"denied"} and set(cov["account_id"]) == PROJECTS | {ORGANIZATION}
+    f = run_checks(inv, checks=["CSP-001"]).df.set_index("account_id")
+    # prod-jp-app is enrolled, but unread; the organization node's unread settings are an ERROR there too
+    assert set(f.index) == PROJECTS | {ORGANIZATION} and set(f["status"]) == {"ERROR"}
+    assert f["reason"].str.contains("denied").all()
+
+
+def test_normalize_access_approval_ancestor_and_organization():
+    src = collector.SRC_ACCESS_APPROVAL
+    collection = _collection([
+        ("p-inherit", src, {"node": "projects/p-inherit", "found": True,
+                            "settings": {"name": "projects/p-inherit/accessApprovalSettings", "enrolledAncestor": True}}),
+        ("p-none", src, {"node": "projects/p-none", "found": True,
+                         "settings": {"name": "projects/p-none/accessApprovalSettings", "enrolledAncestor": False}}),
+        ("p-never", src, {"node": "projects/p-never", "found": False, "settings": {}}),
+        (ORGANIZATION, src, {"node": ORGANIZATION, "found": True, "settings": {
+            "name": f"{ORGANIZATION}/accessApprovalSettings",
+            "enrolledServices": [{"cloudProduct": "BigQuery"}, {"cloudProduct": "Cloud Storage"}]}}),
+    ], organization=ORGANIZATION)
+    gr = norm.normalize(collection).guardrails
+    assert set(gr["account_id"]) == {"p-inherit", ORGANIZATION}
+    inherit = _one(gr, account_id="p-inherit")
+    assert inherit["effective"] == True and list(inherit["values"]) == [] and inherit["scope"] == "project"  # noqa: E712
+    assert json.loads(inherit["detail"])["enrolledAncestor"] is True
+    org_row = _one(gr, account_id=ORGANIZATION)
+    assert org_row["scope"] == "organization" and list(org_row["values"]) == ["BigQuery", "Cloud Storage"]
+
+
 # ----------------------------------------------------------------------------- replay, scope, options
 
 def test_bundle_replays_to_the_same_inventory(org, tmp_path):
@@ -465,6 +531,8 @@ def test_folder_scope():
     assert set(inv.resources["account_id"]) == {"prod-jp-app", "prod-jp-web", "shared-data"}
     assert set(inv.coverage["account_id"]) == {"prod-jp-app", "prod-jp-web", "shared-data"}
     assert not any(p.startswith(f"/v2/{ORGANIZATION}") for p in paths)   # the org node is out of scope
+    assert f"/v1/{ORGANIZATION}/accessApprovalSettings" not in paths
+    assert "/v1/projects/prod-jp-app/accessApprovalSettings" in paths
 
 
 def test_org_wide_source_denied_is_error_in_every_project():
@@ -490,7 +558,7 @@ def test_caller_executor_and_progress():
                                  progress=lambda done, total, label: seen.append((label, done, total)))
         assert pool.submit(lambda: 41 + 1).result() == 42     # the caller's pool is not shut down
     labels = {label for label, _, _ in seen}
-    assert {"gcp folders", "gcp asset inventory", "gcp IAM policies", "gcp org policies"} <= labels
+    assert {"gcp folders", "gcp asset inventory", "gcp IAM policies", "gcp org policies", "gcp access approval"} <= labels
     assert ("gcp org policies", 5, 5) in seen                 # the organization and its 4 projects
     assert len(gcp.normalize(collection).resources) > 20
 
@@ -514,7 +582,8 @@ def test_cli_scan_against_the_fake(tmp_path, capsys):
 
     report = tmp_path / "gcp.json"
     with FakeGoogleCloud() as fake:
-        endpoints = json.dumps({api: fake.endpoint for api in ("cloudresourcemanager", "cloudasset", "orgpolicy")})
+        endpoints = json.dumps({api: fake.endpoint for api in ("cloudresourcemanager", "cloudasset", "orgpolicy",
+                                                               "accessapproval")})
         rc = cli.main(["scan", "--provider", "gcp", "--check", "RES-001", "--check", "RES-005",
                        "--option", "gcp.credentials=anonymous", "--option", f"gcp.organization={ORGANIZATION}",
                        "--option", f"gcp.endpoints={endpoints}", "--format", "json", "--output", str(report)])

@@ -2,7 +2,8 @@
 
 Sources: Resource Manager v3 (organization, folder tree, projects, IAM policies for audit
 configs), Cloud Asset Inventory v1 at the audit scope (``searchAllResources``, ``listAssets``
-with resource content, ``searchAllIamPolicies``), Org Policy v2 effective policies, and — only
+with resource content, ``searchAllIamPolicies``), Org Policy v2 effective policies, Access
+Approval v1 settings (per project and the audited organization), and — only
 when configured — the Admin SDK Directory API for 2-step verification.
 
 Options (``collect(options)``):
@@ -16,7 +17,8 @@ Options (``collect(options)``):
     none, every organization visible through ``organizations:search``.
 ``endpoints``
     API name -> endpoint URL, for private service connect or tests:
-    ``{"cloudresourcemanager": ..., "cloudasset": ..., "orgpolicy": ..., "admin": ...}``.
+    ``{"cloudresourcemanager": ..., "cloudasset": ..., "orgpolicy": ..., "accessapproval": ...,
+    "admin": ...}``.
     A URL with a scheme (``http://127.0.0.1:8080``) is used as is.
 ``allowed_domains``
     e-mail domains of the organization; members from other domains are external. The

@@ -15,7 +15,7 @@ from google.api_core.client_options import ClientOptions
 from ...errors import ProviderError
 
 # Option key in ``endpoints`` for each API.
-APIS = ("cloudresourcemanager", "cloudasset", "orgpolicy", "admin")
+APIS = ("cloudresourcemanager", "cloudasset", "orgpolicy", "accessapproval", "admin")
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -95,6 +95,10 @@ class ClientFactory:
     def orgpolicy(self) -> Any:
         from google.cloud import orgpolicy_v2
         return self._make(orgpolicy_v2.OrgPolicyClient, "orgpolicy")
+
+    def accessapproval(self) -> Any:
+        from google.cloud import accessapproval_v1
+        return self._make(accessapproval_v1.AccessApprovalClient, "accessapproval")
 
     def admin_session(self, subject: str | None = None) -> Any:
         """An AuthorizedSession for the Admin SDK Directory API (needs domain-wide delegation)."""

@@ -1,4 +1,5 @@
-"""Read-only collection from Resource Manager v3, Cloud Asset v1, Org Policy v2 (and Directory).
+"""Read-only collection from Resource Manager v3, Cloud Asset v1, Org Policy v2, Access Approval v1
+(and Directory).
 
 Every call is a list / search / get (``getIamPolicy`` and ``getEffectivePolicy`` are reads even
 where the REST binding uses POST). Raw responses are kept as records in their REST JSON shape
@@ -20,6 +21,7 @@ from .clients import ClientFactory
 from .sources import (  # noqa: F401 - re-exported for callers of the collector
     NAME, GLOBAL, SRC_ORGS, SRC_FOLDERS, SRC_PROJECTS, SRC_PROJECT_GET,
     SRC_IAM_POLICY, SRC_SEARCH_RESOURCES, SRC_LIST_ASSETS, SRC_SEARCH_IAM, SRC_EFFECTIVE_POLICY, SRC_DIRECTORY,
+    SRC_ACCESS_APPROVAL, ACCESS_APPROVAL_KIND,
     CONSTRAINTS, TLS_CONSTRAINT, tls_floor, SEARCH_ASSET_TYPES, CONFIG_ASSET_TYPES, TABLES_OF, NOT_COLLECTED, MFA_UNSUPPORTED, SIGN_IN_UNSUPPORTED,
 )
 
@@ -234,6 +236,32 @@ def _effective_policies(run: _Run, node: str, account: str) -> list[tuple[str, s
     return out
 
 
+def _access_approval(run: _Run, node: str, account: str) -> tuple[str, str]:
+    """Access Approval settings of one project or organization (``getAccessApprovalSettings``).
+
+    NOT_FOUND means the node has no settings (Access Approval was never configured there): a
+    successful read of "not enrolled", kept as a record with empty settings.
+    """
+    from google.api_core import exceptions as gexc
+
+    client = run.client("accessapproval")
+    name = f"{node}/accessApprovalSettings"
+
+    def read() -> tuple[dict[str, Any], bool]:
+        try:
+            return to_json(client.get_access_approval_settings(name=name, **run.call_kwargs)), True
+        except gexc.NotFound:
+            return {}, False
+
+    result, status, message = _try(read)
+    if result is not None:
+        settings, found = result
+        run.collection.add(account, GLOBAL, SRC_ACCESS_APPROVAL, {"node": node, "found": found, "settings": settings})
+        if not found:
+            message = f"{name}: NOT_FOUND (Access Approval was never configured: not enrolled)"
+    return status, message
+
+
 # ----------------------------------------------------------------------------- directory (2SV)
 
 def _directory(run: _Run, settings: dict[str, Any], org_key: str) -> tuple[str, str]:
@@ -341,6 +369,13 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
             failed = [(s, f"{k}: {m}") for k, s, m, _ in results if s != "ok"]
             c.cover(account, None, "guardrails", SRC_EFFECTIVE_POLICY,
                     failed[0][0] if failed else "ok", "; ".join(m for _, m in failed)[:500])
+
+        # Access Approval enrollment of each project (and of the organization when it is audited).
+        # A project's own settings say whether an ancestor enrolled it (enrolledAncestor).
+        approval_nodes = [(f"projects/{p}", p) for p in project_ids] + ([(org_scope, org_scope)] if org_scope else [])
+        approval_results = run.fan_out("gcp access approval", approval_nodes, lambda n: _access_approval(run, *n))
+        for (node, account), (status, message) in zip(approval_nodes, approval_results):
+            c.cover(account, None, f"guardrails.{ACCESS_APPROVAL_KIND}", SRC_ACCESS_APPROVAL, status, message)
 
         # 2-step verification: only with domain-wide delegation to the Directory API.
         directory = run.options.get("directory")

@@ -744,6 +744,30 @@ def _guardrails(ctx: _Context) -> list[dict[str, Any]]:
     return rows
 
 
+def _access_approval(ctx: _Context) -> list[dict[str, Any]]:
+    """provider_access_approval per project / organization whose Access Approval settings enroll it:
+    enrolled services of its own (values = their cloud products) or an enrolled ancestor.
+
+    Settings that enroll nothing (or NOT_FOUND: never configured) give no row: not enrolled.
+    """
+    rows = []
+    for r in ctx.c.find(C.SRC_ACCESS_APPROVAL):
+        node, settings = str(r.data.get("node", "")), r.data.get("settings") or {}
+        products = [str(s.get("cloudProduct", "")) for s in settings.get("enrolledServices") or []]
+        ancestor = settings.get("enrolledAncestor") is True
+        if not (products or ancestor):
+            continue
+        rows.append({"provider": PROVIDER, "account_id": r.account_id,
+                     "scope": node.split("/", 1)[0].rstrip("s") or "project",
+                     "kind": C.ACCESS_APPROVAL_KIND, "effective": True, "values": products,
+                     "detail": json.dumps({"settings": settings.get("name", f"{node}/accessApprovalSettings"),
+                                           "enrolledServices": settings.get("enrolledServices") or [],
+                                           "enrolledAncestor": ancestor,
+                                           "notificationEmails": settings.get("notificationEmails") or []},
+                                          sort_keys=True)})
+    return rows
+
+
 SECURITY_ALERT = re.compile(r"SetIamPolicy|cloudaudit\.googleapis\.com|logging\.googleapis\.com/user/|"
                             r"protoPayload\.methodName|CreateServiceAccountKey|UpdateSink|firewalls", re.I)
 
@@ -924,7 +948,7 @@ def normalize(collection: Collection) -> Inventory:
         "grants": grants,
         "trusts": _trusts(ctx, grants, assets),
         "network_rules": _network_rules(ctx, assets),
-        "guardrails": _guardrails(ctx) + _asset_guardrails(ctx, assets, directory),
+        "guardrails": _guardrails(ctx) + _asset_guardrails(ctx, assets, directory) + _access_approval(ctx),
         "audit_logs": _audit_logs(ctx, assets) + _sinks(ctx, assets, resources),
         "coverage": _coverage(collection),
     }

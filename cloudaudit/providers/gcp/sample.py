@@ -9,6 +9,8 @@ A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 serves, from the JSON files in ``s
 * Cloud Asset v1: ``GET /v1/{scope}:searchAllResources`` (results derived from the asset
   entries), ``GET /v1/{parent}/assets`` (listAssets), ``GET /v1/{scope}:searchAllIamPolicies``;
 * Org Policy v2: ``GET /v2/{node}/policies/{constraint}:getEffectivePolicy``;
+* Access Approval v1: ``GET /v1/{node}/accessApprovalSettings`` (404 NOT_FOUND for a node whose
+  settings were never configured);
 * Admin SDK Directory v1: ``GET /admin/directory/v1/users``.
 
 Every list is paged with ``nextPageToken`` (small pages, so paging is always exercised), one
@@ -41,7 +43,8 @@ READ_POSTS = re.compile(r":(getIamPolicy|getEffectivePolicy)$")
 
 
 def load_sample(name: str) -> dict[str, Any]:
-    """One sample file (``hierarchy``, ``assets``, ``iam_policies``, ``org_policies``, ``directory_users``)."""
+    """One sample file (``hierarchy``, ``assets``, ``iam_policies``, ``org_policies``, ``access_approval``,
+    ``directory_users``)."""
     text = resources.files("cloudaudit.providers.gcp").joinpath(f"sample_data/{name}.json").read_text("utf-8")
     now = datetime.now(timezone.utc)
     # Relative dates keep "recent" fixtures recent whatever day the tests run.
@@ -88,6 +91,7 @@ class FakeGoogleCloud(LocalServer):
         self.iam_search = iam["searchAllIamPolicies"]
         self.effective = load_sample("org_policies")["effective"]
         self.users = load_sample("directory_users")["users"]
+        self.access_approval = load_sample("access_approval")["settings"]
         self.denied_projects = set(denied_projects)
         self.page_size = page_size
         self.throttle_once = set(throttle_once)   # path suffixes answered 429 once (retries are exercised)
@@ -117,7 +121,8 @@ class FakeGoogleCloud(LocalServer):
         from google.auth.credentials import AnonymousCredentials
 
         return {"credentials": AnonymousCredentials(), "organization": ORGANIZATION,
-                "endpoints": {api: self.endpoint for api in ("cloudresourcemanager", "cloudasset", "orgpolicy", "admin")},
+                "endpoints": {api: self.endpoint for api in ("cloudresourcemanager", "cloudasset", "orgpolicy",
+                                                              "accessapproval", "admin")},
                 **extra}
 
     # ------------------------------------------------------------------ HTTP
@@ -216,6 +221,20 @@ class FakeGoogleCloud(LocalServer):
                                    f"Permission 'orgpolicy.policies.get' denied on resource '{node}'")
             name = f"{node}/policies/{constraint}"
             return 200, {"name": name, **copy.deepcopy(self.effective.get(name, {"spec": {}}))}
+        m = re.fullmatch(r"/v1/((?:organizations|folders|projects)/[^/:]+)/accessApprovalSettings", path)
+        if m:
+            node = m.group(1)
+            if self._denied(node):
+                return 403, _error(403, "PERMISSION_DENIED",
+                                   f"Permission 'accessapproval.settings.get' denied on resource '{node}'")
+            if node.startswith("projects/"):
+                # Projects are addressed by id or number.
+                node = "projects/" + next((pid for pid, num in self.project_numbers.items()
+                                           if node in (f"projects/{pid}", num)), node.split("/", 1)[1])
+            name = f"{node}/accessApprovalSettings"
+            if name not in self.access_approval:
+                return 404, _error(404, "NOT_FOUND", f"Settings not found for {node}")
+            return 200, copy.deepcopy(self.access_approval[name])
         if path == "/admin/directory/v1/users":
             return self._page(self.users, "users", query)
         raise KeyError(path)

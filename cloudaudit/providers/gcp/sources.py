@@ -16,6 +16,10 @@ SRC_LIST_ASSETS = "cloudasset:listAssets"
 SRC_SEARCH_IAM = "cloudasset:searchAllIamPolicies"
 SRC_EFFECTIVE_POLICY = "orgpolicy:getEffectivePolicy"
 SRC_DIRECTORY = "admin:directory.users.list"
+SRC_ACCESS_APPROVAL = "accessapproval:getAccessApprovalSettings"
+
+# Access Approval settings feed this guardrail kind (effective = enrolled, values = enrolled products).
+ACCESS_APPROVAL_KIND = "provider_access_approval"
 
 # Org Policy constraints read, and the guardrail kind each one feeds.
 CONSTRAINTS: dict[str, str] = {
@@ -111,7 +115,6 @@ TABLES_OF: dict[str, tuple[str, ...]] = {
 # Guardrail kinds this adapter does not read (checks that need one of them say ERROR on GCP).
 NOT_COLLECTED = {
     "threat_detection": "Security Command Center status is not collected by the GCP adapter",
-    "provider_access_approval": "Access Approval enrollment is not collected by the GCP adapter",
 }
 
 MFA_UNSUPPORTED = ("2-step verification is read from the Admin SDK Directory API, which needs domain-wide "
