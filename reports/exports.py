@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from .i18n import localized
+
 FORMATS: tuple[str, ...] = ("html", "csv", "xlsx", "json", "ocsf")
 OCSF_VERSION = "1.3.0"
 _FORMULA_START = re.compile(r"^[=+\-@\t\r]")
@@ -170,13 +172,13 @@ def ocsf_events(findings: Any, lang: str = "en", tool_version: str | None = None
 
     version = tool_version or __version__
     events = []
-    for r in findings.to_records():
+    titles = localized(findings.df, "title", lang).tolist()
+    reasons = localized(findings.df, "reason", lang).tolist()
+    for r, title, reason in zip(findings.to_records(), titles, reasons):
         status = r["status"]
         sev_id, sev = OCSF_SEVERITY.get(r["severity"] or "", (0, "Unknown"))
         comp_id, comp = OCSF_COMPLIANCE[status]
         fstat_id, fstat = OCSF_FINDING_STATUS.get(status, (1, "New"))
-        title = (r.get("title_ja") or r["title"]) if lang == "ja" else r["title"]
-        reason = (r.get("reason_ja") or r["reason"]) if lang == "ja" else r["reason"]
         key = "|".join(str(r.get(k) or "") for k in ("check_id", "provider", "account_id", "region", "resource_id"))
         collected = pd.Timestamp(r["collected_at"]) if r["collected_at"] else None
         event: dict[str, Any] = {

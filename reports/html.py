@@ -23,7 +23,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from . import i18n
-from .i18n import LABELS, LEVEL_NAMES, SEVERITY_NAMES, STATUS_NAMES, fmt_datetime, fmt_int, fmt_ratio
+from .i18n import LABELS, LEVEL_NAMES, SEVERITY_NAMES, STATUS_NAMES, fmt_datetime, fmt_int, fmt_ratio, localized
 
 STATUSES = ("PASS", "FAIL", "WARN", "ERROR", "SUPPRESSED")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -113,16 +113,6 @@ def _evidence_frame(evidence: pd.Series) -> pd.DataFrame:
     if evidence.empty:
         return pd.DataFrame(index=evidence.index)
     return pd.DataFrame.from_records(_evidence_dicts(evidence), index=evidence.index)
-
-
-def _localized(df: pd.DataFrame, column: str, lang: str) -> pd.Series:
-    """``title``/``reason`` in the report language, falling back to English."""
-    base = df[column].astype("string").fillna("")  # plain strings: titles may be categorical
-    other = None if lang == "en" else df.get(f"{column}_{lang}")
-    if other is None:
-        return base
-    other = other.astype("string")
-    return other.where(other.notna() & (other != ""), base).fillna("")
 
 
 # ----------------------------------------------------------------------------- SVG charts
@@ -372,7 +362,7 @@ def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:
     isl = df[df["check_id"].str.startswith("ISL-", na=False)]
     if isl.empty:
         return None
-    titles = _localized(isl, "title", lang)
+    titles = localized(isl, "title", lang)
     open_ = isl["status"].isin(OPEN)
     per = (pd.DataFrame({"check_id": isl["check_id"], "title": titles, "provider": isl["provider"].fillna("-"),
                          "open": open_.astype(int), "err": (isl["status"] == "ERROR").astype(int)})
@@ -381,7 +371,7 @@ def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:
                      [[r.check_id, r.title, fmt_int(r.open, lang), fmt_int(r.err, lang)] for r in per.itertuples()],
                      ["bad" if r.open else "" for r in per.itertuples()])
     rows = isl[open_].assign(_sev=isl["severity"].cat.codes).sort_values("_sev", ascending=False)
-    reasons = _localized(rows, "reason", lang)
+    reasons = localized(rows, "reason", lang)
     listing = _table([L["check"], L["severity"], L["provider"], L["account"], L["resource"], L["reason"]],
                      [[c, _cell(SEVERITY_NAMES[lang].get(s, s), f"sev sev-{s}"), p, a, r, why]
                       for c, s, p, a, r, why in zip(rows["check_id"][:TABLE_CAP], rows["severity"].astype(str)[:TABLE_CAP],
@@ -444,7 +434,7 @@ def _appendix(findings: Any, lang: str, permissions: Mapping[str, Iterable[str]]
     if len(df):
         per = pd.crosstab(df["check_id"], df["status"]).reindex(columns=list(STATUSES), fill_value=0)
         titles = df.drop_duplicates("check_id").set_index("check_id")
-        title = _localized(titles, "title", lang)
+        title = localized(titles, "title", lang)
         rows = [[cid, title.get(cid, ""), *[fmt_int(v, lang) for v in vals]]
                 for cid, vals in zip(per.index, per.to_numpy().tolist())]
     else:
@@ -478,7 +468,7 @@ def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP)
         remediation = (kept["check_id"].astype(object).map(local)
                        .where(lambda s: s.notna() & (s != ""), kept["remediation"].astype(object)))
     classification = kept["classification"].map(lambda v: LEVEL_NAMES[lang].get(v, v), na_action="ignore")
-    encoded_cols = {"c": kept["check_id"], "t": _localized(kept, "title", lang), "p": kept["provider"],
+    encoded_cols = {"c": kept["check_id"], "t": localized(kept, "title", lang), "p": kept["provider"],
                     "a": kept["account_id"], "g": kept["region"], "k": kept["controls"], "l": classification,
                     "m": remediation}
     stacked = pd.concat([s.astype("string").fillna("") for s in encoded_cols.values()], ignore_index=True)
@@ -488,7 +478,7 @@ def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP)
     status_code = kept["status"].map({s: i for i, s in enumerate(STATUSES)}).astype(int).to_numpy()
     sev_code = kept["severity"].cat.codes.to_numpy()
     evidence = _evidence_dicts(kept["evidence"])
-    reasons = _texts(_localized(kept, "reason", lang))
+    reasons = _texts(localized(kept, "reason", lang))
     templates, reason_refs = _template_reasons(kept, evidence, reasons, lang)
     schemas: dict[tuple[str, ...], int] = {}
     packed_evidence = []
@@ -659,7 +649,7 @@ def render_compact(findings: Any, lang: str = "en", top: int = 10) -> str:
     L = LABELS[lang]
     rows = [[_cell(SEVERITY_NAMES[lang].get(s, s), f"sev sev-{s}"), c, p, a, r, why] for c, s, p, a, r, why in zip(
         worst["check_id"], worst["severity"].astype(str), worst["provider"], worst["account_id"],
-        worst["resource_id"], _localized(worst, "reason", lang))]
+        worst["resource_id"], localized(worst, "reason", lang))]
     cov = findings.coverage()
     template = _environment().get_template("compact.html.j2")
     return template.render(

@@ -182,3 +182,14 @@ def fmt_date(value: Any, lang: str) -> str:
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def localized(df: pd.DataFrame, column: str, lang: str) -> pd.Series:
+    """``title``/``reason`` in the report language, falling back to English where it has no text
+    (HTML report and OCSF export alike)."""
+    base = df[column].astype("string").fillna("")  # plain strings: titles may be categorical
+    other = None if lang == "en" else df.get(f"{column}_{lang}")
+    if other is None:
+        return base
+    other = other.astype("string")
+    return other.where(other.notna() & (other != ""), base).fillna("")

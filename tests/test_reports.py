@@ -376,6 +376,15 @@ def test_atomic_write_failure_keeps_previous_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
 
 
+def test_ocsf_in_japanese_uses_the_translation_and_falls_back_to_english():
+    f = findings_from([row("TST-100", "FAIL", title="Only in English", title_ja="", reason="plain why", reason_ja=""),
+                       row("TST-101", "FAIL", title="Translated", title_ja="訳あり", reason="why", reason_ja="理由")])
+    events = {e["compliance"]["control"]: e for e in ocsf_events(f, lang="ja")}
+    assert events["TST-100"]["finding_info"]["title"] == "Only in English" and events["TST-100"]["message"] == "plain why"
+    assert events["TST-101"]["finding_info"]["title"] == "訳あり" and events["TST-101"]["message"] == "理由"
+    assert ocsf_events(f, lang="en")[1]["finding_info"]["title"] == "Translated"
+
+
 def test_new_report_is_owner_only_and_a_replaced_one_keeps_its_permissions(tmp_path):
     fresh = atomic_write(tmp_path / "new.html", lambda h: h.write("x"))
     assert fresh.stat().st_mode & 0o777 == 0o600
