@@ -1,5 +1,6 @@
 """GCP adapter: the real google-cloud clients (REST transport) against a local fake of the
-Resource Manager v3, Cloud Asset v1, Org Policy v2, Access Approval v1 and Directory APIs on 127.0.0.1."""
+Resource Manager v3, Cloud Asset v1, Org Policy v2, Access Approval v1, Security Center Management v1
+and Directory APIs on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -239,14 +240,17 @@ def test_coverage_for_every_project_and_source(org):
     kinds = {f"guardrails.{k}" for k in collector.CONSTRAINTS.values()}
     # resources.min_tls: buckets' TLS floor is the project's gcp.restrictTLSVersion policy
     assert set(denied["table"]) == {"guardrails", "audit_logs", "resources.min_tls",
-                                    "guardrails.provider_access_approval"} | kinds
+                                    "guardrails.provider_access_approval", "guardrails.threat_detection"} | kinds
     assert denied["message"].str.contains("403").all()
     assert not denied["message"].str.contains("http://").any()     # short, one-line messages
-    unsupported = {"principals.mfa", "principals.last_active", "guardrails.mfa_required", "guardrails.threat_detection"}
+    unsupported = {"principals.mfa", "principals.last_active", "guardrails.mfa_required"}
     for table in unsupported:
         rows = cov[cov["table"] == table]
         assert set(rows["status"]) == {"unsupported"} and set(rows["account_id"]) == PROJECTS | {ORGANIZATION}
-    others = cov[(cov["account_id"] != DENIED_PROJECT) & ~cov["table"].isin(unsupported)]
+    # Event Threat Detection is read per project; the organization node's own setting is not read.
+    org_threat = (cov["account_id"] == ORGANIZATION) & (cov["table"] == "guardrails.threat_detection")
+    assert list(cov.loc[org_threat, "status"]) == ["unsupported"]
+    others = cov[(cov["account_id"] != DENIED_PROJECT) & ~cov["table"].isin(unsupported) & ~org_threat]
     assert set(others["status"]) == {"ok"}
     # A kind-level need fails only where that kind was unreadable.
     assert set(cov.loc[(cov["table"] == "guardrails.security_contact"), "status"]) == {"ok"}
@@ -402,11 +406,96 @@ def test_inactivity_checks_error_without_directory(org):
     assert inactive["reason"].str.contains("sign-in times").all()
 
 
-def test_guardrail_kinds_not_collected_give_error(org):
-    f = org["findings"]
-    threat = f[f["check_id"] == "LOG-005"]          # Security Command Center is not read
-    assert len(threat) and set(threat["status"]) == {"ERROR"}
-    assert threat[threat["account_id"] != DENIED_PROJECT]["reason"].str.contains("Security Command Center").all()
+# ----------------------------------------------------------------------------- Security Command Center (LOG-005)
+
+ETD = "locations/global/securityCenterServices/event-threat-detection"
+
+
+def test_event_threat_detection_is_read_per_project(org):
+    paths = {r["path"] for r in org["requests"] if r["method"] == "GET"}
+    assert {f"/v1/projects/{p}/{ETD}" for p in PROJECTS} <= paths
+    assert not any("securityCenterServices" in p and not p.startswith("/v1/projects/") for p in paths)
+    gr = org["inventory"].guardrails
+    threat = gr[gr["kind"] == "threat_detection"]
+    assert set(threat["account_id"]) == {"prod-jp-app"}        # DISABLED gives no row; the denied one none either
+    row = _one(threat, account_id="prod-jp-app")
+    assert row["effective"] == True and list(row["values"]) == ["*"] and row["scope"] == "scc"  # noqa: E712
+    assert json.loads(row["detail"]) == {"service": f"projects/prod-jp-app/{ETD}",
+                                         "effectiveEnablementState": "ENABLED", "intendedEnablementState": "ENABLED"}
+    cov = org["inventory"].coverage
+    cov = cov[cov["table"] == "guardrails.threat_detection"].set_index("account_id")
+    assert set(cov.index) == PROJECTS | {ORGANIZATION}
+    assert cov.loc[DENIED_PROJECT, "status"] == "denied"
+    assert "securitycentermanagement.securityCenterServices.get" in cov.loc[DENIED_PROJECT, "message"]
+    assert set(cov.loc[sorted(PROJECTS - {DENIED_PROJECT}), "status"]) == {"ok"}
+    assert cov.loc[ORGANIZATION, "status"] == "unsupported"
+
+
+def test_log005_verdicts_from_event_threat_detection(org):
+    f = _statuses(org["findings"], "LOG-005").set_index("account_id")
+    assert set(f.index) == PROJECTS | {ORGANIZATION}
+    assert f.loc["prod-jp-app", "status"] == "PASS" and "scc prod-jp-app" in f.loc["prod-jp-app", "reason"]
+    for project in ("prod-jp-web", "shared-data"):          # effective state DISABLED
+        assert f.loc[project, "status"] == "FAIL" and "no threat detection" in f.loc[project, "reason"], project
+    # sandbox-dev is ENABLED in the sample, but its read is denied: ERROR, never PASS
+    assert f.loc[DENIED_PROJECT, "status"] == "ERROR"
+    assert "securitycentermanagement:getSecurityCenterService" in f.loc[DENIED_PROJECT, "reason"]
+    assert f.loc[ORGANIZATION, "status"] == "ERROR"
+    assert not f["reason"].str.contains("not collected by the GCP adapter").any()
+
+
+def test_denied_threat_detection_read_is_error_not_pass():
+    with FakeGoogleCloud(denied_projects=(), deny_paths=("/securityCenterServices/event-threat-detection",)) as fake:
+        collection = gcp.collect(fake.options())
+    inv = gcp.normalize(collection)
+    assert inv.guardrails[inv.guardrails["kind"] == "threat_detection"].empty
+    cov = inv.coverage[inv.coverage["table"] == "guardrails.threat_detection"]
+    assert set(cov.loc[cov["account_id"] != ORGANIZATION, "status"]) == {"denied"}
+    f = run_checks(inv, checks=["LOG-005"]).df.set_index("account_id")
+    # prod-jp-app is enabled, but unread
+    assert set(f.index) == PROJECTS | {ORGANIZATION} and set(f["status"]) == {"ERROR"}
+    assert f.drop(ORGANIZATION)["reason"].str.contains("denied").all()
+
+
+def test_threat_detection_not_found_is_error_not_a_verdict():
+    with FakeGoogleCloud(denied_projects=()) as fake:
+        del fake.scc_services[f"projects/prod-jp-app/{ETD}"]
+        del fake.scc_services[f"projects/shared-data/{ETD}"]
+        inv = gcp.normalize(gcp.collect(fake.options()))
+    cov = inv.coverage[inv.coverage["table"] == "guardrails.threat_detection"].set_index("account_id")
+    for project in ("prod-jp-app", "shared-data"):
+        assert cov.loc[project, "status"] == "error" and "NOT_FOUND" in cov.loc[project, "message"], project
+    f = run_checks(inv, checks=["LOG-005"]).df.set_index("account_id")
+    assert f.loc["prod-jp-app", "status"] == "ERROR" and f.loc["shared-data", "status"] == "ERROR"
+    assert f.loc["prod-jp-web", "status"] == "FAIL" and f.loc["sandbox-dev", "status"] == "PASS"
+
+
+def test_normalize_threat_detection_states():
+    src = collector.SRC_SCC_SERVICE
+
+    def service(project, effective, intended="INHERITED"):
+        return (project, src, {"node": f"projects/{project}", "service": {
+            "name": f"projects/{project}/{ETD}", "effectiveEnablementState": effective,
+            "intendedEnablementState": intended}})
+
+    collection = _collection([service("p-on", "ENABLED"), service("p-off", "DISABLED", "DISABLED"),
+                              service("p-ingest", "INGEST_ONLY"), service("p-odd", "INHERITED")])
+    gr = norm.normalize(collection).guardrails
+    assert set(gr["account_id"]) == {"p-on", "p-ingest"}
+    assert _one(gr, account_id="p-on")["effective"] == True            # noqa: E712
+    ingest = _one(gr, account_id="p-ingest")                           # configured, not detecting: WARN
+    assert ingest["effective"] == False and list(ingest["values"]) == ["*"]   # noqa: E712
+    assert json.loads(ingest["detail"])["effectiveEnablementState"] == "INGEST_ONLY"
+
+
+def test_unexpected_effective_state_is_unsupported_coverage():
+    with FakeGoogleCloud(denied_projects=()) as fake:
+        fake.scc_services[f"projects/prod-jp-app/{ETD}"]["effectiveEnablementState"] = "INHERITED"
+        inv = gcp.normalize(gcp.collect(fake.options()))
+    cov = _one(inv.coverage, account_id="prod-jp-app", table="guardrails.threat_detection")
+    assert cov["status"] == "unsupported" and "INHERITED" in cov["message"]
+    f = run_checks(inv, checks=["LOG-005"]).df.set_index("account_id")
+    assert f.loc["prod-jp-app", "status"] == "ERROR"
 
 
 # ----------------------------------------------------------------------------- Access Approval (CSP-001)
@@ -558,7 +647,8 @@ def test_caller_executor_and_progress():
                                  progress=lambda done, total, label: seen.append((label, done, total)))
         assert pool.submit(lambda: 41 + 1).result() == 42     # the caller's pool is not shut down
     labels = {label for label, _, _ in seen}
-    assert {"gcp folders", "gcp asset inventory", "gcp IAM policies", "gcp org policies", "gcp access approval"} <= labels
+    assert {"gcp folders", "gcp asset inventory", "gcp IAM policies", "gcp org policies", "gcp access approval",
+            "gcp threat detection"} <= labels
     assert ("gcp org policies", 5, 5) in seen                 # the organization and its 4 projects
     assert len(gcp.normalize(collection).resources) > 20
 
@@ -583,7 +673,7 @@ def test_cli_scan_against_the_fake(tmp_path, capsys):
     report = tmp_path / "gcp.json"
     with FakeGoogleCloud() as fake:
         endpoints = json.dumps({api: fake.endpoint for api in ("cloudresourcemanager", "cloudasset", "orgpolicy",
-                                                               "accessapproval")})
+                                                               "accessapproval", "securitycentermanagement")})
         rc = cli.main(["scan", "--provider", "gcp", "--check", "RES-001", "--check", "RES-005",
                        "--option", "gcp.credentials=anonymous", "--option", f"gcp.organization={ORGANIZATION}",
                        "--option", f"gcp.endpoints={endpoints}", "--format", "json", "--output", str(report)])

@@ -3,7 +3,8 @@
 Sources: Resource Manager v3 (organization, folder tree, projects, IAM policies for audit
 configs), Cloud Asset Inventory v1 at the audit scope (``searchAllResources``, ``listAssets``
 with resource content, ``searchAllIamPolicies``), Org Policy v2 effective policies, Access
-Approval v1 settings (per project and the audited organization), and — only
+Approval v1 settings (per project and the audited organization), Security Center Management v1
+(Security Command Center's Event Threat Detection service per project), and — only
 when configured — the Admin SDK Directory API for 2-step verification.
 
 Options (``collect(options)``):
@@ -18,7 +19,7 @@ Options (``collect(options)``):
 ``endpoints``
     API name -> endpoint URL, for private service connect or tests:
     ``{"cloudresourcemanager": ..., "cloudasset": ..., "orgpolicy": ..., "accessapproval": ...,
-    "admin": ...}``.
+    "securitycentermanagement": ..., "admin": ...}``.
     A URL with a scheme (``http://127.0.0.1:8080``) is used as is.
 ``allowed_domains``
     e-mail domains of the organization; members from other domains are external. The

@@ -15,7 +15,7 @@ from google.api_core.client_options import ClientOptions
 from ...errors import ProviderError
 
 # Option key in ``endpoints`` for each API.
-APIS = ("cloudresourcemanager", "cloudasset", "orgpolicy", "accessapproval", "admin")
+APIS = ("cloudresourcemanager", "cloudasset", "orgpolicy", "accessapproval", "securitycentermanagement", "admin")
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -99,6 +99,10 @@ class ClientFactory:
     def accessapproval(self) -> Any:
         from google.cloud import accessapproval_v1
         return self._make(accessapproval_v1.AccessApprovalClient, "accessapproval")
+
+    def securitycentermanagement(self) -> Any:
+        from google.cloud import securitycentermanagement_v1
+        return self._make(securitycentermanagement_v1.SecurityCenterManagementClient, "securitycentermanagement")
 
     def admin_session(self, subject: str | None = None) -> Any:
         """An AuthorizedSession for the Admin SDK Directory API (needs domain-wide delegation)."""

@@ -1,5 +1,5 @@
-"""Read-only collection from Resource Manager v3, Cloud Asset v1, Org Policy v2, Access Approval v1
-(and Directory).
+"""Read-only collection from Resource Manager v3, Cloud Asset v1, Org Policy v2, Access Approval v1,
+Security Center Management v1 (and Directory).
 
 Every call is a list / search / get (``getIamPolicy`` and ``getEffectivePolicy`` are reads even
 where the REST binding uses POST). Raw responses are kept as records in their REST JSON shape
@@ -21,7 +21,8 @@ from .clients import ClientFactory
 from .sources import (  # noqa: F401 - re-exported for callers of the collector
     NAME, GLOBAL, SRC_ORGS, SRC_FOLDERS, SRC_PROJECTS, SRC_PROJECT_GET,
     SRC_IAM_POLICY, SRC_SEARCH_RESOURCES, SRC_LIST_ASSETS, SRC_SEARCH_IAM, SRC_EFFECTIVE_POLICY, SRC_DIRECTORY,
-    SRC_ACCESS_APPROVAL, ACCESS_APPROVAL_KIND,
+    SRC_ACCESS_APPROVAL, ACCESS_APPROVAL_KIND, SRC_SCC_SERVICE, SCC_SERVICE, SCC_LOCATION, THREAT_DETECTION_KIND,
+    SCC_ORG_UNSUPPORTED,
     CONSTRAINTS, TLS_CONSTRAINT, tls_floor, SEARCH_ASSET_TYPES, CONFIG_ASSET_TYPES, TABLES_OF, NOT_COLLECTED, MFA_UNSUPPORTED, SIGN_IN_UNSUPPORTED,
 )
 
@@ -262,6 +263,30 @@ def _access_approval(run: _Run, node: str, account: str) -> tuple[str, str]:
     return status, message
 
 
+# Effective states the normalizer interprets (the rest, e.g. INHERITED as an effective state, is unknown).
+SCC_KNOWN_STATES = ("ENABLED", "DISABLED", "INGEST_ONLY")
+
+
+def _threat_detection(run: _Run, project: str) -> tuple[str, str]:
+    """The Event Threat Detection service of one project (``getSecurityCenterService``), global location.
+
+    A failed read (403, NOT_FOUND, ...) is a coverage row with that status: NOT_FOUND is not
+    documented as "disabled" (the service names are fixed), so it is an error, never a verdict.
+    """
+    client = run.client("securitycentermanagement")
+    name = f"projects/{project}/locations/{SCC_LOCATION}/securityCenterServices/{SCC_SERVICE}"
+    service, status, message = _try(lambda: to_json(client.get_security_center_service(name=name, **run.call_kwargs)))
+    if service is None:
+        if "404" in message or "NotFound" in message:
+            message = f"{name}: NOT_FOUND (Security Command Center state unknown): {message}"
+        return status, message
+    run.collection.add(project, GLOBAL, SRC_SCC_SERVICE, {"node": f"projects/{project}", "service": service})
+    effective = str(service.get("effectiveEnablementState", "ENABLEMENT_STATE_UNSPECIFIED"))
+    if effective not in SCC_KNOWN_STATES:
+        return "unsupported", f"{name}: effective enablement state {effective} is not interpreted"
+    return "ok", ""
+
+
 # ----------------------------------------------------------------------------- directory (2SV)
 
 def _directory(run: _Run, settings: dict[str, Any], org_key: str) -> tuple[str, str]:
@@ -376,6 +401,14 @@ def collect(options: dict[str, Any], *, executor: Executor | None = None,
         approval_results = run.fan_out("gcp access approval", approval_nodes, lambda n: _access_approval(run, *n))
         for (node, account), (status, message) in zip(approval_nodes, approval_results):
             c.cover(account, None, f"guardrails.{ACCESS_APPROVAL_KIND}", SRC_ACCESS_APPROVAL, status, message)
+
+        # Security Command Center: Event Threat Detection's effective state in each project.
+        threat_results = run.fan_out("gcp threat detection", project_ids, lambda p: _threat_detection(run, p))
+        for project, (status, message) in zip(project_ids, threat_results):
+            c.cover(project, None, f"guardrails.{THREAT_DETECTION_KIND}", SRC_SCC_SERVICE, status, message)
+        if org_scope:
+            c.cover(org_scope, None, f"guardrails.{THREAT_DETECTION_KIND}", SRC_SCC_SERVICE, "unsupported",
+                    SCC_ORG_UNSUPPORTED)
 
         # 2-step verification: only with domain-wide delegation to the Directory API.
         directory = run.options.get("directory")

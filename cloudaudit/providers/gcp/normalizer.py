@@ -768,6 +768,30 @@ def _access_approval(ctx: _Context) -> list[dict[str, Any]]:
     return rows
 
 
+def _threat_detection(ctx: _Context) -> list[dict[str, Any]]:
+    """threat_detection per project from Security Command Center's Event Threat Detection service.
+
+    Effective state ENABLED: effective, values ``["*"]`` (SCC is global). INGEST_ONLY (findings are
+    ingested, the service does not detect): a row that is not effective (configured, not enabled).
+    DISABLED: no row (no threat detection). Other states are not interpreted (the collector wrote
+    an ``unsupported`` coverage row for them).
+    """
+    rows = []
+    for r in ctx.c.find(C.SRC_SCC_SERVICE):
+        node, service = str(r.data.get("node", "")), r.data.get("service") or {}
+        effective = str(service.get("effectiveEnablementState", ""))
+        if effective not in ("ENABLED", "INGEST_ONLY"):
+            continue
+        rows.append({"provider": PROVIDER, "account_id": r.account_id, "scope": "scc",
+                     "kind": C.THREAT_DETECTION_KIND, "effective": effective == "ENABLED", "values": ["*"],
+                     "detail": json.dumps({"service": service.get("name", f"{node}/locations/{C.SCC_LOCATION}/"
+                                                                          f"securityCenterServices/{C.SCC_SERVICE}"),
+                                           "effectiveEnablementState": effective,
+                                           "intendedEnablementState": service.get("intendedEnablementState", "")},
+                                          sort_keys=True)})
+    return rows
+
+
 SECURITY_ALERT = re.compile(r"SetIamPolicy|cloudaudit\.googleapis\.com|logging\.googleapis\.com/user/|"
                             r"protoPayload\.methodName|CreateServiceAccountKey|UpdateSink|firewalls", re.I)
 
@@ -948,7 +972,8 @@ def normalize(collection: Collection) -> Inventory:
         "grants": grants,
         "trusts": _trusts(ctx, grants, assets),
         "network_rules": _network_rules(ctx, assets),
-        "guardrails": _guardrails(ctx) + _asset_guardrails(ctx, assets, directory) + _access_approval(ctx),
+        "guardrails": _guardrails(ctx) + _asset_guardrails(ctx, assets, directory) + _access_approval(ctx)
+        + _threat_detection(ctx),
         "audit_logs": _audit_logs(ctx, assets) + _sinks(ctx, assets, resources),
         "coverage": _coverage(collection),
     }

@@ -11,6 +11,8 @@ A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 serves, from the JSON files in ``s
 * Org Policy v2: ``GET /v2/{node}/policies/{constraint}:getEffectivePolicy``;
 * Access Approval v1: ``GET /v1/{node}/accessApprovalSettings`` (404 NOT_FOUND for a node whose
   settings were never configured);
+* Security Center Management v1: ``GET /v1/{node}/locations/{location}/securityCenterServices/{service}``
+  (404 NOT_FOUND for a service name not in the sample);
 * Admin SDK Directory v1: ``GET /admin/directory/v1/users``.
 
 Every list is paged with ``nextPageToken`` (small pages, so paging is always exercised), one
@@ -44,7 +46,7 @@ READ_POSTS = re.compile(r":(getIamPolicy|getEffectivePolicy)$")
 
 def load_sample(name: str) -> dict[str, Any]:
     """One sample file (``hierarchy``, ``assets``, ``iam_policies``, ``org_policies``, ``access_approval``,
-    ``directory_users``)."""
+    ``scc_services``, ``directory_users``)."""
     text = resources.files("cloudaudit.providers.gcp").joinpath(f"sample_data/{name}.json").read_text("utf-8")
     now = datetime.now(timezone.utc)
     # Relative dates keep "recent" fixtures recent whatever day the tests run.
@@ -92,6 +94,7 @@ class FakeGoogleCloud(LocalServer):
         self.effective = load_sample("org_policies")["effective"]
         self.users = load_sample("directory_users")["users"]
         self.access_approval = load_sample("access_approval")["settings"]
+        self.scc_services = load_sample("scc_services")["services"]
         self.denied_projects = set(denied_projects)
         self.page_size = page_size
         self.throttle_once = set(throttle_once)   # path suffixes answered 429 once (retries are exercised)
@@ -122,7 +125,8 @@ class FakeGoogleCloud(LocalServer):
 
         return {"credentials": AnonymousCredentials(), "organization": ORGANIZATION,
                 "endpoints": {api: self.endpoint for api in ("cloudresourcemanager", "cloudasset", "orgpolicy",
-                                                              "accessapproval", "admin")},
+                                                              "accessapproval", "securitycentermanagement",
+                                                              "admin")},
                 **extra}
 
     # ------------------------------------------------------------------ HTTP
@@ -235,6 +239,17 @@ class FakeGoogleCloud(LocalServer):
             if name not in self.access_approval:
                 return 404, _error(404, "NOT_FOUND", f"Settings not found for {node}")
             return 200, copy.deepcopy(self.access_approval[name])
+        m = re.fullmatch(r"/v1/((?:organizations|folders|projects)/[^/:]+)/locations/([^/:]+)/"
+                         r"securityCenterServices/([^/:]+)", path)
+        if m:
+            node, location, service = m.groups()
+            if self._denied(node):
+                return 403, _error(403, "PERMISSION_DENIED", "Permission 'securitycentermanagement.securityCenterServices"
+                                   f".get' denied on resource '{node}'")
+            name = f"{node}/locations/{location}/securityCenterServices/{service}"
+            if name not in self.scc_services:
+                return 404, _error(404, "NOT_FOUND", f"{name} not found")
+            return 200, copy.deepcopy(self.scc_services[name])
         if path == "/admin/directory/v1/users":
             return self._page(self.users, "users", query)
         raise KeyError(path)

@@ -21,6 +21,18 @@ SRC_ACCESS_APPROVAL = "accessapproval:getAccessApprovalSettings"
 # Access Approval settings feed this guardrail kind (effective = enrolled, values = enrolled products).
 ACCESS_APPROVAL_KIND = "provider_access_approval"
 
+# Security Command Center (Security Center Management v1): the Event Threat Detection service of
+# each project, read at the global location (SCC is not regional). Its effective enablement state
+# already includes what an ancestor folder or the organization sets.
+SRC_SCC_SERVICE = "securitycentermanagement:getSecurityCenterService"
+SCC_SERVICE = "event-threat-detection"
+SCC_LOCATION = "global"
+THREAT_DETECTION_KIND = "threat_detection"
+# The organization node is not read: a guardrail row on it would apply to every project below it,
+# also to a project that disables the service for itself (each project's own effective state is read).
+SCC_ORG_UNSUPPORTED = ("Event Threat Detection is read per project (its effective state includes what the "
+                       "organization sets); the organization node's own setting is not read")
+
 # Org Policy constraints read, and the guardrail kind each one feeds.
 CONSTRAINTS: dict[str, str] = {
     "gcp.resourceLocations": "region_restriction",
@@ -113,9 +125,7 @@ TABLES_OF: dict[str, tuple[str, ...]] = {
 }
 
 # Guardrail kinds this adapter does not read (checks that need one of them say ERROR on GCP).
-NOT_COLLECTED = {
-    "threat_detection": "Security Command Center status is not collected by the GCP adapter",
-}
+NOT_COLLECTED: dict[str, str] = {}
 
 MFA_UNSUPPORTED = ("2-step verification is read from the Admin SDK Directory API, which needs domain-wide "
                    "delegation; it was not configured (options['directory'])")
