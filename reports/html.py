@@ -370,15 +370,20 @@ def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:
     summary = _table([L["check"], L["title"], L["open_findings"], L["errors"]],
                      [[r.check_id, r.title, fmt_int(r.open, lang), fmt_int(r.err, lang)] for r in per.itertuples()],
                      ["bad" if r.open else "" for r in per.itertuples()])
-    rows = isl[open_].assign(_sev=isl["severity"].cat.codes).sort_values("_sev", ascending=False)
-    reasons = localized(rows, "reason", lang)
-    listing = _table([L["check"], L["severity"], L["provider"], L["account"], L["resource"], L["reason"]],
-                     [[c, _cell(SEVERITY_NAMES[lang].get(s, s), f"sev sev-{s}"), p, a, r, why]
-                      for c, s, p, a, r, why in zip(rows["check_id"][:TABLE_CAP], rows["severity"].astype(str)[:TABLE_CAP],
-                                                    rows["provider"][:TABLE_CAP], rows["account_id"][:TABLE_CAP],
-                                                    rows["resource_id"][:TABLE_CAP], reasons[:TABLE_CAP])],
-                     total=len(rows))
-    return {"summary": summary, "listing": listing}
+    return {"summary": summary, "listing": _worst_open(isl, lang, TABLE_CAP)}
+
+
+def _worst_open(df: pd.DataFrame, lang: str, limit: int) -> dict[str, Any]:
+    """The open findings of ``df``, most severe first, at most ``limit`` rows (the total is said)."""
+    L = LABELS[lang]
+    open_ = df[df["status"].isin(OPEN)]
+    worst = open_.assign(_sev=open_["severity"].cat.codes).sort_values("_sev", ascending=False, kind="stable")
+    worst = worst.head(limit)
+    rows = [[_cell(SEVERITY_NAMES[lang].get(s, s), f"sev sev-{s}"), c, p, a, r, why] for c, s, p, a, r, why in zip(
+        worst["check_id"], worst["severity"].astype(str), worst["provider"], worst["account_id"],
+        worst["resource_id"], localized(worst, "reason", lang))]
+    return _table([L["severity"], L["check"], L["provider"], L["account"], L["resource"], L["reason"]], rows,
+                  total=len(open_))
 
 
 def _acceptances(findings: Any, lang: str) -> dict[str, Any]:
@@ -644,17 +649,11 @@ def render_compact(findings: Any, lang: str = "en", top: int = 10) -> str:
     """A small script-free summary for notebooks: status counts, coverage and the worst open findings."""
     lang = i18n.check_language(lang)
     df = findings.df
-    open_ = df[df["status"].isin(OPEN)]
-    worst = open_.assign(_sev=open_["severity"].cat.codes).sort_values("_sev", ascending=False).head(top)
     L = LABELS[lang]
-    rows = [[_cell(SEVERITY_NAMES[lang].get(s, s), f"sev sev-{s}"), c, p, a, r, why] for c, s, p, a, r, why in zip(
-        worst["check_id"], worst["severity"].astype(str), worst["provider"], worst["account_id"],
-        worst["resource_id"], localized(worst, "reason", lang))]
     cov = findings.coverage()
     template = _environment().get_template("compact.html.j2")
     return template.render(
         L=L, run_id=findings.run_id or L["not_available"],
         counts=[(STATUS_NAMES[lang][s], fmt_int((df["status"] == s).sum(), lang), s) for s in STATUSES],
         coverage=fmt_ratio(cov["ratio"], lang),
-        worst=_table([L["severity"], L["check"], L["provider"], L["account"], L["resource"], L["reason"]], rows,
-                     total=len(open_)))
+        worst=_worst_open(df, lang, top))
