@@ -250,7 +250,9 @@ def plain_http_listeners(inv, policy: Policy) -> pd.DataFrame:
     controls=["10.1.1"],
     policy_items=["SSL"],
     severity="medium",
-    needs=["resources"],
+    # https_only of a database: whether TLS is forced (an AWS parameter group that could not be read
+    # voids the verdict of the databases using it)
+    needs=["resources", "resources.https_only"],
     reasons={
         "pass": {"en": "database {name} refuses non-TLS connections", "ja": "データベース {name} は TLS 以外の接続を拒否します"},
         "fail": {"en": "database {name} accepts non-TLS connections", "ja": "データベース {name} は TLS 以外の接続を受け付けます"},

@@ -185,6 +185,19 @@ def test_ENC_008_database_without_forced_tls_fails_unknown_fails():
     assert row(df, "rds-plain")["reason"] == "database rds-plain accepts non-TLS connections"
 
 
+def test_ENC_008_unread_tls_setting_of_one_database_is_error_for_it_only():
+    """A parameter group that could not be read: coverage for resources.https_only naming the
+    databases using it voids their verdicts only; checks that do not read the column keep theirs."""
+    inv = inventory(resources=[res("aws", "1", "rds-unread", "database", "ap-northeast-1", encryption="customer"),
+                               res("aws", "1", "rds-forced", "database", "ap-northeast-1", https_only=True)],
+                    gaps=[{**denied("aws", "1", "resources.https_only"), "region": "ap-northeast-1",
+                           "resource_id": "rds-unread"}])
+    df = run(inv, "ENC-008")
+    assert statuses(df) == {"rds-unread": "ERROR", "rds-forced": "PASS"}
+    assert "resources.https_only" in row(df, "rds-unread")["reason"]
+    assert statuses(run(inv, "ENC-002"))["rds-unread"] == "PASS"
+
+
 def test_ENC_denied_source_is_error_for_that_account_only():
     inv = inventory(resources=[res("aws", "1", "v1", "volume", "ap-northeast-1", encryption="customer"),
                                res("aws", "2", "v2", "volume", "ap-northeast-1", encryption="none")],
