@@ -137,20 +137,90 @@ def test_buckets_region_public_encryption_tls_tags(inv, sample_org):
     assert set(buckets.resource_id) <= set(labels.resource_id)
 
 
-def test_s3_buckets_carry_the_provider_enforced_tls_floor_rds_stays_unknown(inv, findings):
-    """Every S3 endpoint refuses TLS < 1.2 (AWS, June 2023): buckets report 1.2 and pass ENC-006;
-    an RDS instance's minimum depends on its parameter group, which is not read: unknown, FAIL."""
+def test_s3_buckets_carry_the_provider_enforced_tls_floor(inv, findings):
+    """Every S3 endpoint refuses TLS < 1.2 (AWS, June 2023): buckets report 1.2 and pass ENC-006."""
     res = inv.resources
-    buckets, db = res[res.kind == "bucket"], res[res.kind == "database"]
+    buckets = res[res.kind == "bucket"]
     assert len(buckets) and set(buckets.min_tls) == {"1.2"}
-    assert len(db) and db.min_tls.isna().all()
     enc6 = findings[findings.check_id == "ENC-006"].set_index("resource_id")
     assert set(enc6.loc[list(buckets.resource_id), "status"].astype(str)) == {"PASS"}
     some = buckets.iloc[0]
     assert enc6.loc[some.resource_id, "reason"] == \
         f"bucket {some['name']} accepts TLS 1.2 and above (policy minimum 1.2)"
-    assert set(enc6.loc[list(db.resource_id), "status"].astype(str)) == {"FAIL"}
-    assert all("minimum TLS version is unknown" in r for r in enc6.loc[list(db.resource_id), "reason"])
+
+
+def test_rds_tls_from_the_parameter_group_default_group_stays_unknown(collection, inv, findings, sample_org):
+    """orders uses a parameter group stating rds.force_ssl=1 and ssl_min_protocol_version=TLSv1.2:
+    ENC-006 and ENC-008 PASS. reports uses its engine's default group, which states neither: no
+    engine default is assumed, both FAIL as unknown. One read per group, not per database."""
+    prod = sample_org["members"]["prod-app"]
+    orders = f"arn:aws:rds:{HOME}:{prod}:db:orders"
+    reports = sample_org["problems"]["database_tls_unknown"]
+    db = inv.resources[inv.resources.kind == "database"].set_index("resource_id")
+    assert db.loc[orders, "min_tls"] == "1.2" and db.loc[orders, "https_only"] == True  # noqa: E712
+    assert pd.isna(db.loc[reports, "min_tls"]) and pd.isna(db.loc[reports, "https_only"])
+    assert _status(findings, "ENC-006", orders) == {"PASS"} and _status(findings, "ENC-008", orders) == {"PASS"}
+    assert _status(findings, "ENC-006", reports) == {"FAIL"} and _status(findings, "ENC-008", reports) == {"FAIL"}
+    f = findings.set_index(["check_id", "resource_id"])
+    assert f.loc[("ENC-006", orders), "reason"] == "database orders accepts TLS 1.2 and above (policy minimum 1.2)"
+    assert "minimum TLS version is unknown" in f.loc[("ENC-006", reports), "reason"]
+    assert f.loc[("ENC-008", reports), "reason"] == "database reports: whether TLS is required is unknown"
+    reads = [r for r in collection.records if r.source == "rds:DescribeDBParameters" and r.account_id == prod]
+    groups = sorted(r.data["DBParameterGroupName"] for r in reads)
+    # orders-tls and the default groups of the mysql and Aurora instances, each read once
+    assert len(groups) == len(set(groups)) == 3 and "orders-tls" in groups
+    assert {p["ParameterName"] for r in reads for p in r.data["Parameters"]} == {"rds.force_ssl",
+                                                                               "ssl_min_protocol_version"}
+    cov = inv.coverage
+    ok = cov[cov.source.isin(["rds:DescribeDBParameters", "rds:DescribeDBClusterParameters"])
+             & (cov.account_id == prod)]
+    assert set(ok.table) == {"resources.min_tls", "resources.https_only"} and set(ok.status) == {"ok"}
+    assert set(ok.source) == {"rds:DescribeDBParameters", "rds:DescribeDBClusterParameters"}
+
+
+def test_aurora_tls_from_the_cluster_parameter_group_also_for_its_instances(collection, inv, findings, sample_org):
+    """The Aurora cluster's parameter group forces TLS 1.3 and above; its member instance's own
+    (default) group states nothing, so the instance takes the cluster's settings."""
+    prod = sample_org["members"]["prod-app"]
+    cluster, member = f"arn:aws:rds:{HOME}:{prod}:cluster:ledger", f"arn:aws:rds:{HOME}:{prod}:db:ledger-1"
+    db = inv.resources.set_index("resource_id")
+    for rid in (cluster, member):
+        assert db.loc[rid, "min_tls"] == "1.3" and db.loc[rid, "https_only"] == True, rid  # noqa: E712
+        assert _status(findings, "ENC-006", rid) == {"PASS"} and _status(findings, "ENC-008", rid) == {"PASS"}, rid
+    reads = [r for r in collection.records if r.source == "rds:DescribeDBClusterParameters"]
+    assert [(r.account_id, r.data["DBClusterParameterGroupName"]) for r in reads] == [(prod, "ledger-tls")]
+
+
+def test_a_denied_parameter_group_read_makes_only_its_databases_error(moto_endpoint, sample_org):
+    """rds:DescribeDBParameters denied for one group: coverage rows naming the databases using it,
+    so their ENC-006 / ENC-008 are ERROR (not an 'unknown' FAIL) while the other database keeps
+    its verdict and checks that do not read the TLS columns are unaffected."""
+    from aws_fakes import aws_error
+
+    prod = sample_org["members"]["prod-app"]
+    orders = f"arn:aws:rds:{HOME}:{prod}:db:orders"
+    reports = sample_org["problems"]["database_tls_unknown"]
+
+    def deny_orders_group(seen):
+        if seen.action == "DescribeDBParameters" and b"orders-tls" in seen.body:
+            return aws_error(seen, 403, "AccessDenied", "User is not authorized to perform: rds:DescribeDBParameters")
+        return None
+
+    with FaultProxy(moto_endpoint, [deny_orders_group]) as proxy:
+        c = aws.collect({"endpoint_url": proxy.url, "accounts": [prod], "regions": [HOME], "max_attempts": 1})
+    inv = aws.normalize(c)
+    cov = inv.coverage
+    bad = cov[(cov.source == "rds:DescribeDBParameters") & (cov.status != "ok")]
+    assert set(zip(bad.table, bad.resource_id, bad.status)) == {("resources.min_tls", orders, "denied"),
+                                                                ("resources.https_only", orders, "denied")}
+    assert all("orders-tls" in m for m in bad.message)
+    db = inv.resources.set_index("resource_id")
+    assert pd.isna(db.loc[orders, "min_tls"]) and pd.isna(db.loc[orders, "https_only"])
+    f = cloudaudit.audit(inv, checks=["ENC-006", "ENC-008", "ENC-002"]).df
+    for check_id in ("ENC-006", "ENC-008"):
+        assert _status(f, check_id, orders) == {"ERROR"}, check_id
+        assert _status(f, check_id, reports) == {"FAIL"}, check_id
+    assert _status(f, "ENC-002", orders) == {"PASS"}
 
 
 def test_snapshot_volume_database_keys(inv, sample_org):
@@ -163,7 +233,8 @@ def test_snapshot_volume_database_keys(inv, sample_org):
     others = inv.resources[(inv.resources.kind == "volume") & (inv.resources.account_id != prod)]
     assert sorted(others.attached) == [False, True]   # the instance's root volume is attached
     db = inv.resources[inv.resources.kind == "database"]
-    assert list(db.name) == ["orders"] and not db.network_open.any() and (db.encryption == "customer").all()
+    assert sorted(db.name) == ["ledger", "ledger-1", "orders", "reports"] and not db.network_open.any()
+    assert (db.encryption == "customer").all()
     manual = inv.resources[(inv.resources.kind == "db_snapshot") & (inv.resources.name == "orders-before-migration")]
     assert len(manual) == 1 and manual.public_read.eq(False).all()
     table = inv.resources[inv.resources.kind == "table"]

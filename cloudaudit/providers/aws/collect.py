@@ -454,10 +454,11 @@ def collect_ec2(run: _Run, account: Account, region: str) -> None:
 def collect_rds(run: _Run, account: Account, region: str) -> None:
     a = account.id
     rds = run.client(account, "rds", region)
-    run.call(a, region, "rds:DescribeDBInstances", ["resources", "tags", "replicas"],
-             lambda: pages(rds, "describe_db_instances"))
-    run.call(a, region, "rds:DescribeDBClusters", ["resources", "tags", "replicas"],
-             lambda: pages(rds, "describe_db_clusters"))
+    instances = run.call(a, region, "rds:DescribeDBInstances", ["resources", "tags", "replicas"],
+                         lambda: pages(rds, "describe_db_instances"))
+    clusters = run.call(a, region, "rds:DescribeDBClusters", ["resources", "tags", "replicas"],
+                        lambda: pages(rds, "describe_db_clusters"))
+    collect_rds_parameters(run, account, region, instances, clusters)
     snaps = run.call(a, region, "rds:DescribeDBSnapshots", ["resources", "tags"],
                      lambda: pages(rds, "describe_db_snapshots"))
     for snap in (snaps or {}).get("DBSnapshots", []):
@@ -465,6 +466,78 @@ def collect_rds(run: _Run, account: Account, region: str) -> None:
             sid = snap["DBSnapshotIdentifier"]
             run.call(a, region, "rds:DescribeDBSnapshotAttributes", ["resources"],
                      lambda s=sid: rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=s))
+
+
+# Parameters that say whether a database forces TLS and its lowest TLS version (normalize reads
+# them by engine); only these are kept from a parameter group's (long) listing.
+TLS_PARAMETERS = ("rds.force_ssl", "require_secure_transport", "ssl_min_protocol_version", "tls_version")
+# Engines whose parameter groups state these (PostgreSQL, MySQL, MariaDB, SQL Server; Aurora
+# variants): other engines' groups are not read.
+TLS_ENGINES = ("postgres", "aurora", "mysql", "mariadb", "sqlserver")
+TLS_COLUMNS = ("resources.min_tls", "resources.https_only")
+
+
+def _tls_engine(engine: Any) -> bool:
+    return isinstance(engine, str) and engine.lower().startswith(TLS_ENGINES)
+
+
+def collect_rds_parameters(run: _Run, account: Account, region: str, instances: dict | None,
+                           clusters: dict | None) -> None:
+    """TLS parameters of the DB (cluster) parameter groups the region's databases use: one paginated
+    read per distinct group, not per database.
+
+    A failed read writes coverage for ``resources.min_tls`` / ``resources.https_only`` carrying
+    the resource id of every database using that group (an Aurora cluster's group also governs
+    its member instances), so only their ENC-006 / ENC-008 verdicts become ERROR.
+    """
+    a = account.id
+    rds = run.client(account, "rds", region)
+
+    def arn(db: dict, native: str, kind: str) -> str:   # as normalize writes the resource id
+        return db.get(f"{native}Arn") or f"arn:{run.partition}:rds:{region}:{a}:{kind}:{db[f'{native}Identifier']}"
+
+    instance_groups: dict[str, set[str]] = {}
+    member_arns: dict[str, str] = {}
+    for db in (instances or {}).get("DBInstances", []):
+        member_arns[db["DBInstanceIdentifier"]] = arn(db, "DBInstance", "db")
+        if not _tls_engine(db.get("Engine")):
+            continue
+        for group in db.get("DBParameterGroups", []):
+            if group.get("DBParameterGroupName"):
+                instance_groups.setdefault(group["DBParameterGroupName"], set()).add(arn(db, "DBInstance", "db"))
+    cluster_groups: dict[str, set[str]] = {}
+    for cluster in (clusters or {}).get("DBClusters", []):
+        name = cluster.get("DBClusterParameterGroup")
+        if not name or not _tls_engine(cluster.get("Engine")):
+            continue
+        subjects = cluster_groups.setdefault(name, set())
+        subjects.add(arn(cluster, "DBCluster", "cluster"))
+        subjects.update(member_arns[m["DBInstanceIdentifier"]] for m in cluster.get("DBClusterMembers", [])
+                        if m.get("DBInstanceIdentifier") in member_arns)
+
+    def kept(listing: dict) -> dict:
+        return {"Parameters": [p for p in listing.get("Parameters", []) if p.get("ParameterName") in TLS_PARAMETERS]}
+
+    reads = [("rds:DescribeDBParameters", "DBParameterGroupName", name, subjects,
+              lambda n=name: kept(pages(rds, "describe_db_parameters", DBParameterGroupName=n)))
+             for name, subjects in sorted(instance_groups.items())]
+    reads += [("rds:DescribeDBClusterParameters", "DBClusterParameterGroupName", name, subjects,
+               lambda n=name: kept(pages(rds, "describe_db_cluster_parameters", DBClusterParameterGroupName=n)))
+              for name, subjects in sorted(cluster_groups.items())]
+    for source, key, name, subjects, fn in reads:
+        before = len(run.failures)
+        run.call(a, region, source, TLS_COLUMNS, fn, extra={key: name}, cover=False)
+        failed = run.failures[before:]
+        del run.failures[before:]
+        for _, src, status, message in failed or [((), source, "ok", "")]:
+            if status == "ok":
+                for column in TLS_COLUMNS:
+                    run.collection.cover(a, region, column, src, "ok")
+                continue
+            for rid in sorted(subjects):   # the verdicts of the databases using this group only
+                for column in TLS_COLUMNS:
+                    run.collection.cover(a, region, column, src, status, f"parameter group {name}: {message}",
+                                         resource_id=rid)
 
 
 def collect_kms(run: _Run, account: Account, region: str) -> None:

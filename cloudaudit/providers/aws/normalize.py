@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import defaultdict
 from contextvars import ContextVar
 from fnmatch import fnmatchcase
@@ -646,8 +647,79 @@ def _regions_with(rec: _Records, source: str) -> set[tuple[str, str]]:
     return {(r.account_id, r.region) for r in rec(source)}
 
 
+_FORCE_SSL = {"1": True, "on": True, "0": False, "off": False}
+_TLS_TEXT = re.compile(r"^\s*TLSv?(\d)(?:\.(\d))?\s*$", re.IGNORECASE)
+
+
+def _tls_number(text: str) -> str | None:
+    """'TLSv1.2' -> '1.2', 'TLSv1' -> '1.0'; None when not a TLS version."""
+    m = _TLS_TEXT.match(text)
+    return f"{m.group(1)}.{m.group(2) or 0}" if m else None
+
+
+def _db_tls(engine: Any, params: dict[str, str]) -> tuple[bool | None, str | None]:
+    """(TLS required, lowest TLS version) from the values a parameter group states; None where it
+    states none (engine default: not assumed) or the engine has no such parameter."""
+    engine = str(engine or "").lower()
+    if engine.startswith(("postgres", "aurora-postgresql")):
+        force, floor = params.get("rds.force_ssl"), params.get("ssl_min_protocol_version")
+        return (_FORCE_SSL.get(force.strip().lower()) if force is not None else None,
+                _tls_number(floor) if floor is not None else None)
+    if engine.startswith("sqlserver"):
+        force = params.get("rds.force_ssl")
+        return (_FORCE_SSL.get(force.strip().lower()) if force is not None else None), None
+    if engine.startswith(("mysql", "mariadb", "aurora")):
+        force, listed = params.get("require_secure_transport"), params.get("tls_version")
+        floor = None
+        if listed is not None:
+            versions = [_tls_number(v) for v in listed.split(",") if v.strip()]
+            if versions and None not in versions:   # one unreadable entry: the floor is not known
+                floor = min(versions, key=lambda v: tuple(int(x) for x in v.split(".")))
+        return (_FORCE_SSL.get(force.strip().lower()) if force is not None else None), floor
+    return None, None
+
+
+def _parameter_groups(rec: _Records) -> dict[tuple[str, str, str, str], dict[str, str]]:
+    """(account, region, source, group) -> {parameter: value} for the values the group states."""
+    out = {}
+    for source, key in (("rds:DescribeDBParameters", "DBParameterGroupName"),
+                        ("rds:DescribeDBClusterParameters", "DBClusterParameterGroupName")):
+        for r in rec(source):
+            out[(r.account_id, r.region, source, r.data.get(key))] = {
+                p["ParameterName"]: str(p["ParameterValue"]) for p in r.data.get("Parameters", [])
+                if p.get("ParameterName") and p.get("ParameterValue") is not None}
+    return out
+
+
+def _rds_tls(rec: _Records) -> dict[tuple[str, str, str], tuple[bool | None, str | None]]:
+    """(account, region, DB instance or cluster identifier) -> (TLS required, lowest TLS version).
+    An Aurora instance takes from its cluster's group what its own group does not state."""
+    groups = _parameter_groups(rec)
+    out: dict[tuple[str, str, str], tuple[bool | None, str | None]] = {}
+    for r in rec("rds:DescribeDBClusters"):
+        for c in r.data.get("DBClusters", []):
+            params = groups.get((r.account_id, r.region, "rds:DescribeDBClusterParameters",
+                                 c.get("DBClusterParameterGroup")), {})
+            out[(r.account_id, r.region, "cluster:" + c["DBClusterIdentifier"])] = _db_tls(c.get("Engine"), params)
+    for r in rec("rds:DescribeDBInstances"):
+        for db in r.data.get("DBInstances", []):
+            params: dict[str, str] = {}
+            for g in db.get("DBParameterGroups", []):
+                params.update(groups.get((r.account_id, r.region, "rds:DescribeDBParameters",
+                                          g.get("DBParameterGroupName")), {}))
+            force, floor = _db_tls(db.get("Engine"), params)
+            if db.get("DBClusterIdentifier"):
+                c_force, c_floor = out.get((r.account_id, r.region, "cluster:" + db["DBClusterIdentifier"]),
+                                           (None, None))
+                force = force if force is not None else c_force
+                floor = floor if floor is not None else c_floor
+            out[(r.account_id, r.region, "db:" + db["DBInstanceIdentifier"])] = (force, floor)
+    return out
+
+
 def _rds(rec: _Records, managers: dict) -> tuple[list, list, list]:
     resources, tags, replicas = [], [], []
+    tls = _rds_tls(rec)
     for source, listing, kind, native, created, replica_key in (
             ("rds:DescribeDBInstances", "DBInstances", "db", "DBInstance", "InstanceCreateTime",
              "ReadReplicaDBInstanceIdentifiers"),
@@ -664,6 +736,9 @@ def _rds(rec: _Records, managers: dict) -> tuple[list, list, list]:
                                                             managers),
                                   "key_id": db.get("KmsKeyId"), "public_read": False, "public_write": False,
                                   "network_open": bool(db.get("PubliclyAccessible")), "created": db.get(created)})
+                # from the parameter group: None (<NA>) where the group states no value
+                force, floor = tls.get((r.account_id, r.region, f"{kind}:{name}"), (None, None))
+                resources[-1].update(https_only=force, min_tls=floor)
                 tags.extend(_tags(r.account_id, arn, db.get("TagList")))
                 for rep in db.get(replica_key, []):
                     parts = rep.split(":")

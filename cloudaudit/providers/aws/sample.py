@@ -276,10 +276,30 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
     ct.start_logging(Name="local-only")
     weak_key = prod_app.client("kms").create_key(Description="no rotation")["KeyMetadata"]["KeyId"]  # no rotation
     rds = prod_app.client("rds")
+    rds.create_db_parameter_group(DBParameterGroupName="orders-tls", DBParameterGroupFamily="postgres16",
+                                  Description="TLS only, 1.2 and above")
+    rds.modify_db_parameter_group(DBParameterGroupName="orders-tls", Parameters=[
+        {"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "pending-reboot"},
+        {"ParameterName": "ssl_min_protocol_version", "ParameterValue": "TLSv1.2", "ApplyMethod": "pending-reboot"}])
     rds.create_db_instance(DBInstanceIdentifier="orders", DBInstanceClass="db.t3.micro", Engine="postgres",
                            MasterUsername="app", MasterUserPassword="Secret-Pass-1", AllocatedStorage=20,
                            StorageEncrypted=True, KmsKeyId=db_key["Arn"], PubliclyAccessible=False, Tags=[LABEL],
-                           CopyTagsToSnapshot=True)
+                           CopyTagsToSnapshot=True, DBParameterGroupName="orders-tls")   # forces TLS >= 1.2
+    rds.create_db_instance(DBInstanceIdentifier="reports", DBInstanceClass="db.t3.micro", Engine="mysql",
+                           MasterUsername="app", MasterUserPassword="Secret-Pass-1", AllocatedStorage=20,
+                           StorageEncrypted=True, KmsKeyId=db_key["Arn"], PubliclyAccessible=False,
+                           Tags=[LABEL])   # default parameter group: TLS settings not stated (unknown)
+    # Aurora: TLS is set in the cluster parameter group, which also governs the member instance
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName="ledger-tls",
+                                          DBParameterGroupFamily="aurora-postgresql16", Description="TLS only")
+    rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName="ledger-tls", Parameters=[
+        {"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "pending-reboot"},
+        {"ParameterName": "ssl_min_protocol_version", "ParameterValue": "TLSv1.3", "ApplyMethod": "pending-reboot"}])
+    rds.create_db_cluster(DBClusterIdentifier="ledger", Engine="aurora-postgresql", MasterUsername="app",
+                          MasterUserPassword="Secret-Pass-1", DBClusterParameterGroupName="ledger-tls",
+                          StorageEncrypted=True, KmsKeyId=db_key["Arn"], Tags=[LABEL])
+    rds.create_db_instance(DBInstanceIdentifier="ledger-1", DBInstanceClass="db.r6g.large", Engine="aurora-postgresql",
+                           DBClusterIdentifier="ledger", Tags=[LABEL])
     rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier="orders-before-migration",
                            Tags=[LABEL])                              # manual, shared with nobody
     prod_app.client("dynamodb").create_table(
@@ -345,6 +365,7 @@ def seed_sample_organization(endpoint_url: str, *, in_process: bool = True) -> d
             "single_region_trail": f"arn:aws:cloudtrail:{HOME}:{prod_app.id}:trail/local-only",
             "key_without_rotation": f"arn:aws:kms:{HOME}:{prod_app.id}:key/{weak_key}",
             "external_peering": f"arn:aws:ec2:{HOME}:{prod_app.id}:vpc-peering-connection/{peering}",
+            "database_tls_unknown": f"arn:aws:rds:{HOME}:{prod_app.id}:db:reports",
         },
     }
     if in_process:
