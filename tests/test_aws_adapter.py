@@ -468,6 +468,53 @@ def test_trust_conditions_and_wildcards():
     assert rows["accounts.google.com"]["external"]
 
 
+def test_rds_tls_parameters_by_engine_only_where_stated_and_in_effect():
+    """Pure: values by engine; a parameter listed without a value, a group not yet applied
+    (pending-reboot), an unreadable version list or an engine without such parameters stay <NA>."""
+    from cloudaudit.providers.base import Collection
+
+    a = "111111111111"
+    c = Collection("aws")
+    c.add(a, "global", "sts:GetCallerIdentity", {"Account": a, "Arn": f"arn:aws:iam::{a}:user/x"})
+
+    def db(name, engine, group, status="in-sync", **extra):
+        return {"DBInstanceIdentifier": name, "DBInstanceArn": f"arn:aws:rds:{HOME}:{a}:db:{name}", "Engine": engine,
+                "DBParameterGroups": [{"DBParameterGroupName": group, "ParameterApplyStatus": status}], **extra}
+
+    c.add(a, HOME, "rds:DescribeDBInstances", {"DBInstances": [
+        db("my", "mysql", "my-tls"), db("maria", "mariadb", "maria-weak"), db("pg-unset", "postgres", "pg-unset"),
+        db("pg-pending", "postgres", "pg-tls", status="pending-reboot"), db("sql", "sqlserver-se", "sql-off"),
+        db("ora", "oracle-ee", "ora"), db("my-bad", "mysql", "my-bad"),
+        db("au-1", "aurora-mysql", "default.aurora-mysql8.0", DBClusterIdentifier="au")]})
+    c.add(a, HOME, "rds:DescribeDBClusters", {"DBClusters": [{
+        "DBClusterIdentifier": "au", "DBClusterArn": f"arn:aws:rds:{HOME}:{a}:cluster:au", "Engine": "aurora-mysql",
+        "DBClusterParameterGroup": "au-tls",
+        "DBClusterMembers": [{"DBInstanceIdentifier": "au-1", "DBClusterParameterGroupStatus": "in-sync"}]}]})
+
+    def group(name, **values):
+        params = [{"ParameterName": k.replace("__", "."), "ParameterValue": v} for k, v in values.items()]
+        c.add(a, HOME, "rds:DescribeDBParameters", {"DBParameterGroupName": name, "Parameters": params})
+
+    group("my-tls", require_secure_transport="ON", tls_version="TLSv1.3,TLSv1.2")
+    group("maria-weak", require_secure_transport="OFF", tls_version="TLSv1,TLSv1.1,TLSv1.2")
+    c.add(a, HOME, "rds:DescribeDBParameters", {"DBParameterGroupName": "pg-unset", "Parameters": [
+        {"ParameterName": "rds.force_ssl"}, {"ParameterName": "ssl_min_protocol_version"}]})   # engine default
+    group("pg-tls", rds__force_ssl="1", ssl_min_protocol_version="TLSv1.2")
+    group("sql-off", rds__force_ssl="0")
+    group("ora", rds__force_ssl="1")
+    group("my-bad", require_secure_transport="maybe", tls_version="TLSv1.2,SSLv3")
+    c.add(a, HOME, "rds:DescribeDBParameters", {"DBParameterGroupName": "default.aurora-mysql8.0", "Parameters": []})
+    c.add(a, HOME, "rds:DescribeDBClusterParameters", {"DBClusterParameterGroupName": "au-tls", "Parameters": [
+        {"ParameterName": "require_secure_transport", "ParameterValue": "1"},
+        {"ParameterName": "tls_version", "ParameterValue": "TLSv1.2"}]})
+    res = aws.normalize(c).resources.set_index("name")
+    got = {name: (None if pd.isna(res.loc[name, "https_only"]) else bool(res.loc[name, "https_only"]),
+                  None if pd.isna(res.loc[name, "min_tls"]) else res.loc[name, "min_tls"]) for name in res.index}
+    assert got == {"my": (True, "1.2"), "maria": (False, "1.0"), "pg-unset": (None, None),
+                   "pg-pending": (None, None), "sql": (False, None), "ora": (None, None), "my-bad": (None, None),
+                   "au-1": (True, "1.2"), "au": (True, "1.2")}
+
+
 def test_normalize_replicas_from_raw_payloads():
     """Cross-region copies in RDS, Aurora global databases, DynamoDB and multi-region keys (pure)."""
     from cloudaudit.providers.base import Collection

@@ -692,29 +692,48 @@ def _parameter_groups(rec: _Records) -> dict[tuple[str, str, str, str], dict[str
 
 
 def _rds_tls(rec: _Records) -> dict[tuple[str, str, str], tuple[bool | None, str | None]]:
-    """(account, region, DB instance or cluster identifier) -> (TLS required, lowest TLS version).
-    An Aurora instance takes from its cluster's group what its own group does not state."""
+    """(account, region, ``db:`` / ``cluster:`` identifier) -> (TLS required, lowest TLS version).
+
+    A group's values count only where they are in effect: an instance whose group is not
+    ``in-sync`` (``pending-reboot``: changes not applied yet) and a cluster with a member not in
+    sync with the cluster group keep <NA>. An Aurora instance takes from its cluster's group what
+    its own group does not state (these settings are cluster-level in Aurora)."""
     groups = _parameter_groups(rec)
     out: dict[tuple[str, str, str], tuple[bool | None, str | None]] = {}
+    member_sync: dict[tuple[str, str, str], bool] = {}
     for r in rec("rds:DescribeDBClusters"):
         for c in r.data.get("DBClusters", []):
+            members = c.get("DBClusterMembers", [])
+            for m in members:
+                member_sync[(r.account_id, r.region, str(m.get("DBInstanceIdentifier")))] = \
+                    m.get("DBClusterParameterGroupStatus") == "in-sync"
+            in_effect = all(m.get("DBClusterParameterGroupStatus") == "in-sync" for m in members)
             params = groups.get((r.account_id, r.region, "rds:DescribeDBClusterParameters",
-                                 c.get("DBClusterParameterGroup")), {})
+                                 c.get("DBClusterParameterGroup")), {}) if in_effect else {}
             out[(r.account_id, r.region, "cluster:" + c["DBClusterIdentifier"])] = _db_tls(c.get("Engine"), params)
     for r in rec("rds:DescribeDBInstances"):
         for db in r.data.get("DBInstances", []):
             params: dict[str, str] = {}
             for g in db.get("DBParameterGroups", []):
-                params.update(groups.get((r.account_id, r.region, "rds:DescribeDBParameters",
-                                          g.get("DBParameterGroupName")), {}))
+                if g.get("ParameterApplyStatus") == "in-sync":
+                    params.update(groups.get((r.account_id, r.region, "rds:DescribeDBParameters",
+                                              g.get("DBParameterGroupName")), {}))
             force, floor = _db_tls(db.get("Engine"), params)
-            if db.get("DBClusterIdentifier"):
-                c_force, c_floor = out.get((r.account_id, r.region, "cluster:" + db["DBClusterIdentifier"]),
-                                           (None, None))
+            name = db["DBInstanceIdentifier"]
+            if db.get("DBClusterIdentifier") and member_sync.get((r.account_id, r.region, name)):
+                c_params = groups.get((r.account_id, r.region, "rds:DescribeDBClusterParameters",
+                                       _cluster_group(rec, r.account_id, r.region, db["DBClusterIdentifier"])), {})
+                c_force, c_floor = _db_tls(db.get("Engine"), c_params)
                 force = force if force is not None else c_force
                 floor = floor if floor is not None else c_floor
-            out[(r.account_id, r.region, "db:" + db["DBInstanceIdentifier"])] = (force, floor)
+            out[(r.account_id, r.region, "db:" + name)] = (force, floor)
     return out
+
+
+def _cluster_group(rec: _Records, account: str, region: str, cluster: str) -> str | None:
+    return next((c.get("DBClusterParameterGroup") for r in rec("rds:DescribeDBClusters")
+                 if r.account_id == account and r.region == region for c in r.data.get("DBClusters", [])
+                 if c.get("DBClusterIdentifier") == cluster), None)
 
 
 def _rds(rec: _Records, managers: dict) -> tuple[list, list, list]:
