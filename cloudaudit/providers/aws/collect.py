@@ -116,6 +116,19 @@ class _Run:
                 self.collection.cover(account_id, cov_region, table, source, "ok")
         return data
 
+    def read(self, account_id: str, region: str, source: str, fn: Callable[[], Any], *,
+             absent: Iterable[str] = (), extra: dict | None = None) -> tuple[Any, str, str]:
+        """:meth:`call` without coverage: (payload or None, status, message), for a read whose
+        coverage belongs to the subjects it serves rather than to the account and region read."""
+        before = len(self.failures)
+        data = self.call(account_id, region, source, [], fn, absent=absent, extra=extra, cover=False)
+        failed = self.failures[before:]
+        del self.failures[before:]
+        if failed:
+            _, _, status, message = failed[0]
+            return None, status, message
+        return data, "ok", ""
+
     def _fail(self, account_id: str, region: str | None, tables: list[str], source: str, exc: BaseException,
               cover: bool) -> None:
         status, message = classify_error(exc)
@@ -392,19 +405,16 @@ def collect_lifecycles(run: _Run, owner: Account, buckets: dict[str, LogBucket])
     source, absent = _LIFECYCLE
     for name, (region, places) in sorted(buckets.items()):
         s3 = run.client(owner, "s3", region)
-        before = len(run.failures)
-        run.call(owner.id, region, source, [RETENTION],
-                 lambda n=name: s3.get_bucket_lifecycle_configuration(Bucket=n), absent=absent,
-                 extra={"Bucket": name}, cover=False)
-        failed = run.failures[before:]
-        del run.failures[before:]
+        _, status, message = run.read(owner.id, region, source,
+                                      lambda n=name: s3.get_bucket_lifecycle_configuration(Bucket=n),
+                                      absent=absent, extra={"Bucket": name})
         for account_id, at, trail in sorted(places, key=lambda p: tuple(str(v) for v in p)):
-            for _, src, status, message in failed or [([], source, "ok", "")]:
-                if status != "ok" and account_id != owner.id:
-                    message = f"log bucket {name} (account {owner.id}): {message}"
-                # a failed read voids the verdict of the trails writing there, not their neighbours'
-                run.collection.cover(account_id, at, RETENTION, src, status, message,
-                                     resource_id=trail if status != "ok" else None)
+            said = message
+            if status != "ok" and account_id != owner.id:
+                said = f"log bucket {name} (account {owner.id}): {message}"
+            # a failed read voids the verdict of the trails writing there, not their neighbours'
+            run.collection.cover(account_id, at, RETENTION, source, status, said,
+                                 resource_id=trail if status != "ok" else None)
 
 
 def _unlocated(account: Account, name: str, entered: dict[str, Account], audited: Iterable[str]) -> tuple[str, str]:
@@ -525,19 +535,15 @@ def collect_rds_parameters(run: _Run, account: Account, region: str, instances: 
                lambda n=name: kept(pages(rds, "describe_db_cluster_parameters", DBClusterParameterGroupName=n)))
               for name, subjects in sorted(cluster_groups.items())]
     for source, key, name, subjects, fn in reads:
-        before = len(run.failures)
-        run.call(a, region, source, TLS_COLUMNS, fn, extra={key: name}, cover=False)
-        failed = run.failures[before:]
-        del run.failures[before:]
-        for _, src, status, message in failed or [((), source, "ok", "")]:
-            if status == "ok":
-                for column in TLS_COLUMNS:
-                    run.collection.cover(a, region, column, src, "ok")
-                continue
-            for rid in sorted(subjects):   # the verdicts of the databases using this group only
-                for column in TLS_COLUMNS:
-                    run.collection.cover(a, region, column, src, status, f"parameter group {name}: {message}",
-                                         resource_id=rid)
+        _, status, message = run.read(a, region, source, fn, extra={key: name})
+        if status == "ok":
+            for column in TLS_COLUMNS:
+                run.collection.cover(a, region, column, source, "ok")
+            continue
+        for rid in sorted(subjects):   # the verdicts of the databases using this group only
+            for column in TLS_COLUMNS:
+                run.collection.cover(a, region, column, source, status, f"parameter group {name}: {message}",
+                                     resource_id=rid)
 
 
 def collect_kms(run: _Run, account: Account, region: str) -> None:
