@@ -31,6 +31,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .client import HOME_REGION, partition_of
+from .normalize import _doc, _json, _list, _policy_grants, managed_policy_documents
 
 if TYPE_CHECKING:  # collect.py imports this module: no runtime import the other way round
     from .collect import Account, _Run
@@ -76,16 +77,6 @@ SECURITY_SOURCES = ("aws.iam", "aws.signin", "aws.cloudtrail", "aws.guardduty", 
 # Services whose events reach EventBridge only in the partition's home region (us-east-1).
 GLOBAL_ONLY_SOURCES = ("aws.iam",)
 ENABLED_RULE_STATES = ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
-
-
-def _list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
 
 
 # ----------------------------------------------------------------------------- collectors
@@ -181,20 +172,12 @@ Rec = Callable[[str], Iterable[Any]]
 
 def mfa_required_rows(rec: Rec) -> list[dict]:
     """One ``mfa_required`` row per account whose IAM policies hold a deny-unless-MFA statement."""
-    from .normalize import _doc, _policy_grants
-
     rows = []
     for r in rec("iam:GetAccountAuthorizationDetails"):
         data = r.data or {}
-        docs: dict[str, dict] = {}
-        names: dict[str, str] = {}
-        attached: dict[str, int] = {}
-        for pol in data.get("Policies", []):
-            default = next((v for v in pol.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
-            if default:
-                docs[pol["Arn"]] = _doc(default.get("Document"))
-            names[pol["Arn"]] = pol.get("PolicyName") or pol["Arn"].rsplit("/", 1)[-1]
-            attached[pol["Arn"]] = int(pol.get("AttachmentCount") or 0)
+        docs = managed_policy_documents(data)
+        names = {pol["Arn"]: pol.get("PolicyName") or pol["Arn"].rsplit("/", 1)[-1] for pol in data.get("Policies", [])}
+        attached = {pol["Arn"]: int(pol.get("AttachmentCount") or 0) for pol in data.get("Policies", [])}
 
         def mfa_policies(entity: dict, inline_key: str) -> list[tuple[str, str]]:
             found = []

@@ -59,6 +59,16 @@ def _doc(value: Any) -> dict:
     return {}
 
 
+def managed_policy_documents(details: dict) -> dict[str, dict]:
+    """Managed policy ARN -> its default version's document, from GetAccountAuthorizationDetails."""
+    docs = {}
+    for pol in details.get("Policies", []):
+        default = next((v for v in pol.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
+        if default:
+            docs[pol["Arn"]] = _doc(default.get("Document"))
+    return docs
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)  # stable text: live and replayed payloads compare equal
 
@@ -272,11 +282,7 @@ def _iam(rec: _Records, org_accounts: set[str]) -> dict[str, list[dict]]:
     for r in rec("iam:GetAccountAuthorizationDetails"):
         account = r.account_id
         data = r.data
-        docs = {}
-        for pol in data.get("Policies", []):
-            default = next((v for v in pol.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
-            if default:
-                docs[pol["Arn"]] = _doc(default.get("Document"))
+        docs = managed_policy_documents(data)
         group_grants: dict[str, list[tuple[str, str, bool]]] = {}
         for g in data.get("GroupDetailList", []):
             group_grants[g["GroupName"]] = _policy_grants(g, "GroupPolicyList", docs)
