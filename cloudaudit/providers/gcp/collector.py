@@ -273,13 +273,16 @@ def _threat_detection(run: _Run, project: str) -> tuple[str, str]:
     A failed read (403, NOT_FOUND, ...) is a coverage row with that status: NOT_FOUND is not
     documented as "disabled" (the service names are fixed), so it is an error, never a verdict.
     """
+    from google.api_core import exceptions as gexc
+
     client = run.client("securitycentermanagement")
     name = f"projects/{project}/locations/{SCC_LOCATION}/securityCenterServices/{SCC_SERVICE}"
-    service, status, message = _try(lambda: to_json(client.get_security_center_service(name=name, **run.call_kwargs)))
-    if service is None:
-        if "404" in message or "NotFound" in message:
-            message = f"{name}: NOT_FOUND (Security Command Center state unknown): {message}"
-        return status, message
+    result = attempt(lambda: to_json(client.get_security_center_service(name=name, **run.call_kwargs)), _classify)
+    if not result.ok:
+        if isinstance(result.error, gexc.NotFound):
+            return "error", f"{name}: NOT_FOUND (Security Command Center state unknown): {result.message}"
+        return result.status, result.message
+    service = result.data
     run.collection.add(project, GLOBAL, SRC_SCC_SERVICE, {"node": f"projects/{project}", "service": service})
     effective = str(service.get("effectiveEnablementState", "ENABLEMENT_STATE_UNSPECIFIED"))
     if effective not in SCC_KNOWN_STATES:
