@@ -402,36 +402,31 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
     gaps = _coverage_gaps(c, inventory, scopes)
     if gaps.empty:
         return rows
-    # Drop what the check said for the uncovered scopes: whole accounts where region is NA,
-    # one subject where the gap names a resource.
+    # Drop what the check said for the uncovered scopes: whole accounts (no region, no subject),
+    # one region, or one subject. A gap in a region or a subject also voids the account's
+    # account-level verdicts (rows without a region / a subject): they rest on every part.
     one = gaps["resource_id"].notna()
-    account_gaps = gaps[~one & gaps["region"].isna()][["provider", "account_id"]].drop_duplicates()
-    region_gaps = gaps[~one & gaps["region"].notna()][["provider", "account_id", "region"]].drop_duplicates()
-    subject_gaps = gaps[one][["provider", "account_id", "resource_id"]].drop_duplicates().astype("string")
-    keep = pd.Series(True, index=rows.index)
-    if len(subject_gaps):
-        probe = rows[["provider", "account_id", "resource_id"]].astype("string")
-        hit = probe.merge(subject_gaps, how="left", indicator=True)["_merge"]
-        keep &= (hit == "left_only").to_numpy()
-        # an account-level verdict (no subject) may rest on that subject: void it too
-        hit = probe[["provider", "account_id"]].merge(subject_gaps[["provider", "account_id"]].drop_duplicates(),
-                                                      how="left", indicator=True)["_merge"]
-        keep &= ~((hit == "both").to_numpy() & rows["resource_id"].isna().to_numpy())
-    if len(account_gaps):
-        hit = rows[["provider", "account_id"]].merge(account_gaps, how="left", indicator=True)["_merge"]
-        keep &= (hit == "left_only").to_numpy()
-    if len(region_gaps):
-        probe = rows[["provider", "account_id", "region"]].astype("string")
-        hit = probe.merge(region_gaps.astype("string"), how="left", indicator=True)["_merge"]
-        keep &= (hit == "left_only").to_numpy()
-        # An account-wide verdict (no region) rests on every region: a gap in one voids it.
-        accounts_with_gaps = region_gaps[["provider", "account_id"]].drop_duplicates().astype("string")
-        hit = probe[["provider", "account_id"]].merge(accounts_with_gaps, how="left", indicator=True)["_merge"]
-        keep &= ~((hit == "both").to_numpy() & rows["region"].isna().to_numpy())
+    account_gaps = gaps[~one & gaps["region"].isna()][["provider", "account_id"]]
+    parts = {"region": gaps[~one & gaps["region"].notna()][["provider", "account_id", "region"]],
+             "resource_id": gaps[one][["provider", "account_id", "resource_id"]]}
+    keep = ~_matches(rows, account_gaps)
+    for column, part_gaps in parts.items():
+        if len(part_gaps):
+            keep &= ~_matches(rows, part_gaps)
+            keep &= ~(_matches(rows, part_gaps[["provider", "account_id"]]) & rows[column].isna().to_numpy())
     errors = gaps.assign(status="ERROR", severity=c.severity, evidence="{}",
                          reason="not evaluated: " + gaps["reason"],
                          reason_ja="評価できませんでした: " + gaps["reason_ja"])
     return pd.concat([rows[keep], errors], ignore_index=True)
+
+
+def _matches(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """Which ``rows`` have a combination of ``keys``' columns that appears in ``keys``."""
+    if keys.empty:
+        return np.zeros(len(rows), dtype=bool)
+    columns = list(keys.columns)
+    hit = rows[columns].astype("string").merge(keys.astype("string").drop_duplicates(), how="left", indicator=True)
+    return (hit["_merge"] == "both").to_numpy()
 
 
 def _classification(inventory: Inventory, policy: Policy) -> pd.DataFrame:
