@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import json
 import re
 import string
 import traceback
@@ -208,11 +209,26 @@ def _text_array(values: pd.Series) -> "pa.Array":
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
         text = values.dt.strftime("%Y-%m-%d").astype("string")
     elif values.dtype == object:
-        text = values.map(_text, na_action=None).astype("string")
+        array = _string_or_none(values)
+        if array is not None:
+            text = pd.Series(pd.arrays.ArrowStringArray(array), index=values.index)
+        else:  # lists, sets, mixed values
+            text = values.map(_text, na_action=None).astype("string")
     else:
         text = values.astype("string")
     array = pa.array(text.fillna("unknown"), type=pa.large_string())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _string_or_none(values: pd.Series) -> "pa.Array | None":
+    """An object column of strings (and missing values) as a large_string array; None otherwise."""
+    try:
+        array = _arrow(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return array.cast(pa.large_string())
+    return None
 
 
 def _text(value: object) -> str:
@@ -331,7 +347,9 @@ def _error_rows(c: Check, scopes: pd.DataFrame, reason: str) -> pd.DataFrame:
     rows = scopes[scopes["provider"].isin(c.providers)].copy()
     if rows.empty:
         rows = pd.DataFrame({"provider": [pd.NA], "account_id": [pd.NA]})
-    return rows.assign(region=pd.NA, resource_id=pd.NA, status="ERROR", reason=reason, reason_ja=reason)
+    return rows.assign(region=pd.NA, resource_id=pd.NA, status=_repeated("ERROR", len(rows), STATUSES),
+                       severity=_repeated(c.severity, len(rows), SEVERITIES, ordered=True),
+                       reason=reason, reason_ja=reason, evidence="{}")
 
 
 _STANDARD = ("provider", "account_id", "region", "resource_id", "status", "reason_key", "severity")
@@ -343,10 +361,13 @@ def _finish(c: Check, result: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"result lacks column {missing[0]!r}")
     result = result.reset_index(drop=True)
-    bad = ~result["status"].isin(CHECK_STATUSES)
+    status = _coded(result["status"], STATUSES)
+    bad = ~np.isin(status.codes, [STATUSES.index(s) for s in CHECK_STATUSES])
     if bad.any():
         raise ValueError(f"status {result['status'][bad].iloc[0]!r} is not PASS, FAIL or WARN")
-    result = result[result["provider"].isin(c.providers)].reset_index(drop=True)
+    mine = result["provider"].isin(c.providers).to_numpy()
+    if not mine.all():
+        result, status = result[mine].reset_index(drop=True), status[mine]
     if "region" not in result.columns:
         result["region"] = pd.NA
     keys = result["reason_key"] if "reason_key" in result.columns else result["status"].str.lower()
@@ -362,11 +383,18 @@ def _finish(c: Check, result: pd.DataFrame) -> pd.DataFrame:
         positions.append(where)
         reasons_en.append(_render_arrow(templates["en"], part))
         reasons_ja.append(_render_arrow(templates.get("ja", templates["en"]), part))
-    out = result[["provider", "account_id", "region", "resource_id", "status"]].astype(
-        {"provider": "string", "account_id": "string", "region": "string", "resource_id": "string"})
-    out["severity"] = result["severity"] if "severity" in result.columns else c.severity
+    out = result[["provider", "account_id", "region", "resource_id"]].astype("string")
+    out["status"] = status
+    if "severity" in result.columns:
+        severity = _coded(result["severity"].fillna(c.severity), SEVERITIES, ordered=True)
+        if (severity.codes < 0).any():
+            raise ValueError(f"severity {result['severity'][severity.codes < 0].iloc[0]!r} is not one of "
+                             f"{', '.join(SEVERITIES)}")
+        out["severity"] = severity
+    else:
+        out["severity"] = _repeated(c.severity, len(out), SEVERITIES, ordered=True)
     # rows were rendered grouped by reason key; put them back in the result's order
-    back = pa.array(np.argsort(np.concatenate(positions), kind="stable")) if positions else pa.array([], pa.int64())
+    back = None if len(positions) <= 1 else pa.array(np.argsort(np.concatenate(positions), kind="stable"))
     out["reason"] = _string_column(reasons_en, back)
     out["reason_ja"] = _string_column(reasons_ja, back)
     evidence_cols = [col for col in result.columns if col not in _STANDARD and not col.startswith("_")]
@@ -374,22 +402,131 @@ def _finish(c: Check, result: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _string_column(chunks: list, order: "pa.Array") -> pd.arrays.ArrowStringArray:
+def _coded(values: pd.Series, categories: Sequence[str], ordered: bool = False) -> pd.Categorical:
+    """Text as a categorical over fixed categories (code -1 for anything else), hashed in Arrow."""
+    array = _arrow(values.astype("string"))
+    codes = pc.fill_null(pc.index_in(array, value_set=pa.array(list(categories), array.type)), -1)
+    return pd.Categorical.from_codes(codes.to_numpy().astype(np.int8), categories=list(categories), ordered=ordered)
+
+
+def _repeated(value: str, n: int, categories: Sequence[str], ordered: bool = False) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.full(n, list(categories).index(value), dtype=np.int8),
+                                     categories=list(categories), ordered=ordered)
+
+
+def _string_column(chunks: list, order: "pa.Array | None") -> pd.arrays.ArrowStringArray:
     if not chunks:
         return pd.arrays.ArrowStringArray(pa.array([], pa.large_string()))
-    return pd.arrays.ArrowStringArray(pa.concat_arrays(chunks).take(order))
+    column = pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
+    return pd.arrays.ArrowStringArray(column if order is None else column.take(order))
 
 
 def _evidence(frame: pd.DataFrame) -> pd.arrays.ArrowStringArray:
-    """One JSON object per row. Split on newline only: JSON escapes it inside strings, while
-    ``str.splitlines`` would also split on U+2028 and friends, which tenant data may hold."""
+    """One compact JSON object per row, built column by column with Arrow string kernels (no
+    Python string per row except for values Arrow cannot type, which go through ``json``)."""
     if not len(frame):
         return pd.arrays.ArrowStringArray(pa.array([], pa.large_string()))
-    text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False, default_handler=str)
-    lines = pc.split_pattern(pa.scalar(text.rstrip("\n"), pa.large_string()), "\n").values
-    if len(lines) != len(frame):
-        raise ValueError(f"evidence JSON has {len(lines)} lines for {len(frame)} rows")
-    return pd.arrays.ArrowStringArray(lines)
+    pieces: list = []
+    for n, column in enumerate(frame.columns):
+        pieces.append(_large(("{" if n == 0 else ",") + json.dumps(str(column), ensure_ascii=False) + ":"))
+        pieces.append(_json_values(frame[column]))
+    pieces.append(_large("}"))
+    return pd.arrays.ArrowStringArray(pc.binary_join_element_wise(*pieces, _large("")))
+
+
+_CONTROL = "[\\x00-\\x1f]"
+
+
+def _json_values(values: pd.Series) -> "pa.Array":
+    """Each value of a column as a JSON literal (``null`` for missing), as a large_string array."""
+    dtype = values.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):  # ISO 8601 in UTC to the millisecond, as pandas writes it
+        array = _arrow(values)
+        millis = pc.cast(array, pa.timestamp("ms", "UTC" if array.type.tz else None), safe=False)
+        return pc.fill_null(_quoted(pc.strftime(millis, format="%Y-%m-%dT%H:%M:%SZ")), "null")
+    if pd.api.types.is_bool_dtype(dtype):
+        array = _arrow(values.astype("boolean"))
+        return pc.fill_null(pc.if_else(array, _large("true"), _large("false")), "null")
+    if pd.api.types.is_numeric_dtype(dtype):
+        array = _arrow(values)
+        if pa.types.is_floating(array.type):
+            array = pc.if_else(pc.is_finite(array), array, pa.scalar(None, array.type))
+        return pc.fill_null(array.cast(pa.large_string()), "null")
+    array = None
+    if dtype != object or pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty") or \
+            {type(v) for v in values.dropna()} <= {list, tuple}:  # sets go through json, sorted
+        try:
+            array = _arrow(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            array = None
+    if array is not None and pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    if array is not None and pa.types.is_null(array.type):
+        return pc.fill_null(array.cast(pa.large_string()), "null")
+    if array is not None and (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return pc.fill_null(_quoted(array.cast(pa.large_string())), "null")
+    if array is not None and pa.types.is_list(array.type) and pa.types.is_string(array.type.value_type):
+        items = pc.fill_null(_quoted(pc.list_flatten(array).cast(pa.large_string())), "null")
+        offsets = pc.cast(array.offsets, pa.int64())
+        lists = pa.LargeListArray.from_arrays(pc.subtract(offsets, offsets[0]), items, mask=array.is_null())
+        joined = pc.binary_join_element_wise(_large("["), pc.binary_join(lists, _large(",")), _large("]"), _large(""))
+        return pc.fill_null(joined, "null")
+    # anything else (sets, dicts, mixed objects): one json.dumps per value
+    return pa.array([_json_literal(v) for v in values.astype(object)], type=pa.large_string())
+
+
+def _arrow(values) -> "pa.Array":
+    array = pa.array(values, from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _large(text: str) -> "pa.Scalar":
+    return pa.scalar(text, pa.large_string())
+
+
+def _quoted(array: "pa.Array") -> "pa.Array":
+    """Strings as JSON string literals: backslash and quote escaped, control characters (rare in
+    tenant data, but possible) through ``json.dumps``."""
+    array = array.cast(pa.large_string())
+    quote = _large('"')
+    if not _may_need_escapes(array):  # the common case: one pass over the bytes, no kernel
+        return pc.binary_join_element_wise(quote, array, quote, _large(""))
+    escaped = pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"), '"', '\\"')
+    quoted = pc.binary_join_element_wise(quote, escaped, quote, _large(""))
+    control = pc.fill_null(pc.match_substring_regex(array, _CONTROL), False)
+    if pc.any(control).as_py():
+        rows = array.filter(control).to_pylist()
+        quoted = pc.replace_with_mask(quoted, control, pa.array([json.dumps(r, ensure_ascii=False) for r in rows],
+                                                                 pa.large_string()))
+    return quoted
+
+
+def _may_need_escapes(array: "pa.Array") -> bool:
+    """Whether any byte of the string data is a quote, a backslash or a control character (the
+    data buffer may extend past a sliced array: then this errs on the safe side)."""
+    data = array.buffers()[2]
+    if data is None or data.size == 0:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return bool(((raw < 0x20) | (raw == 0x22) | (raw == 0x5C)).any())
+
+
+def _json_literal(value: object) -> str:
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return "null"
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, (tuple, np.ndarray)):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    return str(value)
 
 
 def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFrame) -> pd.DataFrame:
@@ -398,7 +535,7 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
     except Exception as exc:  # noqa: BLE001 - a broken check is an ERROR finding, never a crash or silence
         where = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"check failed: {type(exc).__name__}: {exc} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-        return _error_rows(c, scopes, reason).assign(severity=c.severity, evidence="{}")
+        return _error_rows(c, scopes, reason)
     gaps = _coverage_gaps(c, inventory, scopes)
     if gaps.empty:
         return rows
@@ -414,7 +551,8 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
         if len(part_gaps):
             keep &= ~_matches(rows, part_gaps)
             keep &= ~(_matches(rows, part_gaps[["provider", "account_id"]]) & rows[column].isna().to_numpy())
-    errors = gaps.assign(status="ERROR", severity=c.severity, evidence="{}",
+    errors = gaps.assign(status=_repeated("ERROR", len(gaps), STATUSES),
+                         severity=_repeated(c.severity, len(gaps), SEVERITIES, ordered=True), evidence="{}",
                          reason="not evaluated: " + gaps["reason"],
                          reason_ja="評価できませんでした: " + gaps["reason_ja"])
     return pd.concat([rows[keep], errors], ignore_index=True)
@@ -435,6 +573,40 @@ def _classification(inventory: Inventory, policy: Policy) -> pd.DataFrame:
     levels = policy.levels(labelled["value"])
     return (labelled.assign(classification=levels)[["provider", "account_id", "resource_id", "classification"]]
             .drop_duplicates(["provider", "account_id", "resource_id"]))
+
+
+def _classify(findings: pd.DataFrame, classes: pd.DataFrame) -> pd.arrays.ArrowStringArray:
+    """Each finding's classification: its (provider, account_id, resource_id) looked up in
+    ``classes`` (one row per key). Resource ids are nearly always unique on their own, so the
+    lookup hashes that one column in Arrow and compares provider and account only on the hits;
+    ids shared by several accounts go through a full-key merge."""
+    keys = ["provider", "account_id", "resource_id"]
+    shared = classes["resource_id"].duplicated(keep=False).to_numpy()
+    single = classes[~shared]
+    resource_ids = _arrow(findings["resource_id"].astype("string"))
+    found = pc.fill_null(pc.index_in(resource_ids, value_set=_arrow(single["resource_id"].astype("string"))), -1)
+    found = found.to_numpy().astype(np.int64)
+    hit = np.flatnonzero(found >= 0)
+    same = np.ones(len(hit), dtype=bool)
+    for column in ("provider", "account_id"):
+        mine = pc.take(_arrow(findings[column].astype("string")), pa.array(hit))
+        theirs = pc.take(_arrow(single[column].astype("string")), pa.array(found[hit]))
+        same &= pc.fill_null(pc.equal(mine, theirs), False).to_numpy(zero_copy_only=False)
+    found[hit[~same]] = -1
+    labels = _arrow(single["classification"].astype("string")).cast(pa.large_string())
+    missing = found < 0
+    out = (labels.take(pa.array(np.where(missing, 0, found), mask=missing)) if len(labels)
+           else pa.nulls(len(found), pa.large_string()))
+    if shared.any():
+        rows = np.flatnonzero(pc.is_in(resource_ids, value_set=_arrow(
+            classes["resource_id"][shared].astype("string"))).to_numpy(zero_copy_only=False))
+        merged = findings[keys].iloc[rows].merge(classes[shared], on=keys, how="left")["classification"]
+        patch = np.full(len(findings), False)
+        patch[rows] = merged.notna().to_numpy()
+        if patch.any():
+            values = pa.array(merged[merged.notna()].astype(str).tolist(), pa.large_string())
+            out = pc.replace_with_mask(out, pa.array(patch), values)
+    return pd.arrays.ArrowStringArray(out)
 
 
 def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[pd.DataFrame, list[dict]]:
@@ -460,11 +632,16 @@ def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[p
     return findings, expired
 
 
-def _escalate(severity: pd.Series, classification: pd.Series, status: pd.Series) -> pd.Series:
-    rank = severity.map({s: i for i, s in enumerate(SEVERITIES)})
-    bump = classification.isin(ESCALATING_LEVELS).fillna(False) & status.isin(["FAIL", "WARN", "SUPPRESSED"])
-    rank = (rank + bump.astype(int)).clip(upper=len(SEVERITIES) - 1)
-    return rank.map(dict(enumerate(SEVERITIES)))
+def _escalate(severity: pd.Series, classification: pd.Series, status: pd.Series) -> pd.Categorical:
+    """One severity step up for open findings on top-secret / confidential resources."""
+    if isinstance(severity.dtype, pd.CategoricalDtype) and list(severity.cat.categories) == list(SEVERITIES):
+        rank = severity.cat.codes.to_numpy().astype(np.int16)
+    else:
+        rank = _coded(severity, SEVERITIES).codes.astype(np.int16)
+    bump = (classification.isin(ESCALATING_LEVELS).fillna(False).to_numpy(dtype=bool)
+            & status.isin(["FAIL", "WARN", "SUPPRESSED"]).to_numpy(dtype=bool) & (rank >= 0))
+    rank = np.where(bump, np.minimum(rank + 1, len(SEVERITIES) - 1), rank)
+    return pd.Categorical.from_codes(rank.astype(np.int8), categories=list(SEVERITIES), ordered=True)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -512,10 +689,7 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     for column, per_check in static.items():
         values = pd.Categorical(per_check)
         findings[column] = pd.Categorical.from_codes(values.codes[which], categories=values.categories)
-    classes = _classification(inventory, policy)
-    keys = ["provider", "account_id", "resource_id"]
-    # left merge on the key columns only (classes has one row per key): no copy of the findings
-    findings["classification"] = findings[keys].merge(classes, on=keys, how="left")["classification"].to_numpy()
+    findings["classification"] = _classify(findings, _classification(inventory, policy))
     findings, expired = _apply_acceptances(findings, policy, today)
     findings["severity"] = _escalate(findings["severity"], findings["classification"], findings["status"])
     findings["run_id"] = pd.Categorical.from_codes(np.zeros(len(findings), dtype=np.int8),

@@ -139,6 +139,54 @@ def test_labelled_top_secret_and_confidential_raise_severity(label, expected):
     assert f.df["severity"].astype(str).tolist() == [expected]
 
 
+def test_classification_is_looked_up_by_provider_account_and_resource():
+    # "shared" is labelled in two accounts with different levels; "b" only in account 1
+    tags = [{"provider": "aws", "account_id": "1", "resource_id": "shared", "key": "classification", "value": "極秘"},
+            {"provider": "aws", "account_id": "2", "resource_id": "shared", "key": "classification", "value": "公開"},
+            {"provider": "aws", "account_id": "1", "resource_id": "b", "key": "classification", "value": "部外秘"}]
+    inv = inventory(resources=[bucket("1", "shared", True), bucket("2", "shared", True), bucket("1", "b", True),
+                               bucket("2", "b", True), bucket("1", "b", True, provider="gcp")], tags=tags)
+    df = run_checks(inv, Policy(), checks=[PUBLIC]).df
+    got = {(p, a, r): (c if isinstance(c, str) else None, str(s)) for p, a, r, c, s in
+           zip(df["provider"], df["account_id"], df["resource_id"], df["classification"], df["severity"])}
+    assert got == {("aws", "1", "shared"): ("top_secret", "critical"), ("aws", "2", "shared"): ("public", "high"),
+                   ("aws", "1", "b"): ("confidential", "critical"), ("aws", "2", "b"): (None, "high"),
+                   ("gcp", "1", "b"): (None, "high")}
+
+
+def test_a_row_severity_outside_the_scale_makes_the_check_error_not_a_blank_severity():
+    def odd(inv, policy):
+        return public_buckets(inv, policy).assign(severity="urgent")
+
+    check = define_check("TST-011", odd, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                         needs=["resources"], reasons=REASONS)
+    df = run_checks(inventory(resources=[bucket("1", "b", True)]), Policy(), checks=[check]).df
+    assert df["status"].astype(str).tolist() == ["ERROR"] and "urgent" in df["reason"].iloc[0]
+
+
+def test_evidence_is_json_for_every_column_type():
+    import json
+
+    def typed(inv, policy):
+        rows = public_buckets(inv, policy)
+        n = len(rows)
+        return rows.assign(
+            when=pd.to_datetime(["2026-01-02 03:04:05.123456"] + [None] * (n - 1), utc=True),
+            days=[1.5] + [np.nan] * (n - 1), count=pd.array([3] + [None] * (n - 1), dtype="Int64"),
+            flag=pd.array([True] + [None] * (n - 1), dtype="boolean"), names=[["x", 'q"uote']] + [None] * (n - 1),
+            note=['back\\slash "quoted" \x01 ctl'] + [None] * (n - 1), kinds=[{"b", "a"}] + [None] * (n - 1))
+
+    check = define_check("TST-012", typed, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                         needs=["resources"], reasons=REASONS)
+    df = run_checks(inventory(resources=[bucket("1", "a", True), bucket("1", "b", True)]), Policy(),
+                    checks=[check]).df.set_index("resource_id")
+    assert json.loads(df.loc["a", "evidence"]) == {
+        "name": "a", "when": "2026-01-02T03:04:05.123Z", "days": 1.5, "count": 3, "flag": True,
+        "names": ["x", 'q"uote'], "note": 'back\\slash "quoted" \x01 ctl', "kinds": ["a", "b"]}
+    assert json.loads(df.loc["b", "evidence"]) == {"name": "b", "when": None, "days": None, "count": None,
+                                                   "flag": None, "names": None, "note": None, "kinds": None}
+
+
 def test_severity_escalation_caps_at_critical():
     crit = define_check("TST-005", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
                         severity="critical", needs=["resources"], reasons=REASONS)
