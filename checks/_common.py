@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -53,6 +55,7 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
 
 
 _CLASSIFIED: dict = {}
+_CLASSIFIED_LOCK = threading.Lock()  # checks run on threads: the second caller waits for the first
 
 
 def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
@@ -62,12 +65,13 @@ def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
     See :func:`_classification` for the columns.
     """
     key = (id(inv.resources), id(inv.tags), id(policy), inherit)
-    cached = _CLASSIFIED.get(key)
-    # the frames themselves are kept with the result, so an id can never be reused while cached
-    if cached is None or cached[0] is not inv.resources or cached[1] is not inv.tags or cached[2] is not policy:
-        _CLASSIFIED.clear()
-        cached = (inv.resources, inv.tags, policy, _classification(inv, policy, inherit))
-        _CLASSIFIED[key] = cached
+    with _CLASSIFIED_LOCK:
+        cached = _CLASSIFIED.get(key)
+        # the frames themselves are kept with the result, so an id can never be reused while cached
+        if cached is None or cached[0] is not inv.resources or cached[1] is not inv.tags or cached[2] is not policy:
+            _CLASSIFIED.clear()
+            cached = (inv.resources, inv.tags, policy, _classification(inv, policy, inherit))
+            _CLASSIFIED[key] = cached
     return cached[3].copy(deep=False)  # copy-on-write: a check's edits never reach the cache
 
 

@@ -326,3 +326,27 @@ def test_error_reasons_are_written_in_both_languages():
     f = run_checks(inv, Policy(), checks=[PUBLIC]).df.set_index("account_id")
     assert f.loc["2", "reason_ja"].startswith("評価できませんでした: 取得元 test (resources) はアクセス拒否")
     assert f.loc["p9", "reason_ja"] == "評価できませんでした: resources は収集されていません"
+
+
+def test_checks_on_a_thread_pool_give_the_same_findings_in_the_same_order_as_one_thread():
+    from benchmarks import estate
+
+    inv = estate.generate(estate.Sizes().scaled(2000), seed=7)
+    one = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=1).df
+    pool = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=4).df
+    assert len(one) > 1000 and one["check_id"].nunique() > 40
+    pd.testing.assert_frame_equal(one, pool)
+
+
+def test_every_thread_judges_ages_by_the_runs_clock():
+    from cloudaudit.engine import now_utc
+
+    def stamped(inv, policy):
+        return public_buckets(inv, policy).assign(now=now_utc())
+
+    checks = [define_check(f"TST-02{n}", stamped, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                           severity="low", needs=["resources"], reasons=REASONS) for n in range(4)]
+    df = run_checks(inventory(resources=[bucket("1", "a", True)]), Policy(), checks=checks,
+                    as_of="2020-02-02", workers=4).df
+    assert len(df) == 4
+    assert all(__import__("json").loads(e)["now"].startswith("2020-02-02T") for e in df["evidence"])
