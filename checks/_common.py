@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
+from cloudaudit.frames import lookup, map_text
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
 from cloudaudit.regions import outside, resolve
 
@@ -54,8 +55,24 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
     return frame.assign(countries=text, _outside=bad.astype(bool))
 
 
-_CLASSIFIED: dict = {}
-_CLASSIFIED_LOCK = threading.Lock()  # checks run on threads: the second caller waits for the first
+_MEMO: dict = {}
+_MEMO_LOCKS: dict = {}
+_MEMO_GUARD = threading.Lock()
+
+
+def _memoized(name: str, sources: tuple, compute) -> pd.DataFrame:
+    """``compute()`` once per ``name`` and identity of ``sources`` (the frames and policy it
+    reads), for the several checks of a run that need the same derived table. Only the latest
+    sources are kept per name; they are held with the result, so an id is never reused while
+    cached. Checks run on threads: a second caller waits for the first computation."""
+    with _MEMO_GUARD:
+        lock = _MEMO_LOCKS.setdefault(name, threading.Lock())
+    with lock:
+        cached = _MEMO.get(name)
+        if cached is None or len(cached[0]) != len(sources) or any(a is not b for a, b in zip(cached[0], sources)):
+            cached = (sources, compute())
+            _MEMO[name] = cached
+    return cached[1].copy(deep=False)  # copy-on-write: a check's edits never reach the cache
 
 
 def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
@@ -64,15 +81,8 @@ def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
     Several checks need it in one run: it is computed once per (resources, tags, policy).
     See :func:`_classification` for the columns.
     """
-    key = (id(inv.resources), id(inv.tags), id(policy), inherit)
-    with _CLASSIFIED_LOCK:
-        cached = _CLASSIFIED.get(key)
-        # the frames themselves are kept with the result, so an id can never be reused while cached
-        if cached is None or cached[0] is not inv.resources or cached[1] is not inv.tags or cached[2] is not policy:
-            _CLASSIFIED.clear()
-            cached = (inv.resources, inv.tags, policy, _classification(inv, policy, inherit))
-            _CLASSIFIED[key] = cached
-    return cached[3].copy(deep=False)  # copy-on-write: a check's edits never reach the cache
+    return _memoized(f"classification/{inherit}", (inv.resources, inv.tags, policy),
+                     lambda: _classification(inv, policy, inherit))
 
 
 def _classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
@@ -86,13 +96,12 @@ def _classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
     """
     res = inv.resources[["provider", "account_id", "resource_id"]]
     tags = inv.tags[inv.tags["key"] == policy.classification_key]
-    tags = tags.drop_duplicates(["provider", "account_id", "resource_id"])[["provider", "account_id", "resource_id", "value"]]
-    merged = res.merge(tags, on=["provider", "account_id", "resource_id"], how="left")
+    tags = tags[RKEY + ["value"]]  # a key tagged twice: the first value counts (lookup)
+    merged = lookup(res, tags, RKEY, ["value"])
     source = pd.Series(np.where(merged["value"].notna(), "resource", "none"), index=merged.index)
     if inherit:
         own = tags[tags["resource_id"] == tags["account_id"]][["provider", "account_id", "value"]]
-        parent = merged[KEY].merge(own.rename(columns={"value": "_parent"}), on=KEY, how="left")["_parent"]
-        parent.index = merged.index
+        parent = lookup(merged[KEY], own.rename(columns={"value": "_parent"}), KEY, ["_parent"])["_parent"]
         source = source.where(~(merged["value"].isna() & parent.notna()), "account")
         merged["value"] = merged["value"].fillna(parent)
     labelled = merged["value"].notna()
@@ -109,7 +118,7 @@ def judged_level(level: pd.Series, policy: Policy) -> pd.Series:
 
 def level_name_ja(level: pd.Series) -> pd.Series:
     """Japanese level names (極秘, 部外秘 ...) for canonical level codes; others unchanged."""
-    return level.map(LEVEL_NAMES_JA).fillna(level)
+    return map_text(level, lambda v: LEVEL_NAMES_JA.get(v, v))
 
 
 def accounts(inv) -> pd.DataFrame:
@@ -194,8 +203,7 @@ def add_joined(frame: pd.DataFrame, source: pd.DataFrame, by: list[str], columns
 
 def names(inv, frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``name`` and ``kind`` of the resource in ``resource_id`` (the id when not in resources)."""
-    res = inv.resources[RKEY + ["name", "kind"]].drop_duplicates(RKEY)
-    out = frame.drop(columns=["name", "kind"], errors="ignore").merge(res, on=RKEY, how="left")
+    out = lookup(frame.drop(columns=["name", "kind"], errors="ignore"), inv.resources, RKEY, ["name", "kind"])
     out["name"] = out["name"].fillna(out["resource_id"])
     out["kind"] = out["kind"].fillna("resource")
     return out
@@ -224,14 +232,20 @@ def account_guardrails(inv, kinds: tuple[str, ...] | list[str] | None = None) ->
 def resources(inv) -> pd.DataFrame:
     """``inv.resources`` with ``name`` filled from ``resource_id`` where the adapter had none,
     so reasons always name the subject."""
-    r = inv.resources
-    return r.assign(name=r["name"].fillna(r["resource_id"]))
+    def named() -> pd.DataFrame:
+        r = inv.resources
+        return r.assign(name=r["name"].fillna(r["resource_id"]))
+
+    return _memoized("resources", (inv.resources,), named)
 
 
 def data_bearing(inv) -> pd.DataFrame:
     """:func:`resources` that hold customer data (``data_bearing`` <NA> counts as data-bearing)."""
-    r = resources(inv)
-    return r[flag(r["data_bearing"], True)]
+    def bearing() -> pd.DataFrame:
+        r = resources(inv)
+        return r[flag(r["data_bearing"], True)]
+
+    return _memoized("data_bearing", (inv.resources,), bearing)
 
 
 def guardrail_presence(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
+from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, RKEY, classification, data_bearing, flag, join_nonempty, judged_level,
@@ -47,8 +48,7 @@ _LOGGABLE = ("bucket", "database", "table", "dataset", "file_share", "secret", "
 )
 def missing_labels(inv, policy: Policy) -> pd.DataFrame:
     res = data_bearing(inv)
-    res = res.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled", "label_source"]],
-                    on=RKEY, how="left")
+    res = lookup(res, classification(inv, policy), RKEY, ["label", "level", "labelled", "label_source"])
     labelled = flag(res["labelled"], False)
     invalid = labelled & (res["level"] == "invalid").fillna(False).astype(bool)
     status = np.where(~labelled | invalid, "FAIL", "PASS")
@@ -79,13 +79,12 @@ def missing_labels(inv, policy: Policy) -> pd.DataFrame:
 )
 def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     res = data_bearing(inv)
-    res = res.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled"]], on=RKEY, how="left")
-    res = res.reset_index(drop=True)
+    res = lookup(res, classification(inv, policy), RKEY, ["label", "level", "labelled"])
     level = judged_level(res["level"], policy)
     res["level"] = level
     rules = pd.DataFrame([{"level": k, "_public_ok": v.public_allowed, "_cmk": v.customer_managed_key,
                            "_dal": v.data_access_logging} for k, v in policy.matrix.items()])
-    res = res.merge(rules, on="level", how="left")
+    res = lookup(res, rules, ["level"], ["_public_ok", "_cmk", "_dal"])
     # Residency per level: one location verdict per distinct level's allowed countries.
     outside = pd.Series(False, index=res.index)
     countries = pd.Series("", index=res.index, dtype="string")

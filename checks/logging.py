@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
+from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import classification, flag, guardrail_verdict, joined, level_name_ja, text_or
@@ -163,8 +164,7 @@ def log_retention(inv, policy: Policy) -> pd.DataFrame:
 )
 def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
     res = inv.resources[inv.resources["kind"].isin(DATA_STORE_KINDS).fillna(False)]
-    cls = classification(inv, policy)[KEY + ["resource_id", "label", "level", "labelled"]]
-    res = res.merge(cls.drop_duplicates(KEY + ["resource_id"]), on=KEY + ["resource_id"], how="left")
+    res = lookup(res, classification(inv, policy), KEY + ["resource_id"], ["label", "level", "labelled"])
     # A level the matrix does not know (an invalid label) is held to the strictest rule.
     required = {level: rules.data_access_logging for level, rules in policy.matrix.items()}
     res = res[res["level"].map(required).astype("boolean").fillna(True).astype(bool)]

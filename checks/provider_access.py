@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import ESCALATING_LEVELS, check
+from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import KEY, RKEY, accounts, classification, data_bearing, flag, guardrail_presence
@@ -52,7 +53,7 @@ APPROVAL_PROVIDERS = ("azure", "gcp")
 def provider_access(inv, policy: Policy) -> pd.DataFrame:
     accts = accounts(inv)
     res = data_bearing(inv)
-    res = res.merge(classification(inv, policy)[RKEY + ["level"]], on=RKEY, how="left")
+    res = lookup(res, classification(inv, policy), RKEY, ["level"])
     res = res[res["level"].isin(ESCALATING_LEVELS)]
     res = res.assign(_nocmk=(res["encryption"] != "customer").fillna(True).astype(bool),
                      _ts=res["level"] == "top_secret")

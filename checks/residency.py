@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import ESCALATING_LEVELS, check
+from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text,
@@ -86,7 +87,7 @@ def bucket_location(inv, policy: Policy) -> pd.DataFrame:
     locs["_text"] = locs["location"].fillna("unknown") + locs["_role"] + " (" + locs["countries"] + ")"
     per = locs.groupby(["provider", "account_id", "resource_id"], as_index=False, sort=False).agg(
         _outside=("_outside", "any"), locations=("_text", " + ".join))
-    out = buckets.merge(per, on=["provider", "account_id", "resource_id"], how="left")
+    out = lookup(buckets, per, ["provider", "account_id", "resource_id"], ["_outside", "locations"])
     status = np.where(out["_outside"].fillna(True).astype(bool), "FAIL", "PASS")
     return out.assign(status=status, allowed=allowed_countries_text(policy))[
         ["provider", "account_id", "region", "resource_id", "name", "locations", "status", "allowed"]]
@@ -355,8 +356,7 @@ def global_services(inv, policy: Policy) -> pd.DataFrame:
     # firewalls and security groups are global control-plane objects that hold no customer data
     holds_data = ~r["kind"].isin(["security_group", "peering"]).fillna(False).astype(bool)
     r = r[(is_global & holds_data) | (r["kind"] == "cdn")]
-    r = r.merge(classification(inv, policy)[["provider", "account_id", "resource_id", "level"]],
-                on=["provider", "account_id", "resource_id"], how="left")
+    r = lookup(r, classification(inv, policy), ["provider", "account_id", "resource_id"], ["level"])
     sensitive = r["kind"].isin(_GLOBAL_CONTENT_KINDS) & r["level"].isin(ESCALATING_LEVELS)
     status = np.where(sensitive, "FAIL", "WARN")
     severity = np.where(sensitive, "medium", "info")

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import RegistryError
+from .frames import lookup
 from .inventory import Inventory
 from .policy import Policy, today_utc
 
@@ -586,38 +587,10 @@ def _classification(inventory: Inventory, policy: Policy) -> pd.DataFrame:
             .drop_duplicates(["provider", "account_id", "resource_id"]))
 
 
-def _classify(findings: pd.DataFrame, classes: pd.DataFrame) -> pd.arrays.ArrowStringArray:
-    """Each finding's classification: its (provider, account_id, resource_id) looked up in
-    ``classes`` (one row per key). Resource ids are nearly always unique on their own, so the
-    lookup hashes that one column in Arrow and compares provider and account only on the hits;
-    ids shared by several accounts go through a full-key merge."""
+def _classify(findings: pd.DataFrame, classes: pd.DataFrame) -> pd.Series:
+    """Each finding's classification: ``classes`` (one row per resource key) looked up by key."""
     keys = ["provider", "account_id", "resource_id"]
-    shared = classes["resource_id"].duplicated(keep=False).to_numpy()
-    single = classes[~shared]
-    resource_ids = _arrow(findings["resource_id"].astype("string"))
-    found = pc.fill_null(pc.index_in(resource_ids, value_set=_arrow(single["resource_id"].astype("string"))), -1)
-    found = found.to_numpy().astype(np.int64)
-    hit = np.flatnonzero(found >= 0)
-    same = np.ones(len(hit), dtype=bool)
-    for column in ("provider", "account_id"):
-        mine = pc.take(_arrow(findings[column].astype("string")), pa.array(hit))
-        theirs = pc.take(_arrow(single[column].astype("string")), pa.array(found[hit]))
-        same &= pc.fill_null(pc.equal(mine, theirs), False).to_numpy(zero_copy_only=False)
-    found[hit[~same]] = -1
-    labels = _arrow(single["classification"].astype("string")).cast(pa.large_string())
-    missing = found < 0
-    out = (labels.take(pa.array(np.where(missing, 0, found), mask=missing)) if len(labels)
-           else pa.nulls(len(found), pa.large_string()))
-    if shared.any():
-        rows = np.flatnonzero(pc.is_in(resource_ids, value_set=_arrow(
-            classes["resource_id"][shared].astype("string"))).to_numpy(zero_copy_only=False))
-        merged = findings[keys].iloc[rows].merge(classes[shared], on=keys, how="left")["classification"]
-        patch = np.full(len(findings), False)
-        patch[rows] = merged.notna().to_numpy()
-        if patch.any():
-            values = pa.array(merged[merged.notna()].astype(str).tolist(), pa.large_string())
-            out = pc.replace_with_mask(out, pa.array(patch), values)
-    return pd.arrays.ArrowStringArray(out)
+    return lookup(findings[keys], classes, keys, ["classification"])["classification"].to_numpy()
 
 
 def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[pd.DataFrame, list[dict]]:

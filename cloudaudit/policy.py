@@ -118,9 +118,9 @@ class Policy:
     def levels(self, values: "pd.Series") -> "pd.Series":
         """Vectorized :meth:`level_of`: canonical level per tag value, "invalid" outside the
         scheme, <NA> where there is no value. Each distinct value is looked up once."""
-        uniques = values.dropna().unique()
-        mapping = {v: (self.level_of(v) or "invalid") for v in uniques}
-        return values.map(mapping).astype("string")
+        from .frames import map_text
+
+        return map_text(values, lambda v: self.level_of(v) or "invalid")
 
     def countries_for_level(self, level: str) -> tuple[str, ...]:
         rules = self.matrix.get(level)

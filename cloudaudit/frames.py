@@ -1,0 +1,81 @@
+"""Table helpers shared by the engine and the checks (pure pandas / Arrow, no SDKs)."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """``left`` with ``right``'s ``columns`` added where the ``on`` keys match (missing elsewhere).
+
+    The same rows as ``left.merge(right[on + columns], on=on, how="left")`` when ``right`` has
+    at most one row per key, without copying ``left``: the last key (the most selective, e.g.
+    ``resource_id``) is hashed once in Arrow and the other keys are compared on the hits only.
+    Keys that occur in more than one row of ``right`` on their own go through a full-key
+    merge. A key that is missing (<NA>) never matches; where ``right`` has several rows for one
+    key, the first one counts (a dictionary lookup, not a row-multiplying join). The result has
+    a fresh RangeIndex, as a merge has.
+    """
+    on, columns = list(on), list(columns)
+    last, others = on[-1], on[:-1]
+    # One hash over right's last key: its distinct values, how often each occurs, where it first does.
+    encoded = pc.dictionary_encode(_strings(right[last]))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
+    valid = codes >= 0
+    counts = np.bincount(codes[valid], minlength=len(encoded.dictionary))
+    first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
+    rows_right = np.flatnonzero(valid)
+    first[codes[rows_right[::-1]]] = rows_right[::-1]
+    # One probe per left row; keys held by one right row are decided here, on the hits only.
+    unique = pc.fill_null(pc.index_in(_strings(left[last]), value_set=encoded.dictionary), -1)
+    unique = unique.to_numpy().astype(np.int64)
+    if not len(first):  # nothing to find
+        unique[:] = -1
+        first = counts = np.zeros(1, dtype=np.int64)
+    found = np.where(unique >= 0, first[np.maximum(unique, 0)], -1)
+    shared = (unique >= 0) & (counts[np.maximum(unique, 0)] > 1)
+    found[shared] = -1
+    hit = np.flatnonzero(found >= 0)
+    if others and len(hit):
+        same = np.ones(len(hit), dtype=bool)
+        for key in others:
+            mine = pc.take(_strings(left[key]), pa.array(hit))
+            theirs = pc.take(_strings(right[key]), pa.array(found[hit]))
+            same &= pc.fill_null(pc.equal(mine, theirs), False).to_numpy(zero_copy_only=False)
+        found[hit[~same]] = -1
+    out = left.reset_index(drop=True)
+    added = {col: _take(right[col], found) for col in columns}
+    rows = np.flatnonzero(shared)
+    if len(rows):  # last key held by several right rows: match on every key
+        many = right[on + columns].iloc[np.flatnonzero(valid & (counts[np.maximum(codes, 0)] > 1))]
+        matched = out[on].iloc[rows].merge(many.drop_duplicates(on), on=on, how="left")
+        for col in columns:
+            column = pd.Series(added[col])
+            fill = matched[col].notna().to_numpy()
+            column.iloc[rows[fill]] = matched[col].to_numpy()[fill]
+            added[col] = column.array
+    return out.assign(**{col: pd.Series(values, index=out.index) for col, values in added.items()})
+
+
+def _strings(values: pd.Series) -> "pa.Array":
+    array = pa.array(values.astype("string"), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _take(values: pd.Series, positions: np.ndarray):
+    """``values`` at ``positions``, missing where the position is -1 (dtype kept where it can hold NA)."""
+    return pd.api.extensions.take(values.array, positions, allow_fill=True)
+
+
+def map_text(values: pd.Series, function: Callable[[str], str | None]) -> pd.Series:
+    """``values.map(function)`` for a text column with few distinct values, as a ``string``
+    Series: ``function`` is called once per distinct value and the column is built in Arrow.
+    Missing values stay missing (``function`` is not called for them)."""
+    encoded = pc.dictionary_encode(_strings(values))
+    mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(mapped.take(encoded.indices)), index=values.index)

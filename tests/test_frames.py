@@ -1,0 +1,61 @@
+"""cloudaudit.frames.lookup: a left join by key that never copies the left table."""
+
+import pandas as pd
+from cloudaudit.frames import lookup, map_text
+
+RKEY = ["provider", "account_id", "resource_id"]
+
+
+def frame(rows, columns):
+    return pd.DataFrame(rows, columns=columns).astype({c: "string" for c in RKEY if c in columns})
+
+
+LEFT = frame([("aws", "1", "a", 0), ("aws", "2", "a", 1), ("aws", "1", "b", 2), ("gcp", "1", "b", 3),
+              (None, "1", "b", 4), ("aws", "1", None, 5), ("aws", "1", "zz", 6)], RKEY + ["x"])
+RIGHT = frame([("aws", "1", "a", "top", 1, True), ("aws", "2", "a", "pub", 2, False), ("aws", "1", "b", "conf", 3, True)],
+              RKEY + ["label", "n", "flag"]).assign(when=pd.to_datetime(["2026-01-01"] * 3, utc=True))
+
+
+def test_lookup_gives_the_rows_and_dtypes_of_a_left_merge_on_unique_keys():
+    columns = ["label", "n", "flag", "when"]
+    got = lookup(LEFT.set_axis([9, 8, 7, 6, 5, 4, 3]), RIGHT, RKEY, columns)
+    expected = LEFT.merge(RIGHT, on=RKEY, how="left")
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_lookup_compares_every_key_not_only_the_hashed_one():
+    got = lookup(LEFT, RIGHT, RKEY, ["label"])
+    # ("aws","2","a") and ("aws","1","a") share the resource id; ("gcp","1","b") differs only by provider
+    assert got["label"].tolist()[:3] == ["top", "pub", "conf"] and pd.isna(got.loc[3, "label"])
+
+
+def test_where_the_right_table_has_two_rows_for_one_key_the_first_counts_and_no_row_is_added():
+    twice = pd.concat([RIGHT, RIGHT.iloc[[0]].assign(label="second")], ignore_index=True)
+    got = lookup(LEFT, twice, RKEY, ["label"])
+    assert len(got) == len(LEFT) and got.loc[0, "label"] == "top"
+
+
+def test_a_missing_key_never_matches():
+    right = pd.concat([RIGHT, frame([("aws", "1", None, "none-key", 9, True)], RKEY + ["label", "n", "flag"])],
+                      ignore_index=True)
+    got = lookup(LEFT, right, RKEY, ["label"])
+    assert pd.isna(got.loc[5, "label"]) and pd.isna(got.loc[4, "label"])
+
+
+def test_map_text_calls_the_function_once_per_distinct_value_and_keeps_missing_values():
+    calls = []
+
+    def upper(value):
+        calls.append(value)
+        return None if value == "drop" else value.upper()
+
+    values = pd.Series(["a", None, "b", "a", "drop", "b"], index=[3, 4, 5, 6, 7, 8])
+    got = map_text(values, upper)
+    assert got.index.tolist() == values.index.tolist() and str(got.dtype) == "string"
+    assert got.tolist()[:1] == ["A"] and pd.isna(got.iloc[1]) and got.tolist()[2:4] == ["B", "A"]
+    assert pd.isna(got.iloc[4]) and sorted(calls) == ["a", "b", "drop"]
+
+
+def test_lookup_in_an_empty_table_adds_missing_values():
+    got = lookup(LEFT, RIGHT.iloc[:0], RKEY, ["label", "n"])
+    assert len(got) == len(LEFT) and got["label"].isna().all() and got["n"].isna().all()
