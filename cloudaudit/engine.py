@@ -587,10 +587,11 @@ def _classification(inventory: Inventory, policy: Policy) -> pd.DataFrame:
             .drop_duplicates(["provider", "account_id", "resource_id"]))
 
 
-def _classify(findings: pd.DataFrame, classes: pd.DataFrame) -> pd.Series:
+def _classify(findings: pd.DataFrame, classes: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
     """Each finding's classification: ``classes`` (one row per resource key) looked up by key."""
     keys = ["provider", "account_id", "resource_id"]
-    return lookup(findings[keys], classes, keys, ["classification"])["classification"].to_numpy()
+    return lookup(findings[keys], classes.astype({"classification": "string"}), keys,
+                  ["classification"])["classification"].array
 
 
 def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[pd.DataFrame, list[dict]]:

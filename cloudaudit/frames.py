@@ -24,7 +24,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     on, columns = list(on), list(columns)
     last, others = on[-1], on[:-1]
     # One hash over right's last key: its distinct values, how often each occurs, where it first does.
-    encoded = pc.dictionary_encode(_strings(right[last]))
+    encoded = pc.dictionary_encode(_strings(right[last]).combine_chunks())
     codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
     valid = codes >= 0
     counts = np.bincount(codes[valid], minlength=len(encoded.dictionary))
@@ -62,9 +62,10 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in added.items()})
 
 
-def _strings(values: pd.Series) -> "pa.Array":
+def _strings(values: pd.Series) -> "pa.ChunkedArray":
+    """A column as Arrow strings, without copying Arrow-backed text (chunks are kept)."""
     array = pa.array(values.astype("string"), from_pandas=True)
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
 
 
 def _take(values: pd.Series, positions: np.ndarray):
@@ -76,6 +77,6 @@ def map_text(values: pd.Series, function: Callable[[str], str | None]) -> pd.Ser
     """``values.map(function)`` for a text column with few distinct values, as a ``string``
     Series: ``function`` is called once per distinct value and the column is built in Arrow.
     Missing values stay missing (``function`` is not called for them)."""
-    encoded = pc.dictionary_encode(_strings(values))
+    encoded = pc.dictionary_encode(_strings(values).combine_chunks())
     mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], pa.large_string())
     return pd.Series(pd.arrays.ArrowStringArray(mapped.take(encoded.indices)), index=values.index)
