@@ -148,13 +148,21 @@ def state_text(series: pd.Series, true: str, false: str, unknown: str = "unknown
 
 
 def join_nonempty(parts: list[pd.Series], sep: str = "; ") -> pd.Series:
-    """Row-wise join of several text Series, skipping empty strings and <NA> (vectorized per part)."""
-    out = pd.Series("", index=parts[0].index, dtype="string") if parts else pd.Series(dtype="string")
-    for part in parts:  # a handful of parts, each over all rows at once (Arrow string kernels)
-        text = part.astype("string").fillna("")
-        glued = (out + sep).where(out != "", out) + text
-        out = glued.where(text != "", out)
-    return out
+    """Row-wise join of several text Series, skipping empty strings and <NA> (Arrow kernels, a
+    few per part; Arrow's own null_handling="skip" drops rows where every part is null)."""
+    if not parts:
+        return pd.Series(dtype="string")
+    empty, glue = pa.scalar("", pa.large_string()), pa.scalar(sep, pa.large_string())
+    out = None
+    for part in parts:
+        text = pa.array(part.astype("string"), from_pandas=True).cast(pa.large_string())
+        text = pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, empty)
+        if out is None:
+            out = text
+            continue
+        both = pc.binary_join_element_wise(out, glue, text, empty)
+        out = pc.if_else(pc.equal(out, empty), text, pc.if_else(pc.equal(text, empty), out, both))
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=parts[0].index)
 
 
 def text_or(series: pd.Series, default: str) -> pd.Series:

@@ -91,7 +91,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     for lvl in res["level"].dropna().unique():
         part = res["level"] == lvl
         allowed = policy.countries_for_level(lvl)
-        verdict = location_verdict(res[part], policy, allowed=allowed)
+        verdict = location_verdict(res.loc[part, ["provider", "region"]], policy, allowed=allowed)
         outside[part] = verdict["_outside"]
         countries[part] = verdict["countries"] + "; allowed: " + ", ".join(allowed)
     read, write = res["public_read"].astype("boolean"), res["public_write"].astype("boolean")
