@@ -74,22 +74,26 @@ def resources_outside_allowed_countries(inv, policy: Policy) -> pd.DataFrame:
                        "セカンダリ/ペアリージョンも許可国内) にバケットを作り直してデータを移し、旧バケットを削除してください。"},
 )
 def bucket_location(inv, policy: Policy) -> pd.DataFrame:
-    buckets = resources(inv)[resources(inv)["kind"] == "bucket"]
-    # The primary location and, for geo-redundant accounts, the secondary (paired) location.
-    primary = buckets[["provider", "account_id", "resource_id", "region"]].assign(location=buckets["region"],
-                                                                                  _role="")
+    rkey = ["provider", "account_id", "resource_id"]
+    r = resources(inv)
+    buckets = r[r["kind"] == "bucket"]
+    # The primary location of every bucket and, for geo-redundant accounts, the secondary (paired)
+    # location, which a few buckets have: "<primary> + <secondary>", outside if either is.
+    primary = location_verdict(buckets[["provider", "region"]], policy)
+    text = buckets["region"].fillna("unknown") + " (" + primary["countries"] + ")"
     pairs = inv.replicas[inv.replicas["kind"] == "geo_pair"]
-    secondary = pairs.merge(buckets[["provider", "account_id", "resource_id", "region"]],
-                            on=["provider", "account_id", "resource_id"])
-    secondary = secondary[["provider", "account_id", "resource_id", "region"]].assign(
-        location=secondary["target_region"], _role=" (secondary)")
-    locs = location_verdict(pd.concat([primary, secondary], ignore_index=True), policy, location="location")
-    locs["_text"] = locs["location"].fillna("unknown") + locs["_role"] + " (" + locs["countries"] + ")"
-    per = locs.groupby(["provider", "account_id", "resource_id"], as_index=False, sort=False).agg(
-        _outside=("_outside", "any"), locations=("_text", " + ".join))
-    out = lookup(buckets, per, ["provider", "account_id", "resource_id"], ["_outside", "locations"])
-    status = np.where(out["_outside"].fillna(True).astype(bool), "FAIL", "PASS")
-    return out.assign(status=status, allowed=allowed_countries_text(policy))[
+    secondary = pairs[rkey + ["target_region"]].merge(buckets[rkey], on=rkey)
+    secondary = location_verdict(secondary, policy, location="target_region")
+    secondary["_text"] = secondary["target_region"].fillna("unknown") + " (secondary) (" + secondary["countries"] + ")"
+    per = secondary.groupby(rkey, as_index=False).agg(_outside=("_outside", "any"))
+    per = add_joined(per, secondary, rkey, {"_text": "_secondary"}, sep=" + ")
+    out = lookup(buckets, per, rkey, ["_outside", "_secondary"])
+    locations = text.to_numpy(dtype=object)
+    paired = out["_secondary"].notna().to_numpy()
+    locations[paired] = locations[paired] + " + " + out["_secondary"].to_numpy(dtype=object)[paired]
+    outside = primary["_outside"].to_numpy(dtype=bool) | flag(out["_outside"], False).to_numpy()
+    status = np.where(outside, "FAIL", "PASS")
+    return out.assign(locations=locations, status=status, allowed=allowed_countries_text(policy))[
         ["provider", "account_id", "region", "resource_id", "name", "locations", "status", "allowed"]]
 
 
