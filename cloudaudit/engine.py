@@ -211,8 +211,10 @@ def _render_arrow(template: str, frame: pd.DataFrame) -> "pa.Array":
 
 def _text_array(values: pd.Series) -> "pa.Array":
     """Column as display text (``unknown`` for missing); vectorized except for object columns."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
-        text = values.dt.strftime("%Y-%m-%d").astype("string")
+    if pd.api.types.is_datetime64_any_dtype(values):  # the calendar day in the column's zone, by Arrow
+        array = _arrow(values)
+        days = pc.strftime(pc.cast(array, pa.timestamp("s", array.type.tz), safe=False), format="%Y-%m-%d")
+        text = pd.Series(pd.arrays.ArrowStringArray(days.cast(pa.large_string())), index=values.index)
     elif values.dtype == object:
         array = _string_or_none(values)
         if array is not None:
@@ -439,11 +441,30 @@ def _evidence(frame: pd.DataFrame) -> pd.arrays.ArrowStringArray:
     if not len(frame):
         return pd.arrays.ArrowStringArray(pa.array([], pa.large_string()))
     pieces: list = []
+    literal = ""  # text between two value arrays, passed as one scalar
     for n, column in enumerate(frame.columns):
-        pieces.append(_large(("{" if n == 0 else ",") + json.dumps(str(column), ensure_ascii=False) + ":"))
-        pieces.append(_json_values(frame[column]))
-    pieces.append(_large("}"))
+        literal += ("{" if n == 0 else ",") + json.dumps(str(column), ensure_ascii=False) + ":"
+        bare = _bare_strings(frame[column])
+        if bare is not None:  # quotes go into the literals: no quoted copy of the column
+            pieces += [_large(literal + '"'), bare]
+            literal = '"'
+        else:
+            pieces += [_large(literal), _json_values(frame[column])]
+            literal = ""
+    pieces.append(_large(literal + "}"))
     return pd.arrays.ArrowStringArray(pc.binary_join_element_wise(*pieces, _large("")))
+
+
+def _bare_strings(values: pd.Series) -> "pa.Array | None":
+    """A text column with no missing value and nothing to escape, as it is; else None."""
+    if not (pd.api.types.is_string_dtype(values.dtype) and values.dtype != object) and not (
+            values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string"):
+        return None
+    array = _arrow(values)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) or array.null_count:
+        return None
+    array = array.cast(pa.large_string())
+    return None if _may_need_escapes(array) else array
 
 
 _CONTROL = "[\\x00-\\x1f]"

@@ -174,7 +174,8 @@ def test_evidence_is_json_for_every_column_type():
             when=pd.to_datetime(["2026-01-02 03:04:05.123456"] + [None] * (n - 1), utc=True),
             days=[1.5] + [np.nan] * (n - 1), count=pd.array([3] + [None] * (n - 1), dtype="Int64"),
             flag=pd.array([True] + [None] * (n - 1), dtype="boolean"), names=[["x", 'q"uote']] + [None] * (n - 1),
-            note=['back\\slash "quoted" \x01 ctl'] + [None] * (n - 1), kinds=[{"b", "a"}] + [None] * (n - 1))
+            note=['back\\slash "quoted" \x01 ctl'] + [None] * (n - 1), kinds=[{"b", "a"}] + [None] * (n - 1),
+            said=['say "hi"'] + ["plain"] * (n - 1), plain=["x"] * n)
 
     check = define_check("TST-012", typed, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
                          needs=["resources"], reasons=REASONS)
@@ -182,9 +183,11 @@ def test_evidence_is_json_for_every_column_type():
                     checks=[check]).df.set_index("resource_id")
     assert json.loads(df.loc["a", "evidence"]) == {
         "name": "a", "when": "2026-01-02T03:04:05.123Z", "days": 1.5, "count": 3, "flag": True,
-        "names": ["x", 'q"uote'], "note": 'back\\slash "quoted" \x01 ctl', "kinds": ["a", "b"]}
+        "names": ["x", 'q"uote'], "note": 'back\\slash "quoted" \x01 ctl', "kinds": ["a", "b"],
+        "said": 'say "hi"', "plain": "x"}
     assert json.loads(df.loc["b", "evidence"]) == {"name": "b", "when": None, "days": None, "count": None,
-                                                   "flag": None, "names": None, "note": None, "kinds": None}
+                                                   "flag": None, "names": None, "note": None, "kinds": None,
+                                                   "said": "plain", "plain": "x"}
 
 
 def test_severity_escalation_caps_at_critical():
@@ -350,3 +353,9 @@ def test_every_thread_judges_ages_by_the_runs_clock():
                     as_of="2020-02-02", workers=4).df
     assert len(df) == 4
     assert all(__import__("json").loads(e)["now"].startswith("2020-02-02T") for e in df["evidence"])
+
+
+def test_render_template_gives_the_calendar_day_in_the_columns_own_zone():
+    frame = pd.DataFrame({"t": pd.to_datetime(["2026-01-01 20:00", None], utc=True).tz_convert("Asia/Tokyo"),
+                          "n": pd.to_datetime(["2026-03-04 23:59", "1999-12-31 00:00"])})
+    assert render_template("{t} / {n}", frame).tolist() == ["2026-01-02 / 2026-03-04", "unknown / 1999-12-31"]
