@@ -148,20 +148,33 @@ def state_text(series: pd.Series, true: str, false: str, unknown: str = "unknown
 
 
 def join_nonempty(parts: list[pd.Series], sep: str = "; ") -> pd.Series:
-    """Row-wise join of several text Series, skipping empty strings and <NA> (Arrow kernels, a
-    few per part; Arrow's own null_handling="skip" drops rows where every part is null)."""
+    """Row-wise join of several text Series, skipping empty strings and <NA>.
+
+    Most rows have at most one non-empty part: one ``case_when`` picks it; only the rows with
+    several are glued part by part (Arrow kernels throughout; Arrow's own
+    ``null_handling="skip"`` join drops rows where every part is null, so it is not used).
+    """
     if not parts:
         return pd.Series(dtype="string")
     empty, glue = pa.scalar("", pa.large_string()), pa.scalar(sep, pa.large_string())
-    out = None
+    texts = []
     for part in parts:
         text = pa.array(part.astype("string"), from_pandas=True).cast(pa.large_string())
-        text = pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, empty)
-        if out is None:
-            out = text
-            continue
-        both = pc.binary_join_element_wise(out, glue, text, empty)
-        out = pc.if_else(pc.equal(out, empty), text, pc.if_else(pc.equal(text, empty), out, both))
+        texts.append(pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, empty))
+    present = [pc.not_equal(t, empty) for t in texts]
+    out = pc.case_when(pa.StructArray.from_arrays(present, names=[str(i) for i in range(len(texts))]), *texts, empty)
+    several = np.sum([p.to_numpy(zero_copy_only=False) for p in present], axis=0) > 1
+    if several.any():
+        rows = pa.array(np.flatnonzero(several))
+        glued = None
+        for text in texts:
+            text = text.take(rows)
+            if glued is None:
+                glued = text
+                continue
+            both = pc.binary_join_element_wise(glued, glue, text, empty)
+            glued = pc.if_else(pc.equal(glued, empty), text, pc.if_else(pc.equal(text, empty), glued, both))
+        out = pc.replace_with_mask(out, pa.array(several), glued)
     return pd.Series(pd.arrays.ArrowStringArray(out), index=parts[0].index)
 
 

@@ -94,3 +94,14 @@ def test_no_check_reads_the_wall_clock_itself():
         text = path.read_text(encoding="utf-8")
         for call in ("Timestamp.now", "datetime.now", "Timestamp.utcnow", "date.today", "time.time("):
             assert call not in text, (path.name, call)
+
+
+def test_join_nonempty_skips_empty_and_missing_parts_row_by_row():
+    index = [7, 3, 5, 1, 9]
+    first = pd.Series(["a", "", None, "d", ""], index=index)
+    second = pd.Series(["b", "c", None, "", ""], index=index, dtype="string")
+    third = pd.Series(["x", None, "", "e", ""], index=index, dtype=object)
+    out = _common.join_nonempty([first, second, third])
+    assert out.index.tolist() == index
+    assert out.tolist() == ["a; b; x", "c", "", "d; e", ""]
+    assert _common.join_nonempty([first], sep=", ").tolist() == ["a", "", "", "d", ""]
