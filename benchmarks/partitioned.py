@@ -42,10 +42,11 @@ def _tenants(directory: str | Path) -> pd.DataFrame:
 
 def check_partition(directory: str, provider: str, account_id: str | list[str], policy: Policy,
                     run_id: str, collected_at: datetime | None = None) -> pd.DataFrame:
-    """Load one account's (or a few accounts') partitions and return their findings rows (runs on a worker)."""
+    """Load one account's (or a few accounts') partitions and return their findings rows (runs on a
+    worker). One thread per task: the cluster already runs one task per core."""
     where = ("account_id", "in", list(account_id)) if isinstance(account_id, list) else ("account_id", "==", account_id)
     inv = Inventory.load(directory, filters=[("provider", "==", provider), where])
-    return run_checks(inv, policy, run_id=run_id, collected_at=collected_at, as_of=collected_at).df
+    return run_checks(inv, policy, run_id=run_id, collected_at=collected_at, as_of=collected_at, workers=1).df
 
 
 def audit_partitioned(directory: str | Path, policy: Policy | None = None, executor: Executor | None = None,

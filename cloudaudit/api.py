@@ -67,14 +67,15 @@ def load_bundle(path: str | Path) -> Inventory:
 
 
 def audit(inventory: Inventory, policy: Policy | str | Path | None = None, *, checks: Iterable[str] | None = None,
-          as_of: datetime | None = None):
+          as_of: datetime | None = None, workers: int | None = None):
     """Run the ISO 27017 checks over an inventory and return :class:`~cloudaudit.Findings`.
 
     ``as_of``: the instant ages (key age, inactivity) are measured against; default now. Give
-    the collection time when auditing old evidence.
+    the collection time when auditing old evidence. ``workers``: threads the checks run on
+    (default the CPU count, at most 4; the findings do not depend on it).
     """
     from .engine import run_checks
 
     if isinstance(policy, (str, Path)):
         policy = Policy.load(policy)
-    return run_checks(inventory, policy, checks=checks, as_of=as_of)
+    return run_checks(inventory, policy, checks=checks, as_of=as_of, workers=workers)
