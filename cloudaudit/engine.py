@@ -211,10 +211,10 @@ def _render_arrow(template: str, frame: pd.DataFrame) -> "pa.Array":
 
 def _text_array(values: pd.Series) -> "pa.Array":
     """Column as display text (``unknown`` for missing); vectorized except for object columns."""
-    if pd.api.types.is_datetime64_any_dtype(values):  # the calendar day in the column's zone, by Arrow
-        array = _arrow(values)
-        days = pc.strftime(pc.cast(array, pa.timestamp("s", array.type.tz), safe=False), format="%Y-%m-%d")
-        text = pd.Series(pd.arrays.ArrowStringArray(days.cast(pa.large_string())), index=values.index)
+    if pd.api.types.is_datetime64_any_dtype(values):  # the calendar day in the column's own zone
+        zone = getattr(values.dtype, "tz", None)
+        local = values.dt.tz_localize(None) if zone is not None else values
+        text = pd.Series(pd.arrays.ArrowStringArray(_iso(local, "D")), index=values.index)
     elif values.dtype == object:
         array = _string_or_none(values)
         if array is not None:
@@ -225,6 +225,13 @@ def _text_array(values: pd.Series) -> "pa.Array":
         text = values.astype("string")
     array = pa.array(text.fillna("unknown"), type=pa.large_string())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _iso(naive: pd.Series, unit: str) -> "pa.Array":
+    """Naive timestamps as ISO 8601 text to ``unit`` ("D": the day, "ms": ...T12:00:00.000),
+    formatted by numpy (several times faster than strftime); missing stays missing."""
+    raw = naive.to_numpy(dtype=f"datetime64[{unit}]")
+    return pa.array(np.datetime_as_string(raw, unit=unit), type=pa.large_string(), mask=np.isnat(raw))
 
 
 def _string_or_none(values: pd.Series) -> "pa.Array | None":
@@ -474,9 +481,10 @@ def _json_values(values: pd.Series) -> "pa.Array":
     """Each value of a column as a JSON literal (``null`` for missing), as a large_string array."""
     dtype = values.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):  # ISO 8601 in UTC to the millisecond, as pandas writes it
-        array = _arrow(values)
-        millis = pc.cast(array, pa.timestamp("ms", "UTC" if array.type.tz else None), safe=False)
-        return pc.fill_null(_quoted(pc.strftime(millis, format="%Y-%m-%dT%H:%M:%SZ")), "null")
+        utc = values.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(dtype, "tz", None) is not None else values
+        stamps = _iso(utc, "ms")
+        quote = _large('"')
+        return pc.fill_null(pc.binary_join_element_wise(quote, stamps, _large('Z"'), _large("")), "null")
     if pd.api.types.is_bool_dtype(dtype):
         array = _arrow(values.astype("boolean"))
         return pc.fill_null(pc.if_else(array, _large("true"), _large("false")), "null")
