@@ -17,22 +17,22 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     at most one row per key, without copying ``left``: the last key (the most selective, e.g.
     ``resource_id``) is hashed once in Arrow and the other keys are compared on the hits only.
     Keys that occur in more than one row of ``right`` on their own go through a full-key
-    merge. A key that is missing (<NA>) never matches; where ``right`` has several rows for one
-    key, the first one counts (a dictionary lookup, not a row-multiplying join). The result has
-    a fresh RangeIndex, as a merge has.
+    merge. As in a merge, a missing key (<NA>) matches a missing key. Where ``right`` has
+    several rows for one key, the first one counts (a dictionary lookup, not a row-multiplying
+    join). The result has a fresh RangeIndex, as a merge has.
     """
     on, columns = list(on), list(columns)
     last, others = on[-1], on[:-1]
     # One hash over right's last key: its distinct values, how often each occurs, where it first does.
-    encoded = pc.dictionary_encode(_strings(right[last]).combine_chunks())
-    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
-    valid = codes >= 0
+    encoded = pc.dictionary_encode(_strings(right[last]).combine_chunks(), null_encoding="encode")
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    valid = np.ones(len(codes), dtype=bool)
     counts = np.bincount(codes[valid], minlength=len(encoded.dictionary))
     first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
     rows_right = np.flatnonzero(valid)
     first[codes[rows_right[::-1]]] = rows_right[::-1]
     # One probe per left row; keys held by one right row are decided here, on the hits only.
-    unique = pc.fill_null(pc.index_in(_strings(left[last]), value_set=encoded.dictionary), -1)
+    unique = pc.fill_null(pc.index_in(_strings(left[last]), value_set=encoded.dictionary, skip_nulls=False), -1)
     unique = unique.to_numpy().astype(np.int64)
     if not len(first):  # nothing to find
         unique[:] = -1
@@ -46,7 +46,8 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
         for key in others:
             mine = pc.take(_strings(left[key]), pa.array(hit))
             theirs = pc.take(_strings(right[key]), pa.array(found[hit]))
-            same &= pc.fill_null(pc.equal(mine, theirs), False).to_numpy(zero_copy_only=False)
+            both_missing = pc.and_(pc.is_null(mine), pc.is_null(theirs))
+            same &= pc.or_(pc.fill_null(pc.equal(mine, theirs), False), both_missing).to_numpy(zero_copy_only=False)
         found[hit[~same]] = -1
     out = left.reset_index(drop=True)
     added = {col: _take(right[col], found) for col in columns}

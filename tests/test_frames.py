@@ -35,11 +35,13 @@ def test_where_the_right_table_has_two_rows_for_one_key_the_first_counts_and_no_
     assert len(got) == len(LEFT) and got.loc[0, "label"] == "top"
 
 
-def test_a_missing_key_never_matches():
-    right = pd.concat([RIGHT, frame([("aws", "1", None, "none-key", 9, True)], RKEY + ["label", "n", "flag"])],
-                      ignore_index=True)
+def test_a_missing_key_matches_a_missing_key_as_in_a_merge():
+    right = pd.concat([RIGHT, frame([("aws", "1", None, "none-key", 9, True), (None, "1", "b", "no-provider", 8, True)],
+                                    RKEY + ["label", "n", "flag"])], ignore_index=True)
     got = lookup(LEFT, right, RKEY, ["label"])
-    assert pd.isna(got.loc[5, "label"]) and pd.isna(got.loc[4, "label"])
+    expected = LEFT.merge(right[RKEY + ["label"]], on=RKEY, how="left")
+    assert got.loc[5, "label"] == "none-key" and got.loc[4, "label"] == "no-provider"
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_map_text_calls_the_function_once_per_distinct_value_and_keeps_missing_values():
