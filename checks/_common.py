@@ -60,7 +60,7 @@ _MEMO_LOCKS: dict = {}
 _MEMO_GUARD = threading.Lock()
 
 
-def _memoized(name: str, sources: tuple, compute) -> pd.DataFrame:
+def memoized(name: str, sources: tuple, compute) -> pd.DataFrame:
     """``compute()`` once per ``name`` and identity of ``sources`` (the frames and policy it
     reads), for the several checks of a run that need the same derived table. Only the latest
     sources are kept per name; they are held with the result, so an id is never reused while
@@ -81,7 +81,7 @@ def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
     Several checks need it in one run: it is computed once per (resources, tags, policy).
     See :func:`_classification` for the columns.
     """
-    return _memoized(f"classification/{inherit}", (inv.resources, inv.tags, policy),
+    return memoized(f"classification/{inherit}", (inv.resources, inv.tags, policy),
                      lambda: _classification(inv, policy, inherit))
 
 
@@ -217,7 +217,7 @@ def add_joined(frame: pd.DataFrame, source: pd.DataFrame, by: list[str], columns
     """``frame`` with, for each ``{column: name}``, the :func:`joined` values of ``source[column]``
     per ``by`` key as ``name`` (``fill`` where the key has none). Row order of ``frame`` is kept."""
     for column, name in columns.items():
-        frame = frame.merge(joined(source, by, column, name, sep), on=list(by), how="left")
+        frame = lookup(frame, joined(source, by, column, name, sep), list(by), [name])
         frame[name] = frame[name].astype(object).where(frame[name].notna(), fill)
     return frame
 
@@ -257,7 +257,7 @@ def resources(inv) -> pd.DataFrame:
         r = inv.resources
         return r.assign(name=r["name"].fillna(r["resource_id"]))
 
-    return _memoized("resources", (inv.resources,), named)
+    return memoized("resources", (inv.resources,), named)
 
 
 def data_bearing(inv) -> pd.DataFrame:
@@ -266,7 +266,7 @@ def data_bearing(inv) -> pd.DataFrame:
         r = resources(inv)
         return r[flag(r["data_bearing"], True)]
 
-    return _memoized("data_bearing", (inv.resources,), bearing)
+    return memoized("data_bearing", (inv.resources,), bearing)
 
 
 def guardrail_presence(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import accounts, days_since, flag, guardrail_verdict, joined, now_utc, text_or
+from ._common import accounts, days_since, flag, guardrail_verdict, joined, memoized, now_utc, text_or
 
 KEY = ["provider", "account_id"]
 PKEY = ["provider", "principal_id"]
@@ -50,7 +50,12 @@ def identities(inv) -> pd.DataFrame:
 
     Unlisted holders (e.g. a GCP member from another domain) take the grant's account and
     ``principal_kind``; ``human`` is inferred from the kind where the adapter left it empty.
+    Computed once per (principals, grants) for the checks of a run.
     """
+    return memoized("identities", (inv.principals, inv.grants), lambda: _identities(inv))
+
+
+def _identities(inv) -> pd.DataFrame:
     p = inv.principals.drop_duplicates(PKEY).assign(listed=True)
     g = inv.grants.drop_duplicates(PKEY)
     g = g.merge(p[PKEY], on=PKEY, how="left", indicator=True)
@@ -70,8 +75,12 @@ def identities(inv) -> pd.DataFrame:
 
 def admin_grants(inv) -> pd.DataFrame:
     """Grants that give admin, and grants whose privilege is unknown: an unread privilege level is
-    not evidence of "not privileged" (fail closed); their role text says so."""
-    g = inv.grants
+    not evidence of "not privileged" (fail closed); their role text says so. Computed once per
+    grants table for the checks of a run."""
+    return memoized("admin_grants", (inv.grants,), lambda: _admin_grants(inv.grants))
+
+
+def _admin_grants(g: pd.DataFrame) -> pd.DataFrame:
     unknown = g["privilege"].isna()
     g = g[(g["privilege"] == "admin").fillna(False) | unknown]
     return g.assign(role=text_or(g["role"], "admin role").where(~unknown[g.index],

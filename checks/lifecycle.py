@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
+from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import days_since, flag, joined, now_utc, text_or
@@ -133,10 +134,10 @@ def leftover_access(inv, policy: Policy) -> pd.DataFrame:
     g = g.assign(role=text_or(g["role"], "a role"), _external=flag(g["external"], False))
     by = KEY + ["principal_id"]
     holders = g.groupby(by).agg(_external=("_external", "any"), principal_kind=("principal_kind", "first")).reset_index()
-    holders = holders.merge(joined(g, by, "role", "roles"), on=by, how="left")
+    holders = lookup(holders, joined(g, by, "role", "roles"), by, ["roles"])
     ids = identities(inv)[PKEY + ["name", "kind", "enabled", "listed"]]
     listed = ids[ids["listed"]]
-    h = holders.merge(listed, on=PKEY, how="left")
+    h = lookup(holders, listed, PKEY, ["name", "kind", "enabled", "listed"])
     found = h["listed"].notna().to_numpy()
     enabled = h["enabled"].astype("boolean")
     deleted = h["principal_id"].str.startswith("deleted:").fillna(False).to_numpy(dtype=bool)

@@ -105,3 +105,29 @@ def test_join_nonempty_skips_empty_and_missing_parts_row_by_row():
     assert out.index.tolist() == index
     assert out.tolist() == ["a; b; x", "c", "", "d; e", ""]
     assert _common.join_nonempty([first], sep=", ").tolist() == ["a", "", "", "d", ""]
+
+
+def test_memoized_computes_once_per_sources_and_a_callers_edit_never_reaches_the_cache():
+    import threading
+
+    calls = []
+    first, second = pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [1, 2]})
+
+    def compute(frame):
+        calls.append(1)
+        return frame.assign(b=frame["a"] * 10)
+
+    got = [None] * 4
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, _common.memoized("t", (first,),
+                                                                                   lambda: compute(first))))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and all(g["b"].tolist() == [10, 20] for g in got)
+    got[0].loc[0, "b"] = -1                       # a check editing its copy
+    assert _common.memoized("t", (first,), lambda: compute(first))["b"].tolist() == [10, 20]
+    assert len(calls) == 1
+    _common.memoized("t", (second,), lambda: compute(second))   # an equal but different frame: recomputed
+    assert len(calls) == 2
