@@ -58,13 +58,14 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
 _MEMO: dict = {}
 _MEMO_LOCKS: dict = {}
 _MEMO_GUARD = threading.Lock()
+engine.run_scoped_cache(_MEMO.clear)
 
 
 def memoized(name: str, sources: tuple, compute) -> pd.DataFrame:
     """``compute()`` once per ``name`` and identity of ``sources`` (the frames and policy it
     reads), for the several checks of a run that need the same derived table. Only the latest
-    sources are kept per name; they are held with the result, so an id is never reused while
-    cached. Checks run on threads: a second caller waits for the first computation."""
+    sources are kept per name, and only until the run ends (:func:`engine.run_scoped_cache`).
+    Checks run on threads: a second caller waits for the first computation."""
     with _MEMO_GUARD:
         lock = _MEMO_LOCKS.setdefault(name, threading.Lock())
     with lock:

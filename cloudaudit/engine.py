@@ -78,6 +78,22 @@ class Check:
 
 
 _REGISTRY: dict[str, Check] = {}
+_RUN_CACHES: list[Callable[[], None]] = []
+
+
+def run_scoped_cache(clear: Callable[[], None]) -> None:
+    """Register the ``clear`` function of a cache that check modules share within one run
+    (:func:`run_checks` calls it when the run's checks are done, so no derived table of an
+    inventory outlives the run)."""
+    if clear not in _RUN_CACHES:
+        _RUN_CACHES.append(clear)
+
+
+def clear_run_caches() -> None:
+    """Drop what :func:`run_scoped_cache` caches hold (``run_checks`` does at the end of a run;
+    call it after running check functions directly)."""
+    for clear in _RUN_CACHES:
+        clear()
 
 
 def _need_known(need: str) -> bool:
@@ -689,13 +705,16 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     workers = max(1, min(len(selected), workers or min(os.cpu_count() or 1, MAX_WORKERS)))
     with fixed_now(as_of or now_utc()) as now:  # an enclosing fixed_now holds when as_of is not given
         _coverage_index(inventory)  # shared by every check: built once, before the threads start
-        if workers == 1:
-            results = [_run_one(c, inventory, policy, scopes) for c in selected]
-        else:
-            context = contextvars.copy_context()  # each thread judges ages by this run's clock
-            with ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check") as pool:
-                results = list(pool.map(lambda c: context.copy().run(_run_one, c, inventory, policy, scopes),
-                                        selected))
+        try:
+            if workers == 1:
+                results = [_run_one(c, inventory, policy, scopes) for c in selected]
+            else:
+                context = contextvars.copy_context()  # each thread judges ages by this run's clock
+                with ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check") as pool:
+                    results = list(pool.map(lambda c: context.copy().run(_run_one, c, inventory, policy, scopes),
+                                            selected))
+        finally:
+            clear_run_caches()  # tables shared by the checks of this run: not kept past it
     parts = [rows for rows in results if not rows.empty]
     ran = [c for c, rows in zip(selected, results) if not rows.empty]
     if not parts:

@@ -131,3 +131,14 @@ def test_memoized_computes_once_per_sources_and_a_callers_edit_never_reaches_the
     assert len(calls) == 1
     _common.memoized("t", (second,), lambda: compute(second))   # an equal but different frame: recomputed
     assert len(calls) == 2
+
+
+def test_tables_shared_by_the_checks_of_a_run_are_not_kept_after_it():
+    from cloudaudit.engine import run_checks
+    from cloudaudit.policy import Policy
+    from cloudaudit.testing import inventory
+
+    inv = inventory(resources=[{"provider": "aws", "account_id": "1", "region": "ap-northeast-1", "resource_id": "b",
+                                "name": "b", "kind": "bucket"}])
+    findings = run_checks(inv, Policy(), checks=["CLS-001", "CLS-002", "ENC-001"])
+    assert len(findings) == 3 and not _common._MEMO
