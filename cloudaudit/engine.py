@@ -19,9 +19,9 @@ import contextvars
 import importlib
 import json
 import os
-import threading
 import re
 import string
+import threading
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
