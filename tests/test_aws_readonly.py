@@ -158,3 +158,22 @@ def test_operations_posted_to_a_path_named_after_them_are_judged_by_that_name():
     assert _server_operation(write)[1] == "PutAlternateContact" and not _read_only("PutAlternateContact")
     s3_put = {"headers": {}, "method": "PUT", "url": "http://127.0.0.1/bucket?tagging"}
     assert _server_operation(s3_put)[1] == "REST PUT"
+
+
+def test_no_request_is_made_twice_for_the_same_data(recorded):
+    """Issue #9: requests grow with accounts x regions x resources, never with the checks; the same
+    read (same caller, region, URL and body) is not sent twice in one collection. The one exception
+    is IAM's documented poll: GenerateCredentialReport is repeated until the report is ready."""
+    _, entries, _ = recorded
+    counts: dict[tuple, int] = {}
+    operation: dict[tuple, tuple[str, str]] = {}
+    for entry in entries:
+        headers = {k.lower(): v for k, v in entry["headers"].items()}
+        caller = re.search(r"Credential=([^/]+/\d{8}/[^/]+/[^/]+)/", headers.get("authorization", ""))
+        key = (caller.group(1) if caller else None, entry["method"], entry["url"], entry.get("body") or "",
+               headers.get("x-amz-target", ""))
+        counts[key] = counts.get(key, 0) + 1
+        operation[key] = _server_operation(entry)
+    repeated = sorted({operation[k] for k, n in counts.items() if n > 1})
+    assert len(counts) > 100
+    assert repeated in ([], [("iam", "GenerateCredentialReport")])
