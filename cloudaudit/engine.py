@@ -709,10 +709,7 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
             if workers == 1:
                 results = [_run_one(c, inventory, policy, scopes) for c in selected]
             else:
-                context = contextvars.copy_context()  # each thread judges ages by this run's clock
-                with ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check") as pool:
-                    results = list(pool.map(lambda c: context.copy().run(_run_one, c, inventory, policy, scopes),
-                                            selected))
+                results = _run_on_threads(selected, inventory, policy, scopes, workers)
         finally:
             clear_run_caches()  # tables shared by the checks of this run: not kept past it
     parts = [rows for rows in results if not rows.empty]
@@ -739,6 +736,19 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     findings["collected_at"] = pd.Timestamp(collected_at) if collected_at else now
     findings = findings.reindex(columns=list(FINDING_COLUMNS))
     return Findings(findings, expired_acceptances=expired, policy=policy)
+
+
+def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy, scopes: pd.DataFrame,
+                    workers: int) -> list[pd.DataFrame]:
+    context = contextvars.copy_context()  # each thread judges ages by this run's clock
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check")
+    try:
+        return list(pool.map(lambda c: context.copy().run(_run_one, c, inventory, policy, scopes), selected))
+    except BaseException:  # Ctrl-C or an engine bug: do not run the checks still queued
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _lookup(available: Mapping[str, Check], check_id: str) -> Check:

@@ -359,3 +359,23 @@ def test_render_template_gives_the_calendar_day_in_the_columns_own_zone():
     frame = pd.DataFrame({"t": pd.to_datetime(["2026-01-01 20:00", None], utc=True).tz_convert("Asia/Tokyo"),
                           "n": pd.to_datetime(["2026-03-04 23:59", "1999-12-31 00:00"])})
     assert render_template("{t} / {n}", frame).tolist() == ["2026-01-02 / 2026-03-04", "unknown / 1999-12-31"]
+
+
+def test_an_interrupted_run_does_not_go_on_with_the_queued_checks():
+    import threading
+
+    started, release = [], threading.Event()
+
+    def slow(inv, policy):
+        started.append(1)
+        if len(started) == 1:
+            raise KeyboardInterrupt  # as Ctrl-C would surface in the waiting run
+        release.wait(0.5)
+        return public_buckets(inv, policy)
+
+    checks = [define_check(f"TST-03{n}", slow, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                           needs=["resources"], reasons=REASONS) for n in range(8)]
+    with pytest.raises(KeyboardInterrupt):
+        run_checks(inventory(resources=[bucket("1", "a", True)]), Policy(), checks=checks, workers=2)
+    release.set()
+    assert len(started) <= 3  # the one interrupted, the one already running on the other thread, at most one more
