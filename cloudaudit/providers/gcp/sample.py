@@ -144,7 +144,7 @@ class FakeGoogleCloud(LocalServer):
         if throttle:
             return self._send(h, 429, _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded (fake: once)"))
         if self.deny_paths and path.endswith(self.deny_paths):
-            return self._send(h, 403, _error(403, "PERMISSION_DENIED", f"Permission denied on {path} (fake)"))
+            return self._send(h, *_refused(f"Permission denied on {path} (fake)"))
         if method != "GET" and not (method == "POST" and READ_POSTS.search(path)):
             return self._send(h, 405, _error(405, "METHOD_NOT_ALLOWED", f"{method} {path} is not a read"))
         try:
@@ -199,8 +199,7 @@ class FakeGoogleCloud(LocalServer):
         if m:
             node = m.group(1)
             if self._denied(node):
-                return 403, _error(403, "PERMISSION_DENIED",
-                                   f"The caller does not have permission resourcemanager.projects.getIamPolicy on {node}")
+                return _refused(f"The caller does not have permission resourcemanager.projects.getIamPolicy on {node}")
             return 200, self.iam_policies.get(node, {"version": 1, "etag": "BwYxAA=="})
         m = re.fullmatch(r"/v1/((?:organizations|folders|projects)/[^/:]+):(searchAllResources|searchAllIamPolicies)", path)
         if m:
@@ -221,16 +220,14 @@ class FakeGoogleCloud(LocalServer):
         if m:
             node, constraint = m.group(1), m.group(2)
             if self._denied(node):
-                return 403, _error(403, "PERMISSION_DENIED",
-                                   f"Permission 'orgpolicy.policies.get' denied on resource '{node}'")
+                return _refused(f"Permission 'orgpolicy.policies.get' denied on resource '{node}'")
             name = f"{node}/policies/{constraint}"
             return 200, {"name": name, **copy.deepcopy(self.effective.get(name, {"spec": {}}))}
         m = re.fullmatch(r"/v1/((?:organizations|folders|projects)/[^/:]+)/accessApprovalSettings", path)
         if m:
             node = m.group(1)
             if self._denied(node):
-                return 403, _error(403, "PERMISSION_DENIED",
-                                   f"Permission 'accessapproval.settings.get' denied on resource '{node}'")
+                return _refused(f"Permission 'accessapproval.settings.get' denied on resource '{node}'")
             if node.startswith("projects/"):
                 # Projects are addressed by id or number.
                 node = "projects/" + next((pid for pid, num in self.project_numbers.items()
@@ -244,8 +241,8 @@ class FakeGoogleCloud(LocalServer):
         if m:
             node, location, service = m.groups()
             if self._denied(node):
-                return 403, _error(403, "PERMISSION_DENIED", "Permission 'securitycentermanagement.securityCenterServices"
-                                   f".get' denied on resource '{node}'")
+                return _refused("Permission 'securitycentermanagement.securityCenterServices"
+                                f".get' denied on resource '{node}'")
             name = f"{node}/locations/{location}/securityCenterServices/{service}"
             if name not in self.scc_services:
                 return 404, _error(404, "NOT_FOUND", f"{name} not found")
@@ -271,3 +268,8 @@ class FakeGoogleCloud(LocalServer):
 
 def _error(code: int, status: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "status": status, "message": message}}
+
+
+def _refused(message: str) -> tuple[int, dict[str, Any]]:
+    """A 403 as Google APIs send it, in the API's own wording of the missing permission."""
+    return 403, _error(403, "PERMISSION_DENIED", message)
