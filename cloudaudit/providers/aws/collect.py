@@ -84,7 +84,7 @@ class _Run:
         self.options = options
         self.partition = "aws"
         self.home = factory.region
-        self.failures: list[tuple] = []   # coverage held back for org-level sources (copied per account)
+        self.failures: list[tuple] = []   # failures of reads whose coverage the caller places (_Run.read)
 
     def client(self, account: Account, service: str, region: str | None = None) -> Any:
         return self.factory.client(service, region or self.home, account.credentials)
@@ -144,21 +144,17 @@ class _Run:
 
 def collect_organization(run: _Run, caller: str) -> tuple[list[str], list[tuple]]:
     """Organization, accounts, OU tree and SCPs. Returns member account ids and coverage to copy per account."""
-    run.failures = []
     covered: list[tuple] = []
     org = run.factory.client("organizations", run.home)
 
     def do(source: str, tables: list[str], fn: Callable[[], Any], **kw: Any) -> Any:
-        before = len(run.failures)
-        data = run.call(caller, "global", source, tables, fn, cover=False, **kw)
-        if data is not None and len(run.failures) == before:
-            covered.append((tables, source, "ok", ""))
+        data, status, message = run.read(caller, "global", source, fn, **kw)
+        covered.append((tables, source, status, message))
         return data
 
     described = do("organizations:DescribeOrganization", ["tenants"], org.describe_organization,
                    absent=("AWSOrganizationsNotInUseException",))
     if described is None or "absent" in described:
-        covered.extend(run.failures)
         return [caller], covered
     listed = do("organizations:ListAccounts", ["tenants"], lambda: pages(org, "list_accounts"))
     roots = do("organizations:ListRoots", ["tenants"], lambda: pages(org, "list_roots"))
@@ -179,7 +175,6 @@ def collect_organization(run: _Run, caller: str) -> tuple[list[str], list[tuple]
         do("organizations:DescribePolicy", ["guardrails.region_restriction"], lambda p=pid: org.describe_policy(PolicyId=p))
         do("organizations:ListTargetsForPolicy", ["guardrails.region_restriction"],
            lambda p=pid: pages(org, "list_targets_for_policy", PolicyId=p), extra={"PolicyId": pid})
-    covered.extend(run.failures)
     accounts = []
     for acct in (listed or {}).get("Accounts", []):
         state = acct.get("State") or acct.get("Status")
