@@ -170,3 +170,11 @@ def test_collection_benchmark_end_to_end_at_tiny_scale():
     assert {"bucket", "volume", "snapshot", "key"} <= set(result.resources)
     assert result.floor_s > 0 and result.peak_mb > 0
     assert "API requests" in result.render()
+
+
+def test_partitioned_benchmark_checks_accounts_of_a_saved_estate(capsys):
+    from benchmarks import partitioned
+
+    assert partitioned.main(["--quick", "--accounts", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "as partitioned Parquet" in out and "per account" in out

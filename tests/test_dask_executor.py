@@ -3,7 +3,7 @@
 1. The AWS adapter's account/region fan-out on ``client.get_executor()`` (a LocalCluster of two
    worker processes) must give the same inventory and findings as the default thread pool.
 2. An inventory saved with ``Inventory.save(partition=True)`` is checked one account per Dask
-   task (``benchmarks.partitioned``) with the same findings as one run over the whole inventory.
+   task (``cloudaudit.partitioned``) with the same findings as one run over the whole inventory.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package lives at the repo root
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package (the estate) lives at the repo root
 
 from aws_fakes import moto_endpoint, sample_org  # noqa: E402,F401
 
 from distributed import Client, LocalCluster, get_task_stream  # noqa: E402
 
 from benchmarks import estate  # noqa: E402
-from benchmarks.partitioned import audit_partitioned, collect_partitioned, organization_policy  # noqa: E402
 from cloudaudit.api import collect_raw, normalize  # noqa: E402
 from cloudaudit.engine import run_checks  # noqa: E402
 from cloudaudit.inventory import TABLES, Inventory  # noqa: E402
+from cloudaudit.partitioned import audit_partitioned, collect_partitioned, organization_policy  # noqa: E402
 
 # One region keeps the run short: the sample's buckets are read in their own regions anyway.
 AWS_OPTIONS = {"max_attempts": 1, "regions": ["ap-northeast-1"]}
