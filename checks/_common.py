@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
-from cloudaudit.frames import lookup, map_text
+from cloudaudit.frames import lookup, map_text, text_array
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
 from cloudaudit.regions import outside, resolve
 
@@ -158,10 +158,7 @@ def join_nonempty(parts: list[pd.Series], sep: str = "; ") -> pd.Series:
     if not parts:
         return pd.Series(dtype="string")
     empty, glue = pa.scalar("", pa.large_string()), pa.scalar(sep, pa.large_string())
-    texts = []
-    for part in parts:
-        text = pa.array(part.astype("string"), from_pandas=True).cast(pa.large_string())
-        texts.append(pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, empty))
+    texts = [pc.fill_null(text_array(part), empty) for part in parts]
     present = [pc.not_equal(t, empty) for t in texts]
     out = pc.case_when(pa.StructArray.from_arrays(present, names=[str(i) for i in range(len(texts))]), *texts, empty)
     several = np.sum([p.to_numpy(zero_copy_only=False) for p in present], axis=0) > 1

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import RegistryError
-from .frames import lookup
+from .frames import lookup, text_array
 from .inventory import Inventory
 from .policy import Policy, today_utc
 
@@ -228,19 +228,15 @@ def _render_arrow(template: str, frame: pd.DataFrame) -> "pa.Array":
 def _text_array(values: pd.Series) -> "pa.Array":
     """Column as display text (``unknown`` for missing); vectorized except for object columns."""
     if pd.api.types.is_datetime64_any_dtype(values):  # the calendar day in the column's own zone
-        zone = getattr(values.dtype, "tz", None)
-        local = values.dt.tz_localize(None) if zone is not None else values
-        text = pd.Series(pd.arrays.ArrowStringArray(_iso(local, "D")), index=values.index)
-    elif values.dtype == object:
+        local = values.dt.tz_localize(None) if getattr(values.dtype, "tz", None) is not None else values
+        array = _iso(local, "D")
+    elif values.dtype == object:  # strings as they are; lists, sets and mixed values one by one
         array = _string_or_none(values)
-        if array is not None:
-            text = pd.Series(pd.arrays.ArrowStringArray(array), index=values.index)
-        else:  # lists, sets, mixed values
-            text = values.map(_text, na_action=None).astype("string")
+        if array is None:
+            array = text_array(values.map(_text, na_action=None))
     else:
-        text = values.astype("string")
-    array = pa.array(text.fillna("unknown"), type=pa.large_string())
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        array = text_array(values)
+    return pc.fill_null(array, "unknown")
 
 
 def _iso(naive: pd.Series, unit: str) -> "pa.Array":

@@ -23,14 +23,13 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     """
     on, columns = list(on), list(columns)
     last, others = on[-1], on[:-1]
-    # One hash over right's last key: its distinct values, how often each occurs, where it first does.
-    encoded = pc.dictionary_encode(_strings(right[last]).combine_chunks(), null_encoding="encode")
+    # One hash over right's last key (<NA> is a value of its own): its distinct values, how often
+    # each occurs, and a row holding it (the row, for the values held once: the only ones used).
+    encoded = pc.dictionary_encode(text_array(right[last]), null_encoding="encode")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    valid = np.ones(len(codes), dtype=bool)
-    counts = np.bincount(codes[valid], minlength=len(encoded.dictionary))
+    counts = np.bincount(codes, minlength=len(encoded.dictionary))
     first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
-    rows_right = np.flatnonzero(valid)
-    first[codes[rows_right[::-1]]] = rows_right[::-1]
+    first[codes] = np.arange(len(codes))
     # One probe per left row; keys held by one right row are decided here, on the hits only.
     unique = pc.fill_null(pc.index_in(_strings(left[last]), value_set=encoded.dictionary, skip_nulls=False), -1)
     unique = unique.to_numpy().astype(np.int64)
@@ -53,7 +52,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     added = {col: _take(right[col], found) for col in columns}
     rows = np.flatnonzero(shared)
     if len(rows):  # last key held by several right rows: match on every key
-        many = right[on + columns].iloc[np.flatnonzero(valid & (counts[np.maximum(codes, 0)] > 1))]
+        many = right[on + columns].iloc[np.flatnonzero(counts[codes] > 1)]
         matched = out[on].iloc[rows].merge(many.drop_duplicates(on), on=on, how="left")
         for col in columns:
             column = pd.Series(added[col])
@@ -63,8 +62,14 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in added.items()})
 
 
+def text_array(values: pd.Series) -> "pa.Array":
+    """A column as one ``large_string`` Arrow array; missing values stay null."""
+    array = pa.array(values.astype("string"), from_pandas=True).cast(pa.large_string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def _strings(values: pd.Series) -> "pa.ChunkedArray":
-    """A column as Arrow strings, without copying Arrow-backed text (chunks are kept)."""
+    """A column as Arrow strings, keeping its chunks (no copy of Arrow-backed text), for probes."""
     array = pa.array(values.astype("string"), from_pandas=True)
     return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
 
@@ -78,6 +83,6 @@ def map_text(values: pd.Series, function: Callable[[str], str | None]) -> pd.Ser
     """``values.map(function)`` for a text column with few distinct values, as a ``string``
     Series: ``function`` is called once per distinct value and the column is built in Arrow.
     Missing values stay missing (``function`` is not called for them)."""
-    encoded = pc.dictionary_encode(_strings(values).combine_chunks())
+    encoded = pc.dictionary_encode(text_array(values))
     mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], pa.large_string())
     return pd.Series(pd.arrays.ArrowStringArray(mapped.take(encoded.indices)), index=values.index)
