@@ -444,14 +444,20 @@ def test_log005_verdicts_from_event_threat_detection(org):
     assert not f["reason"].str.contains("not collected by the GCP adapter").any()
 
 
+def _collected_with_denied(path: str, kind: str, check_id: str):
+    """Collect the sample with every request to ``path`` answered 403: (the coverage rows of
+    guardrail ``kind``, ``check_id``'s findings by account). No guardrail of that kind
+    may be recorded from an unread source."""
+    with FakeGoogleCloud(denied_projects=(), deny_paths=(path,)) as fake:
+        inv = gcp.normalize(gcp.collect(fake.options()))
+    assert inv.guardrails[inv.guardrails["kind"] == kind].empty
+    cov = inv.coverage[inv.coverage["table"] == f"guardrails.{kind}"]
+    return cov, run_checks(inv, checks=[check_id]).df.set_index("account_id")
+
+
 def test_denied_threat_detection_read_is_error_not_pass():
-    with FakeGoogleCloud(denied_projects=(), deny_paths=("/securityCenterServices/event-threat-detection",)) as fake:
-        collection = gcp.collect(fake.options())
-    inv = gcp.normalize(collection)
-    assert inv.guardrails[inv.guardrails["kind"] == "threat_detection"].empty
-    cov = inv.coverage[inv.coverage["table"] == "guardrails.threat_detection"]
+    cov, f = _collected_with_denied("/securityCenterServices/event-threat-detection", "threat_detection", "LOG-005")
     assert set(cov.loc[cov["account_id"] != ORGANIZATION, "status"]) == {"denied"}
-    f = run_checks(inv, checks=["LOG-005"]).df.set_index("account_id")
     # prod-jp-app is enabled, but unread
     assert set(f.index) == PROJECTS | {ORGANIZATION} and set(f["status"]) == {"ERROR"}
     assert f.drop(ORGANIZATION)["reason"].str.contains("denied").all()
@@ -531,13 +537,8 @@ def test_csp001_verdicts_from_access_approval(org):
 
 
 def test_denied_access_approval_read_is_error_not_pass():
-    with FakeGoogleCloud(denied_projects=(), deny_paths=("/accessApprovalSettings",)) as fake:
-        collection = gcp.collect(fake.options())
-    inv = gcp.normalize(collection)
-    assert inv.guardrails[inv.guardrails["kind"] == "provider_access_approval"].empty
-    cov = inv.coverage[inv.coverage["table"] == "guardrails.provider_access_approval"]
+    cov, f = _collected_with_denied("/accessApprovalSettings", "provider_access_approval", "CSP-001")
     assert set(cov["status"]) == {"denied"} and set(cov["account_id"]) == PROJECTS | {ORGANIZATION}
-    f = run_checks(inv, checks=["CSP-001"]).df.set_index("account_id")
     # prod-jp-app is enrolled, but unread; the organization node's unread settings are an ERROR there too
     assert set(f.index) == PROJECTS | {ORGANIZATION} and set(f["status"]) == {"ERROR"}
     assert f["reason"].str.contains("denied").all()
