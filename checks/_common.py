@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pandas as pd
@@ -11,6 +10,8 @@ import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
 from cloudaudit.frames import lookup, map_text, text_array
+from cloudaudit.labels import resource_labels
+from cloudaudit.memo import memoized
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
 from cloudaudit.regions import outside, resolve
 
@@ -55,60 +56,11 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
     return frame.assign(countries=text, _outside=bad.astype(bool))
 
 
-_MEMO: dict = {}
-_MEMO_LOCKS: dict = {}
-_MEMO_GUARD = threading.Lock()
-engine.run_scoped_cache(_MEMO.clear)
-
-
-def memoized(name: str, sources: tuple, compute) -> pd.DataFrame:
-    """``compute()`` once per ``name`` and identity of ``sources`` (the frames and policy it
-    reads), for the several checks of a run that need the same derived table. Only the latest
-    sources are kept per name, and only until the run ends (:func:`engine.run_scoped_cache`).
-    Checks run on threads: a second caller waits for the first computation."""
-    with _MEMO_GUARD:
-        lock = _MEMO_LOCKS.setdefault(name, threading.Lock())
-    with lock:
-        cached = _MEMO.get(name)
-        if cached is None or len(cached[0]) != len(sources) or any(a is not b for a, b in zip(cached[0], sources)):
-            cached = (sources, compute())
-            _MEMO[name] = cached
-    return cached[1].copy(deep=False)  # copy-on-write: a check's edits never reach the cache
-
-
 def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
-    """(provider, account_id, resource_id, label, level): the label of every resource.
-
-    Several checks need it in one run: it is computed once per (resources, tags, policy).
-    See :func:`_classification` for the columns.
-    """
-    return memoized(f"classification/{inherit}", (inv.resources, inv.tags, policy),
-                     lambda: _classification(inv, policy, inherit))
-
-
-def _classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
-    """(provider, account_id, resource_id, label, level): the label of every resource.
-
-    ``level`` is the canonical level, ``invalid`` for a value outside the scheme and the
-    policy's default level for unlabelled resources (column ``labelled`` False). With
-    ``inherit``, a resource without its own label takes the label on its account (a tag row
-    whose ``resource_id`` is the account id: AWS account tags, subscription tags, project
-    labels); ``label_source`` says ``resource``, ``account`` or ``none``.
-    """
-    res = inv.resources[["provider", "account_id", "resource_id"]]
-    tags = inv.tags[inv.tags["key"] == policy.classification_key]
-    tags = tags[RKEY + ["value"]]  # a key tagged twice: the first value counts (lookup)
-    merged = lookup(res, tags, RKEY, ["value"])
-    source = pd.Series(np.where(merged["value"].notna(), "resource", "none"), index=merged.index)
-    if inherit:
-        own = tags[tags["resource_id"] == tags["account_id"]][["provider", "account_id", "value"]]
-        parent = lookup(merged[KEY], own.rename(columns={"value": "_parent"}), KEY, ["_parent"])["_parent"]
-        source = source.where(~(merged["value"].isna() & parent.notna()), "account")
-        merged["value"] = merged["value"].fillna(parent)
-    labelled = merged["value"].notna()
-    level = policy.levels(merged["value"])
-    level = level.where(labelled, policy.default_level)
-    return merged.rename(columns={"value": "label"}).assign(level=level, labelled=labelled, label_source=source)
+    """(provider, account_id, resource_id, label, level, labelled, label_source): the label of
+    every resource, own or inherited from its account (:func:`cloudaudit.labels.resource_labels`,
+    which the engine's severity escalation reads as well)."""
+    return resource_labels(inv, policy, inherit)
 
 
 def judged_level(level: pd.Series, policy: Policy) -> pd.Series:

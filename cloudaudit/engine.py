@@ -37,7 +37,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import RegistryError
+from . import memo
 from .frames import lookup, text_array
+from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
 
@@ -78,22 +80,12 @@ class Check:
 
 
 _REGISTRY: dict[str, Check] = {}
-_RUN_CACHES: list[Callable[[], None]] = []
-
-
-def run_scoped_cache(clear: Callable[[], None]) -> None:
-    """Register the ``clear`` function of a cache that check modules share within one run
-    (:func:`run_checks` calls it when the run's checks are done, so no derived table of an
-    inventory outlives the run)."""
-    if clear not in _RUN_CACHES:
-        _RUN_CACHES.append(clear)
 
 
 def clear_run_caches() -> None:
-    """Drop what :func:`run_scoped_cache` caches hold (``run_checks`` does at the end of a run;
-    call it after running check functions directly)."""
-    for clear in _RUN_CACHES:
-        clear()
+    """Drop the tables the checks of a run share (:mod:`cloudaudit.memo`; ``run_checks`` does
+    at the end of a run: call it after running check functions directly)."""
+    memo.clear()
 
 
 def _need_known(need: str) -> bool:
@@ -620,19 +612,10 @@ def _matches(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
     return (hit["_merge"] == "both").to_numpy()
 
 
-def _classification(inventory: Inventory, policy: Policy) -> pd.DataFrame:
-    tags = inventory.tags
-    labelled = tags[tags["key"] == policy.classification_key]
-    levels = policy.levels(labelled["value"])
-    return (labelled.assign(classification=levels)[["provider", "account_id", "resource_id", "classification"]]
-            .drop_duplicates(["provider", "account_id", "resource_id"]))
-
-
 def _classify(findings: pd.DataFrame, classes: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
     """Each finding's classification: ``classes`` (one row per resource key) looked up by key."""
     keys = ["provider", "account_id", "resource_id"]
-    return lookup(findings[keys], classes.astype({"classification": "string"}), keys,
-                  ["classification"])["classification"].array
+    return lookup(findings[keys], classes, keys, ["classification"])["classification"].array
 
 
 def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[pd.DataFrame, list[dict]]:
@@ -706,6 +689,7 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
                 results = [_run_one(c, inventory, policy, scopes) for c in selected]
             else:
                 results = _run_on_threads(selected, inventory, policy, scopes, workers)
+            classes = subject_levels(inventory, policy)  # the checks' labels, read while they are cached
         finally:
             clear_run_caches()  # tables shared by the checks of this run: not kept past it
     parts = [rows for rows in results if not rows.empty]
@@ -724,7 +708,7 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     for column, per_check in static.items():
         values = pd.Categorical(per_check)
         findings[column] = pd.Categorical.from_codes(values.codes[which], categories=values.categories)
-    findings["classification"] = _classify(findings, _classification(inventory, policy))
+    findings["classification"] = _classify(findings, classes)
     findings, expired = _apply_acceptances(findings, policy, today)
     findings["severity"] = _escalate(findings["severity"], findings["classification"], findings["status"])
     findings["run_id"] = pd.Categorical.from_codes(np.zeros(len(findings), dtype=np.int8),

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cloudaudit import memo
 from cloudaudit.checks import _common
 
 CHECKS = Path(_common.__file__).parent
@@ -118,7 +119,7 @@ def test_memoized_computes_once_per_sources_and_a_callers_edit_never_reaches_the
         return frame.assign(b=frame["a"] * 10)
 
     got = [None] * 4
-    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, _common.memoized("t", (first,),
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, memo.memoized("t", (first,),
                                                                                    lambda: compute(first))))
                for i in range(4)]
     for t in threads:
@@ -127,9 +128,9 @@ def test_memoized_computes_once_per_sources_and_a_callers_edit_never_reaches_the
         t.join()
     assert len(calls) == 1 and all(g["b"].tolist() == [10, 20] for g in got)
     got[0].loc[0, "b"] = -1                       # a check editing its copy
-    assert _common.memoized("t", (first,), lambda: compute(first))["b"].tolist() == [10, 20]
+    assert memo.memoized("t", (first,), lambda: compute(first))["b"].tolist() == [10, 20]
     assert len(calls) == 1
-    _common.memoized("t", (second,), lambda: compute(second))   # an equal but different frame: recomputed
+    memo.memoized("t", (second,), lambda: compute(second))   # an equal but different frame: recomputed
     assert len(calls) == 2
 
 
@@ -141,4 +142,4 @@ def test_tables_shared_by_the_checks_of_a_run_are_not_kept_after_it():
     inv = inventory(resources=[{"provider": "aws", "account_id": "1", "region": "ap-northeast-1", "resource_id": "b",
                                 "name": "b", "kind": "bucket"}])
     findings = run_checks(inv, Policy(), checks=["CLS-001", "CLS-002", "ENC-001"])
-    assert len(findings) == 3 and not _common._MEMO
+    assert len(findings) == 3 and not memo._MEMO

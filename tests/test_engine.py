@@ -154,6 +154,18 @@ def test_classification_is_looked_up_by_provider_account_and_resource():
                    ("gcp", "1", "b"): (None, "high")}
 
 
+def test_a_label_on_the_account_classifies_and_escalates_its_unlabelled_resources():
+    # account 1 is labelled 極秘 (a tag whose subject is the account); "own" overrides it with 公開
+    tags = [{"provider": "aws", "account_id": "1", "resource_id": "1", "key": "classification", "value": "極秘"},
+            {"provider": "aws", "account_id": "1", "resource_id": "own", "key": "classification", "value": "公開"}]
+    inv = inventory(resources=[bucket("1", "inherits", True), bucket("1", "own", True), bucket("2", "other", True)],
+                    tags=tags)
+    df = run_checks(inv, Policy(), checks=[PUBLIC]).df
+    got = {r: (c if isinstance(c, str) else None, str(s)) for r, c, s in
+           zip(df["resource_id"], df["classification"], df["severity"])}
+    assert got == {"inherits": ("top_secret", "critical"), "own": ("public", "high"), "other": (None, "high")}
+
+
 def test_a_row_severity_outside_the_scale_makes_the_check_error_not_a_blank_severity():
     def odd(inv, policy):
         return public_buckets(inv, policy).assign(severity="urgent")
