@@ -60,8 +60,10 @@ def subject_levels(inventory: Inventory, policy: Policy) -> pd.DataFrame:
     """
     labels = resource_labels(inventory, policy)
     labels = labels[labels["labelled"].to_numpy(dtype=bool)][RKEY + ["level"]]
-    tags = inventory.tags[inventory.tags["key"] == policy.classification_key]
+    tags = inventory.tags[inventory.tags["key"] == policy.classification_key][RKEY + ["value"]]
+    resources = inventory.resources[RKEY].assign(_resource=True)
+    other = lookup(tags, resources, RKEY, ["_resource"])["_resource"].isna().to_numpy()
+    tags = tags[other]  # resources are in ``labels`` already: one row per subject keeps lookups fast
     own = tags[RKEY].assign(level=policy.levels(tags["value"]))
-    # resources first: lookup takes the first row of a key, so own tags only add other subjects
     levels = pd.concat([labels, own], ignore_index=True).rename(columns={"level": "classification"})
     return levels.astype({"classification": "string"})
