@@ -172,8 +172,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             failing = run.new_failing(args.fail_on)
             what = "new findings"
         else:
-            failing = findings.df[(findings.df["status"] == "FAIL")
-                                  & (findings.df["severity"].cat.codes >= threshold)]
+            core = findings.core
+            failing = core[(core["status"] == "FAIL") & (core["severity"].cat.codes >= threshold)]
             what = "findings"
         if len(failing):
             print(f"{len(failing)} {what} at or above {args.fail_on}", file=sys.stderr)

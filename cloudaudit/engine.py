@@ -380,8 +380,12 @@ def _error_rows(c: Check, scopes: pd.DataFrame, reason: str) -> pd.DataFrame:
 _STANDARD = ("provider", "account_id", "region", "resource_id", "status", "reason_key", "severity")
 
 
-def _finish(c: Check, result: pd.DataFrame) -> pd.DataFrame:
-    """Validate a check's result and render reasons / evidence."""
+TEXT_COLUMNS: tuple[str, ...] = ("reason", "reason_ja", "evidence")
+
+
+def _finish(c: Check, result: pd.DataFrame) -> tuple[pd.DataFrame, "_Pending"]:
+    """Validate a check's result: its rows (provider, account_id, region, resource_id, status,
+    severity) and their reasons / evidence, checked now and rendered when they are read."""
     missing = [col for col in ("provider", "account_id", "resource_id", "status") if col not in result.columns]
     if missing:
         raise ValueError(f"result lacks column {missing[0]!r}")
@@ -395,19 +399,6 @@ def _finish(c: Check, result: pd.DataFrame) -> pd.DataFrame:
         result, status = result[mine].reset_index(drop=True), status[mine]
     if "region" not in result.columns:
         result["region"] = pd.NA
-    keys = result["reason_key"] if "reason_key" in result.columns else result["status"].str.lower()
-    keys = keys.astype(object).to_numpy()
-    positions, reasons_en, reasons_ja = [], [], []
-    for key in pd.unique(keys):
-        templates = c.reasons.get(key)
-        if templates is None:
-            raise ValueError(f"no reason template for key {key!r}")
-        where = np.flatnonzero(keys == key)
-        fields = {f for t in templates.values() for _, f, _, _ in string.Formatter().parse(t) if f is not None}
-        part = result[[f for f in result.columns if f in fields]].iloc[where]
-        positions.append(where)
-        reasons_en.append(_render_arrow(templates["en"], part))
-        reasons_ja.append(_render_arrow(templates.get("ja", templates["en"]), part))
     out = result[["provider", "account_id", "region", "resource_id"]].astype("string")
     out["status"] = status
     if "severity" in result.columns:
@@ -418,13 +409,108 @@ def _finish(c: Check, result: pd.DataFrame) -> pd.DataFrame:
         out["severity"] = severity
     else:
         out["severity"] = _repeated(c.severity, len(out), SEVERITIES, ordered=True)
-    # rows were rendered grouped by reason key; put them back in the result's order
-    back = None if len(positions) <= 1 else pa.array(np.argsort(np.concatenate(positions), kind="stable"))
-    out["reason"] = _string_column(reasons_en, back)
-    out["reason_ja"] = _string_column(reasons_ja, back)
-    evidence_cols = [col for col in result.columns if col not in _STANDARD and not col.startswith("_")]
-    out["evidence"] = _evidence(result[evidence_cols]) if evidence_cols else "{}"
-    return out
+    return out, _Pending.of(c, result)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A check's reasons and evidence, validated when the check ran and rendered for the rows a
+    consumer reads: most of a large run's findings are never shown, and their text would be
+    most of its memory. Holds only the columns the text is made of."""
+
+    check: Check
+    source: pd.DataFrame  # the reason key (``_key``), the templates' fields and the evidence columns
+    evidence: tuple[str, ...]
+
+    @classmethod
+    def of(cls, c: Check, result: pd.DataFrame) -> "_Pending":
+        keys = result["reason_key"] if "reason_key" in result.columns else result["status"].str.lower()
+        keys = pd.Categorical(keys.astype(object))
+        fields: set[str] = set()
+        for key in keys.categories:
+            templates = c.reasons.get(key)
+            if templates is None:
+                raise ValueError(f"no reason template for key {key!r}")
+            for template in templates.values():
+                for _, name, _, _ in string.Formatter().parse(template):
+                    if name is not None and name not in result.columns:
+                        raise KeyError(f"reason template field {{{name}}} is not a column of the check's result")
+                    fields.add(name)
+        evidence = tuple(col for col in result.columns if col not in _STANDARD and not col.startswith("_"))
+        kept = [col for col in result.columns if col in fields or col in evidence]
+        return cls(c, result[kept].assign(_key=keys), evidence)
+
+    def render(self, rows: np.ndarray) -> dict[str, "pa.Array"]:
+        """reason, reason_ja and evidence of the result's ``rows`` (positions), in that order."""
+        frame = self.source.iloc[rows] if len(rows) != len(self.source) else self.source
+        keys = frame["_key"].cat.codes.to_numpy()
+        positions, reasons_en, reasons_ja = [], [], []
+        for code in np.unique(keys):
+            templates = self.check.reasons[frame["_key"].cat.categories[code]]
+            where = np.flatnonzero(keys == code)
+            part = frame.iloc[where] if len(where) != len(frame) else frame
+            positions.append(where)
+            reasons_en.append(_render_arrow(templates["en"], part))
+            reasons_ja.append(_render_arrow(templates.get("ja", templates["en"]), part))
+        # rows were rendered grouped by reason key; put them back in order
+        back = None if len(positions) <= 1 else pa.array(np.argsort(np.concatenate(positions), kind="stable"))
+        evidence = (_evidence(frame[list(self.evidence)]) if self.evidence
+                    else pa.array(["{}"] * len(frame), pa.large_string()))
+        return {"reason": _plain(_string_column(reasons_en, back)),
+                "reason_ja": _plain(_string_column(reasons_ja, back)), "evidence": _plain(evidence)}
+
+
+@dataclass
+class _Part:
+    """One check's findings: the first ``len(rows)`` rendered from ``pending`` (result rows
+    ``rows``), then rows whose text is already known (``text``: coverage gaps, a failed check)."""
+
+    frame: pd.DataFrame
+    pending: _Pending | None
+    rows: np.ndarray
+    text: pd.DataFrame
+
+    def render(self, local: np.ndarray) -> dict[str, "pa.Array"]:
+        """Text of the part's rows ``local`` (sorted positions)."""
+        deferred = local[local < len(self.rows)]
+        known = local[len(deferred):] - len(self.rows)
+        chunks = [] if self.pending is None or not len(deferred) else [self.pending.render(self.rows[deferred])]
+        if len(known):
+            chunks.append({col: text_array(self.text[col].iloc[known]) for col in TEXT_COLUMNS})
+        if not chunks:
+            return {col: pa.array([], pa.large_string()) for col in TEXT_COLUMNS}
+        return {col: pa.concat_arrays([chunk[col] for chunk in chunks]) for col in TEXT_COLUMNS}
+
+
+class DeferredText:
+    """The reasons and evidence of a run's findings, rendered for the rows asked for
+    (:meth:`cloudaudit.findings.Findings.rows`, or every row on first use of ``Findings.df``)."""
+
+    def __init__(self, parts: Sequence[_Part]) -> None:
+        self._parts = list(parts)
+        self._starts = np.cumsum([0] + [len(p.frame) for p in self._parts])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __call__(self, positions: np.ndarray) -> dict[str, pd.arrays.ArrowStringArray]:
+        """reason, reason_ja and evidence of the findings at ``positions``, in that order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        order = np.argsort(positions, kind="stable")
+        ordered = positions[order]
+        part_of = np.searchsorted(self._starts, ordered, side="right") - 1
+        chunks = []
+        for p in np.unique(part_of):
+            mine = ordered[part_of == p] - self._starts[p]
+            chunks.append(self._parts[p].render(mine))
+        out = {}
+        for col in TEXT_COLUMNS:
+            column = (pa.concat_arrays([chunk[col] for chunk in chunks]) if chunks
+                      else pa.array([], pa.large_string()))
+            if not np.array_equal(order, np.arange(len(order))):
+                column = column.take(pa.array(np.argsort(order, kind="stable")))
+            out[col] = pd.arrays.ArrowStringArray(column)
+        return out
 
 
 def _coded(values: pd.Series, categories: Sequence[str], ordered: bool = False) -> pd.Categorical:
@@ -437,6 +523,13 @@ def _coded(values: pd.Series, categories: Sequence[str], ordered: bool = False) 
 def _repeated(value: str, n: int, categories: Sequence[str], ordered: bool = False) -> pd.Categorical:
     return pd.Categorical.from_codes(np.full(n, list(categories).index(value), dtype=np.int8),
                                      categories=list(categories), ordered=ordered)
+
+
+def _plain(values) -> "pa.Array":
+    """A rendered column as one large_string Arrow array."""
+    array = pa.array(values)
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return array.cast(pa.large_string())
 
 
 def _string_column(chunks: list, order: "pa.Array | None") -> pd.arrays.ArrowStringArray:
@@ -559,7 +652,8 @@ def _may_need_escapes(array: "pa.Array") -> bool:
 def _json_literal(value: object) -> str:
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return "null"
-    return json.dumps(value, ensure_ascii=False, default=_json_default)
+    # compact, as the Arrow-built values: a row's evidence is the same whichever rows it is rendered with
+    return json.dumps(value, ensure_ascii=False, default=_json_default, separators=(",", ":"))
 
 
 def _json_default(value: object) -> object:
@@ -574,16 +668,17 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFrame) -> pd.DataFrame:
+def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFrame) -> _Part:
     try:
-        rows = _finish(c, c.run(inventory, policy))
+        rows, pending = _finish(c, c.run(inventory, policy))
     except Exception as exc:  # noqa: BLE001 - a broken check is an ERROR finding, never a crash or silence
         where = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"check failed: {type(exc).__name__}: {exc} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
-        return _error_rows(c, scopes, reason)
+        return _known(_error_rows(c, scopes, reason))
+    everything = np.arange(len(rows))
     gaps = _coverage_gaps(c, inventory, scopes)
     if gaps.empty:
-        return rows
+        return _Part(rows, pending, everything, _NO_TEXT)
     # Drop what the check said for the uncovered scopes: whole accounts (no region, no subject),
     # one region, or one subject. A gap in a region or a subject also voids the account's
     # account-level verdicts (rows without a region / a subject): they rest on every part.
@@ -600,7 +695,17 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
                          severity=_repeated(c.severity, len(gaps), SEVERITIES, ordered=True), evidence="{}",
                          reason="not evaluated: " + gaps["reason"],
                          reason_ja="評価できませんでした: " + gaps["reason_ja"])
-    return pd.concat([rows[keep], errors], ignore_index=True)
+    frame = pd.concat([rows[keep], errors.drop(columns=list(TEXT_COLUMNS))], ignore_index=True)
+    return _Part(frame, pending, everything[keep], errors[list(TEXT_COLUMNS)].reset_index(drop=True))
+
+
+_NO_TEXT = pd.DataFrame({col: pd.Series([], dtype="string") for col in TEXT_COLUMNS})
+
+
+def _known(rows: pd.DataFrame) -> _Part:
+    """Rows whose text is already rendered, as a part."""
+    return _Part(rows.drop(columns=list(TEXT_COLUMNS)), None, np.arange(0),
+                 rows[list(TEXT_COLUMNS)].reset_index(drop=True))
 
 
 def _matches(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
@@ -692,13 +797,13 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
             classes = subject_levels(inventory, policy)  # the checks' labels, read while they are cached
         finally:
             clear_run_caches()  # tables shared by the checks of this run: not kept past it
-    parts = [rows for rows in results if not rows.empty]
-    ran = [c for c, rows in zip(selected, results) if not rows.empty]
+    parts = [part for part in results if len(part.frame)]
+    ran = [c for c, part in zip(selected, results) if len(part.frame)]
     if not parts:
         return Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)), policy=policy)
-    findings = pd.concat(parts, ignore_index=True)
+    findings = pd.concat([part.frame for part in parts], ignore_index=True)
     # Per-check text is stored once per check (categorical), not once per finding row.
-    which = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    which = np.repeat(np.arange(len(parts)), [len(p.frame) for p in parts])
     static = {"check_id": [c.id for c in ran],
               "title": [c.title.get("en", "") for c in ran],
               "title_ja": [c.title.get("ja", c.title.get("en", "")) for c in ran],
@@ -714,12 +819,12 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     findings["run_id"] = pd.Categorical.from_codes(np.zeros(len(findings), dtype=np.int8),
                                                    categories=[run_id or new_run_id()])
     findings["collected_at"] = pd.Timestamp(collected_at) if collected_at else now
-    findings = findings.reindex(columns=list(FINDING_COLUMNS))
-    return Findings(findings, expired_acceptances=expired, policy=policy)
+    findings = findings.reindex(columns=[col for col in FINDING_COLUMNS if col not in TEXT_COLUMNS])
+    return Findings(findings, expired_acceptances=expired, policy=policy, text=DeferredText(parts))
 
 
 def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy, scopes: pd.DataFrame,
-                    workers: int) -> list[pd.DataFrame]:
+                    workers: int) -> list[_Part]:
     context = contextvars.copy_context()  # each thread judges ages by this run's clock
     pool = ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check")
     try:

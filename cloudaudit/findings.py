@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from . import catalog
-from .engine import FINDING_COLUMNS, SEVERITIES, STATUSES, registry
+from .engine import FINDING_COLUMNS, SEVERITIES, STATUSES, TEXT_COLUMNS, registry
 from .policy import Policy
 
 # Per-control roll-up, worst first: a known nonconformity (FAIL) outranks missing evidence
@@ -28,7 +28,6 @@ def finding_key(df: pd.DataFrame) -> pd.Series:
     return key
 
 
-@dataclass
 class Findings:
     """The result of an audit.
 
@@ -36,51 +35,88 @@ class Findings:
     status and severity categorical; the per-check and per-run columns (:data:`PER_CHECK_COLUMNS`:
     check id, titles, controls, policy items, remediation, run id) categorical too, so a million
     findings hold each check's text once; ``collected_at`` timezone-aware; the rest strings.
+
+    The findings of :func:`cloudaudit.audit` render their reasons and evidence (``reason``,
+    ``reason_ja``, ``evidence``) when first read: :attr:`core` (every other column),
+    :meth:`summary`, :meth:`coverage` and :meth:`by_control` never render them, :meth:`rows`
+    renders the rows it returns, and ``df`` renders every row once and keeps them.
     """
 
-    df: pd.DataFrame
-    expired_acceptances: list[dict[str, Any]] = field(default_factory=list)
-    policy: Policy | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        df = self.df.reindex(columns=list(FINDING_COLUMNS)).reset_index(drop=True)
+    def __init__(self, df: pd.DataFrame, expired_acceptances: Sequence[dict[str, Any]] | None = None,
+                 policy: Policy | None = None, meta: Mapping[str, Any] | None = None, *,
+                 text: Callable[[np.ndarray], Mapping[str, Any]] | None = None) -> None:
+        self.expired_acceptances: list[dict[str, Any]] = list(expired_acceptances or [])
+        self.policy = policy
+        self.meta: dict[str, Any] = dict(meta or {})
+        self._text = text  # renders reason / reason_ja / evidence for row positions; None once in the frame
+        columns = [col for col in FINDING_COLUMNS if text is None or col not in TEXT_COLUMNS]
+        df = df.reindex(columns=columns).reset_index(drop=True)
         df["status"] = pd.Categorical(df["status"], categories=list(STATUSES))
         df["severity"] = pd.Categorical(df["severity"], categories=list(SEVERITIES), ordered=True)
-        for col in FINDING_COLUMNS:
+        for col in columns:
             if col in PER_CHECK_COLUMNS:
                 if not isinstance(df[col].dtype, pd.CategoricalDtype):
                     df[col] = pd.Categorical(df[col].astype("string").fillna("").astype("str"))
             elif col not in ("status", "severity", "collected_at"):
                 df[col] = df[col].astype("string")
         df["collected_at"] = pd.to_datetime(df["collected_at"], utc=True)
-        self.df = df
+        self._frame = df
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """Every finding with every column (renders the reasons and evidence on first use)."""
+        if self._text is not None:
+            text = self._text(np.arange(len(self._frame)))
+            self._frame = self._frame.assign(**{col: pd.Series(text[col], index=self._frame.index)
+                                                for col in TEXT_COLUMNS})[list(FINDING_COLUMNS)]
+            self._text = None
+        return self._frame
+
+    @property
+    def core(self) -> pd.DataFrame:
+        """Every column but ``reason``, ``reason_ja`` and ``evidence``, without rendering them:
+        statuses, severities, keys and per-check columns of any number of findings, cheaply."""
+        return self._frame.drop(columns=[col for col in TEXT_COLUMNS if col in self._frame.columns])
+
+    def rows(self, where: pd.Series | np.ndarray | Sequence[int]) -> pd.DataFrame:
+        """The findings where a boolean mask over :attr:`core` is true (or at the given row
+        positions), with every column: only these rows' reasons and evidence are rendered.
+        The index is the rows' positions, as in ``df``."""
+        where = np.asarray(where)
+        positions = np.flatnonzero(where) if where.dtype == bool else where.astype(np.int64)
+        out = self._frame.iloc[positions]
+        if self._text is None:
+            return out
+        text = self._text(positions)
+        return out.assign(**{col: pd.Series(text[col], index=out.index) for col in TEXT_COLUMNS})[
+            list(FINDING_COLUMNS)]
 
     def __len__(self) -> int:
-        return len(self.df)
+        return len(self._frame)
 
     @property
     def run_id(self) -> str | None:
-        return None if self.df.empty else str(self.df["run_id"].iloc[0])
+        return None if self._frame.empty else str(self._frame["run_id"].iloc[0])
 
     @property
     def failed(self) -> pd.DataFrame:
         """FAIL and WARN rows."""
-        return self.df[self.df["status"].isin(["FAIL", "WARN"])]
+        return self.rows(self._frame["status"].isin(["FAIL", "WARN"]).to_numpy())
 
     def summary(self) -> pd.DataFrame:
         """Counts by provider and status (columns PASS, FAIL, WARN, ERROR, SUPPRESSED)."""
-        if self.df.empty:
+        df = self._frame
+        if df.empty:
             return pd.DataFrame(columns=list(STATUSES))
-        table = pd.crosstab(self.df["provider"].fillna("-"), self.df["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        table = pd.crosstab(df["provider"].fillna("-"), df["status"]).reindex(columns=list(STATUSES), fill_value=0)
         table.loc["total"] = table.sum()
         return table
 
     def coverage(self) -> dict[str, Any]:
         """Share of check × account × region results actually evaluated (not ERROR)."""
-        total = len(self.df)
-        errors = int((self.df["status"] == "ERROR").sum())
-        reasons = (self.df[self.df["status"] == "ERROR"]["reason"].value_counts().head(20).to_dict())
+        failed = (self._frame["status"] == "ERROR").to_numpy()
+        total, errors = len(self._frame), int(failed.sum())
+        reasons = self.rows(failed)["reason"].value_counts().head(20).to_dict()
         return {"evaluated": total - errors, "total": total,
                 "ratio": 1.0 if total == 0 else (total - errors) / total, "errors": reasons}
 
@@ -93,9 +129,9 @@ class Findings:
         checks = registry()
         mapping = pd.DataFrame([{"control": ctl, "check_id": c.id} for c in checks.values() for ctl in c.controls],
                                columns=["control", "check_id"])
-        status = self.df["status"].astype(object)
+        status = self._frame["status"].astype(object)
         flags = pd.DataFrame({
-            "check_id": self.df["check_id"].astype(object),
+            "check_id": self._frame["check_id"].astype(object),
             "worst": status.map(_STATUS_RANK).astype(float),
             "failed": status.isin(["FAIL", "WARN"]).astype(int),
             "passed": (status == "PASS").astype(int),
@@ -125,7 +161,7 @@ class Findings:
         show status changes, ``severity_before`` / ``severity_after`` severity changes.
         """
         def open_rows(f: Findings) -> pd.DataFrame:
-            d = f.df[f.df["status"].isin(["FAIL", "WARN", "ERROR"])]
+            d = f.rows(f.core["status"].isin(["FAIL", "WARN", "ERROR"]).to_numpy())
             return d.assign(key=finding_key(d))[["key", *KEY_COLUMNS, "status", "severity", "title", "reason"]]
 
         before, after = open_rows(previous), open_rows(self)
@@ -170,6 +206,6 @@ class Findings:
             return f"<p><b>cloudaudit Findings</b> ({html.escape(str(self.run_id))})</p>" + summary.to_html()
 
     def __repr__(self) -> str:
-        counts = self.df["status"].value_counts()
+        counts = self._frame["status"].value_counts()
         parts = ", ".join(f"{s}={int(counts.get(s, 0))}" for s in STATUSES if counts.get(s, 0))
         return f"Findings(run_id={self.run_id!r}, {parts or 'empty'})"

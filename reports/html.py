@@ -156,7 +156,7 @@ def _ring(ratio: float, lang: str, size: int = 140) -> Markup:
 
 def _cover(findings: Any, lang: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     na = LABELS[lang]["not_available"]
-    df = findings.df
+    df = findings.core
     meta = getattr(findings, "meta", {}) or {}
     policy = getattr(findings, "policy", None)
     organization = ctx.get("organization") or meta.get("organization") or (policy.organization if policy else "")
@@ -186,7 +186,7 @@ def _cover(findings: Any, lang: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
 
 def _summary(findings: Any, lang: str) -> dict[str, Any]:
     L = LABELS[lang]
-    df = findings.df
+    df = findings.core
     status_counts = df["status"].value_counts()
     open_ = df[df["status"].isin(OPEN)]
     sev_counts = open_["severity"].value_counts()
@@ -275,8 +275,9 @@ def derive_residency(findings: Any) -> pd.DataFrame | None:
 
     ``outside`` counts distinct resources there that failed (or were accepted) a residency check.
     """
-    df = findings.df
-    res = df[df["check_id"].str.startswith("RES-", na=False) & df["status"].isin(["PASS", "FAIL", "WARN", "SUPPRESSED"])]
+    df = findings.core
+    res = findings.rows((df["check_id"].str.startswith("RES-", na=False)
+                         & df["status"].isin(["PASS", "FAIL", "WARN", "SUPPRESSED"])).to_numpy())
     if res.empty:
         return None
     ev = _evidence_frame(res["evidence"])
@@ -333,9 +334,8 @@ _ROSTER_KEYS = {
 
 def derive_privileged(findings: Any) -> pd.DataFrame | None:
     """A roster from the evidence of identity findings (AUTH/IAM/PRV/LCM rows whose evidence has ``mfa``)."""
-    df = findings.df
-    cand = df[df["check_id"].str.match(r"^(AUTH|IAM|PRV|LCM)-", na=False)
-              & df["evidence"].fillna("").str.contains('"mfa"', regex=False)]
+    identity = findings.rows(findings.core["check_id"].str.match(r"^(AUTH|IAM|PRV|LCM)-", na=False).to_numpy())
+    cand = identity[identity["evidence"].fillna("").str.contains('"mfa"', regex=False)]
     if cand.empty:
         return None
     ev = _evidence_frame(cand["evidence"])
@@ -358,8 +358,9 @@ def _privileged(findings: Any, lang: str, privileged: pd.DataFrame | None) -> di
 
 def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:
     L = LABELS[lang]
-    df = findings.df
-    isl = df[df["check_id"].str.startswith("ISL-", na=False)]
+    core = findings.core
+    in_isl = core["check_id"].str.startswith("ISL-", na=False).to_numpy()
+    isl = core[in_isl]
     if isl.empty:
         return None
     titles = localized(isl, "title", lang)
@@ -370,15 +371,17 @@ def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:
     summary = _table([L["check"], L["title"], L["open_findings"], L["errors"]],
                      [[r.check_id, r.title, fmt_int(r.open, lang), fmt_int(r.err, lang)] for r in per.itertuples()],
                      ["bad" if r.open else "" for r in per.itertuples()])
-    return {"summary": summary, "listing": _worst_open(isl, lang, TABLE_CAP)}
+    return {"summary": summary, "listing": _worst_open(findings, in_isl, lang, TABLE_CAP)}
 
 
-def _worst_open(df: pd.DataFrame, lang: str, limit: int) -> dict[str, Any]:
-    """The open findings of ``df``, most severe first, at most ``limit`` rows (the total is said)."""
+def _worst_open(findings: Any, where: np.ndarray, lang: str, limit: int) -> dict[str, Any]:
+    """The open findings among the rows ``where`` is true, most severe first, at most ``limit``
+    rows (the total is said); only those rows' reasons are rendered."""
     L = LABELS[lang]
-    open_ = df[df["status"].isin(OPEN)]
-    worst = open_.assign(_sev=open_["severity"].cat.codes).sort_values("_sev", ascending=False, kind="stable")
-    worst = worst.head(limit)
+    core = findings.core
+    open_ = np.flatnonzero(where & core["status"].isin(OPEN).to_numpy())
+    severity = core["severity"].cat.codes.to_numpy()[open_]
+    worst = findings.rows(open_[np.argsort(-severity, kind="stable")[:limit]])
     rows = [[_cell(SEVERITY_NAMES[lang].get(s, s), f"sev sev-{s}"), c, p, a, r, why] for c, s, p, a, r, why in zip(
         worst["check_id"], worst["severity"].astype(str), worst["provider"], worst["account_id"],
         worst["resource_id"], localized(worst, "reason", lang))]
@@ -388,7 +391,7 @@ def _worst_open(df: pd.DataFrame, lang: str, limit: int) -> dict[str, Any]:
 
 def _acceptances(findings: Any, lang: str) -> dict[str, Any]:
     L = LABELS[lang]
-    df = findings.df
+    df = findings.core
     sup = df[df["status"] == "SUPPRESSED"]
     grouped = (sup.assign(acceptance=sup["acceptance"].fillna(""))
                .groupby(["check_id", "acceptance"]).size().reset_index(name="n"))
@@ -435,7 +438,7 @@ def _drift(drift: pd.DataFrame | None, lang: str) -> dict[str, Any] | None:
 
 def _appendix(findings: Any, lang: str, permissions: Mapping[str, Iterable[str]] | None) -> dict[str, Any]:
     L = LABELS[lang]
-    df = findings.df
+    df = findings.core
     if len(df):
         per = pd.crosstab(df["check_id"], df["status"]).reindex(columns=list(STATUSES), fill_value=0)
         titles = df.drop_duplicates("check_id").set_index("check_id")
@@ -458,10 +461,10 @@ def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP)
     remediation) are dictionary-encoded into ``s``; each row is a list (see ``cols``).
     All non-PASS rows are kept; PASS rows beyond ``pass_cap`` are only counted.
     """
-    df = findings.df
+    df = findings.core
     is_pass = (df["status"] == "PASS").to_numpy()
     keep_pass = is_pass & (is_pass.cumsum() <= pass_cap)
-    kept = df[~is_pass | keep_pass]
+    kept = findings.rows(~is_pass | keep_pass)
     order = kept["severity"].cat.codes.to_numpy() * -1
     kept = kept.iloc[pd.Series(order).argsort(kind="stable").to_numpy()]
     omitted = int(is_pass.sum() - keep_pass.sum())
@@ -648,7 +651,7 @@ def render_html(findings: Any, lang: str = "en", *, organization: str | None = N
 def render_compact(findings: Any, lang: str = "en", top: int = 10) -> str:
     """A small script-free summary for notebooks: status counts, coverage and the worst open findings."""
     lang = i18n.check_language(lang)
-    df = findings.df
+    df = findings.core
     L = LABELS[lang]
     cov = findings.coverage()
     template = _environment().get_template("compact.html.j2")
@@ -656,4 +659,4 @@ def render_compact(findings: Any, lang: str = "en", top: int = 10) -> str:
         L=L, run_id=findings.run_id or L["not_available"],
         counts=[(STATUS_NAMES[lang][s], fmt_int((df["status"] == s).sum(), lang), s) for s in STATUSES],
         coverage=fmt_ratio(cov["ratio"], lang),
-        worst=_worst_open(df, lang, top))
+        worst=_worst_open(findings, np.ones(len(df), dtype=bool), lang, top))

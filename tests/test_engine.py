@@ -391,3 +391,51 @@ def test_an_interrupted_run_does_not_go_on_with_the_queued_checks():
         run_checks(inventory(resources=[bucket("1", "a", True)]), Policy(), checks=checks, workers=2)
     release.set()
     assert len(started) <= 3  # the one interrupted, the one already running on the other thread, at most one more
+
+
+def test_text_rendered_for_some_rows_is_the_text_those_rows_have_in_the_whole_run():
+    from benchmarks import estate
+
+    inv = estate.generate(estate.Sizes().scaled(2000), seed=7)
+    denied = inv.coverage.iloc[[0]].assign(table="principals", status="denied", message="AccessDenied")
+    inv.tables["coverage"] = pd.concat([inv.coverage, denied], ignore_index=True)
+    lazy = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=1)
+    whole = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=1).df
+    errors = np.flatnonzero((whole["status"] == "ERROR").to_numpy())
+    picks = np.concatenate([np.random.default_rng(1).choice(len(whole), 400, replace=False), errors[:20]])
+    assert len(errors) and whole.iloc[picks]["check_id"].nunique() > 30
+    pd.testing.assert_frame_equal(lazy.rows(picks), whole.iloc[picks])           # unsorted positions
+    failing = (lazy.core["status"] == "FAIL").to_numpy()
+    pd.testing.assert_frame_equal(lazy.rows(failing), whole[failing])             # a mask
+    lazy.summary(), lazy.by_control(), lazy.coverage(), repr(lazy)
+    assert lazy._text is not None                                                 # none of it rendered every row
+    pd.testing.assert_frame_equal(lazy.df, whole)
+
+
+def test_rows_of_a_crashed_check_and_of_coverage_gaps_keep_their_reasons():
+    def broken(inv, policy):
+        raise RuntimeError("boom")
+
+    crash = define_check("TST-031", broken, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                         needs=["resources"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", True), bucket("2", "b", False)],
+                    gaps=[{"provider": "aws", "account_id": "2", "table": "resources", "status": "denied",
+                           "message": "AccessDenied"}])
+    whole = run_checks(inv, Policy(), checks=[PUBLIC, crash], run_id="r", as_of="2026-11-01").df
+    lazy = run_checks(inv, Policy(), checks=[PUBLIC, crash], run_id="r", as_of="2026-11-01")
+    assert whole["reason"].str.contains("boom").any() and whole["reason"].str.contains("AccessDenied").any()
+    picks = np.arange(len(whole))[::-1]
+    pd.testing.assert_frame_equal(lazy.rows(picks), whole.iloc[picks])
+
+
+def test_evidence_of_a_mixed_column_is_the_same_rendered_alone_or_with_other_rows():
+    def mixed(inv, policy):
+        rows = public_buckets(inv, policy)
+        return rows.assign(value=pd.Series(["text", ["x", "y"]], dtype=object, index=rows.index))
+
+    check = define_check("TST-032", mixed, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                         needs=["resources"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", True), bucket("1", "b", True)])
+    findings = run_checks(inv, Policy(), checks=[check])
+    alone = findings.rows([1])["evidence"].iloc[0]
+    assert findings.df["evidence"].iloc[1] == alone == '{"name":"b","value":["x","y"]}'

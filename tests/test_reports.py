@@ -447,3 +447,19 @@ def test_report_with_inventory_views_as_context(tmp_path):
     from openpyxl import load_workbook
     sheet = list(load_workbook(book_path)["privileged"].iter_rows(values_only=True))
     assert sheet[0][:3] == ("provider", "account_id", "principal") and sheet[1][2] == "admin-" + HOSTILE
+
+
+def test_report_of_a_run_renders_only_the_rows_it_shows_and_matches_the_fully_rendered_run():
+    from benchmarks import estate
+    from cloudaudit.findings import Findings
+    from cloudaudit.policy import Policy
+
+    inv = estate.generate(estate.Sizes().scaled(2000), seed=3)
+    lazy = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01")
+    whole = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01")
+    eager = Findings(whole.df, expired_acceptances=whole.expired_acceptances, policy=whole.policy)
+    for lang in ("en", "ja"):
+        options = dict(lang=lang, pass_cap=50, generated_at="2026-11-02T00:00:00Z")
+        assert render_html(lazy, **options) == render_html(eager, **options)
+        assert render_compact(lazy, lang=lang) == render_compact(eager, lang=lang)
+    assert lazy._text is not None   # the PASS rows past the cap were never rendered
