@@ -470,44 +470,68 @@ class _Part:
     rows: np.ndarray
     text: pd.DataFrame
 
-    def render(self, local: np.ndarray) -> dict[str, "pa.Array"]:
-        """Text of the part's rows ``local`` (sorted positions)."""
+    def render(self, local: np.ndarray | None) -> dict[str, list["pa.Array"]]:
+        """Chunks of the text of the part's rows ``local`` (sorted positions; None: every row)."""
+        if local is None:
+            local = np.arange(len(self.frame))
         deferred = local[local < len(self.rows)]
         known = local[len(deferred):] - len(self.rows)
-        chunks = [] if self.pending is None or not len(deferred) else [self.pending.render(self.rows[deferred])]
+        chunks: dict[str, list] = {col: [] for col in TEXT_COLUMNS}
+        if self.pending is not None and len(deferred):
+            for col, array in self.pending.render(self.rows[deferred]).items():
+                chunks[col].append(array)
         if len(known):
-            chunks.append({col: text_array(self.text[col].iloc[known]) for col in TEXT_COLUMNS})
-        if not chunks:
-            return {col: pa.array([], pa.large_string()) for col in TEXT_COLUMNS}
-        return {col: pa.concat_arrays([chunk[col] for chunk in chunks]) for col in TEXT_COLUMNS}
+            for col in TEXT_COLUMNS:
+                chunks[col].append(text_array(self.text[col].iloc[known]))
+        return chunks
 
 
 class DeferredText:
     """The reasons and evidence of a run's findings, rendered for the rows asked for
-    (:meth:`cloudaudit.findings.Findings.rows`, or every row on first use of ``Findings.df``)."""
+    (:meth:`cloudaudit.findings.Findings.rows`, or every row on first use of ``Findings.df``).
+    Checks' parts are rendered on a pool of threads, as the checks ran."""
 
-    def __init__(self, parts: Sequence[_Part]) -> None:
+    def __init__(self, parts: Sequence[_Part], workers: int = 1) -> None:
         self._parts = list(parts)
         self._starts = np.cumsum([0] + [len(p.frame) for p in self._parts])
+        self._workers = workers
 
     def __len__(self) -> int:
         return int(self._starts[-1])
 
-    def __call__(self, positions: np.ndarray) -> dict[str, pd.arrays.ArrowStringArray]:
-        """reason, reason_ja and evidence of the findings at ``positions``, in that order."""
-        positions = np.asarray(positions, dtype=np.int64)
-        order = np.argsort(positions, kind="stable")
-        ordered = positions[order]
-        part_of = np.searchsorted(self._starts, ordered, side="right") - 1
-        chunks = []
-        for p in np.unique(part_of):
-            mine = ordered[part_of == p] - self._starts[p]
-            chunks.append(self._parts[p].render(mine))
+    def __call__(self, positions: np.ndarray | None) -> dict[str, pd.arrays.ArrowStringArray]:
+        """reason, reason_ja and evidence of the findings at ``positions``, in that order.
+        ``None`` renders every row once, releasing each check's columns as it goes (after that
+        call nothing more can be rendered: ``Findings.df`` keeps the text)."""
+        if positions is None:
+            order, jobs = None, [(part, None) for part in self._parts]
+        else:
+            positions = np.asarray(positions, dtype=np.int64)
+            if len(positions) and (positions.min() < 0 or positions.max() >= len(self)):
+                raise IndexError(f"finding positions must be between 0 and {len(self) - 1}")
+            order = np.argsort(positions, kind="stable")
+            ordered = positions[order]
+            part_of = np.searchsorted(self._starts, ordered, side="right") - 1
+            jobs = [(self._parts[p], ordered[part_of == p] - self._starts[p]) for p in np.unique(part_of)]
+
+        def render(job):
+            part, local = job
+            chunks = part.render(local)
+            if positions is None:
+                part.pending, part.text = None, _NO_TEXT  # every row is rendered once: free the sources
+            return chunks
+
+        if self._workers > 1 and len(jobs) > 1:
+            with ThreadPoolExecutor(min(self._workers, len(jobs)), thread_name_prefix="cloudaudit-text") as pool:
+                rendered = list(pool.map(render, jobs))
+        else:
+            rendered = [render(job) for job in jobs]
+        if positions is None:
+            self._parts = []
         out = {}
         for col in TEXT_COLUMNS:
-            column = (pa.concat_arrays([chunk[col] for chunk in chunks]) if chunks
-                      else pa.array([], pa.large_string()))
-            if not np.array_equal(order, np.arange(len(order))):
+            column = pa.chunked_array([chunk for part in rendered for chunk in part[col]], pa.large_string())
+            if order is not None and not np.array_equal(order, np.arange(len(order))):
                 column = column.take(pa.array(np.argsort(order, kind="stable")))
             out[col] = pd.arrays.ArrowStringArray(column)
         return out
@@ -820,7 +844,7 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
                                                    categories=[run_id or new_run_id()])
     findings["collected_at"] = pd.Timestamp(collected_at) if collected_at else now
     findings = findings.reindex(columns=[col for col in FINDING_COLUMNS if col not in TEXT_COLUMNS])
-    return Findings(findings, expired_acceptances=expired, policy=policy, text=DeferredText(parts))
+    return Findings(findings, expired_acceptances=expired, policy=policy, text=DeferredText(parts, workers))
 
 
 def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy, scopes: pd.DataFrame,

@@ -44,11 +44,12 @@ class Findings:
 
     def __init__(self, df: pd.DataFrame, expired_acceptances: Sequence[dict[str, Any]] | None = None,
                  policy: Policy | None = None, meta: Mapping[str, Any] | None = None, *,
-                 text: Callable[[np.ndarray], Mapping[str, Any]] | None = None) -> None:
+                 text: Callable[[np.ndarray | None], Mapping[str, Any]] | None = None) -> None:
         self.expired_acceptances: list[dict[str, Any]] = list(expired_acceptances or [])
         self.policy = policy
         self.meta: dict[str, Any] = dict(meta or {})
-        self._text = text  # renders reason / reason_ja / evidence for row positions; None once in the frame
+        # renders reason / reason_ja / evidence for row positions (None: every row, once); None once in the frame
+        self._text = text
         columns = [col for col in FINDING_COLUMNS if text is None or col not in TEXT_COLUMNS]
         df = df.reindex(columns=columns).reset_index(drop=True)
         df["status"] = pd.Categorical(df["status"], categories=list(STATUSES))
@@ -66,7 +67,7 @@ class Findings:
     def df(self) -> pd.DataFrame:
         """Every finding with every column (renders the reasons and evidence on first use)."""
         if self._text is not None:
-            text = self._text(np.arange(len(self._frame)))
+            text = self._text(None)
             self._frame = self._frame.assign(**{col: pd.Series(text[col], index=self._frame.index)
                                                 for col in TEXT_COLUMNS})[list(FINDING_COLUMNS)]
             self._text = None

@@ -399,7 +399,7 @@ def test_text_rendered_for_some_rows_is_the_text_those_rows_have_in_the_whole_ru
     inv = estate.generate(estate.Sizes().scaled(2000), seed=7)
     denied = inv.coverage.iloc[[0]].assign(table="principals", status="denied", message="AccessDenied")
     inv.tables["coverage"] = pd.concat([inv.coverage, denied], ignore_index=True)
-    lazy = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=1)
+    lazy = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=3)   # renders on threads
     whole = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=1).df
     errors = np.flatnonzero((whole["status"] == "ERROR").to_numpy())
     picks = np.concatenate([np.random.default_rng(1).choice(len(whole), 400, replace=False), errors[:20]])
