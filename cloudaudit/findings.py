@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -50,6 +51,7 @@ class Findings:
         self.meta: dict[str, Any] = dict(meta or {})
         # renders reason / reason_ja / evidence for row positions (None: every row, once); None once in the frame
         self._text = text
+        self._rendering = threading.Lock()  # one thread renders; rows() never sees a half-released run
         columns = [col for col in FINDING_COLUMNS if text is None or col not in TEXT_COLUMNS]
         df = df.reindex(columns=columns).reset_index(drop=True)
         df["status"] = pd.Categorical(df["status"], categories=list(STATUSES))
@@ -66,12 +68,13 @@ class Findings:
     @property
     def df(self) -> pd.DataFrame:
         """Every finding with every column (renders the reasons and evidence on first use)."""
-        if self._text is not None:
-            text = self._text(None)
-            self._frame = self._frame.assign(**{col: pd.Series(text[col], index=self._frame.index)
-                                                for col in TEXT_COLUMNS})[list(FINDING_COLUMNS)]
-            self._text = None
-        return self._frame
+        with self._rendering:
+            if self._text is not None:
+                text = self._text(None)
+                self._frame = self._frame.assign(**{col: pd.Series(text[col], index=self._frame.index)
+                                                    for col in TEXT_COLUMNS})[list(FINDING_COLUMNS)]
+                self._text = None
+            return self._frame
 
     @property
     def core(self) -> pd.DataFrame:
@@ -85,15 +88,25 @@ class Findings:
         The index is the rows' positions, as in ``df``."""
         where = np.asarray(where)
         positions = np.flatnonzero(where) if where.dtype == bool else where.astype(np.int64)
-        out = self._frame.iloc[positions]
-        if self._text is None:
-            return out
-        text = self._text(positions)
+        with self._rendering:
+            out = self._frame.iloc[positions]
+            if self._text is None:
+                return out
+            text = self._text(positions)
         return out.assign(**{col: pd.Series(text[col], index=out.index) for col in TEXT_COLUMNS})[
             list(FINDING_COLUMNS)]
 
     def __len__(self) -> int:
         return len(self._frame)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with every row's text (a Dask result, a saved notebook variable)."""
+        self.df  # noqa: B018 - renders what is still deferred
+        return {k: v for k, v in self.__dict__.items() if k != "_rendering"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._rendering = threading.Lock()
 
     @property
     def run_id(self) -> str | None:

@@ -83,3 +83,18 @@ def test_records_are_json_ready():
 def test_notebook_view_is_html():
     html = findings()._repr_html_()
     assert html.startswith("<") and "cloudaudit findings" in html and "b bad" in html
+
+
+def test_findings_of_a_run_pickle_with_their_text():
+    import pickle
+
+    from cloudaudit.engine import run_checks
+    from cloudaudit.policy import Policy
+    from cloudaudit.testing import inventory
+
+    inv = inventory(resources=[{"provider": "aws", "account_id": "1", "region": "ap-northeast-1", "resource_id": "b",
+                                "name": "b", "kind": "bucket", "encryption": "none"}])
+    findings = run_checks(inv, Policy(), checks=["ENC-001", "CLS-001"], run_id="r")
+    copy = pickle.loads(pickle.dumps(findings))
+    pd.testing.assert_frame_equal(copy.df, findings.df)
+    assert copy.df["reason"].str.len().gt(0).all() and len(copy.rows([0])) == 1
