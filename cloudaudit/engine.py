@@ -438,7 +438,8 @@ class _Pending:
                     fields.add(name)
         evidence = tuple(col for col in result.columns if col not in _STANDARD and not col.startswith("_"))
         kept = [col for col in result.columns if col in fields or col in evidence]
-        return cls(c, result[kept].assign(_key=keys), evidence)
+        source = result[kept]
+        return cls(c, source.assign(_key=keys, **_repetitive_text(source)), evidence)
 
     def render(self, rows: np.ndarray) -> dict[str, "pa.Array"]:
         """reason, reason_ja and evidence of the result's ``rows`` (positions), in that order."""
@@ -458,6 +459,30 @@ class _Pending:
                     else pa.array(["{}"] * len(frame), pa.large_string()))
         return {"reason": _plain(_string_column(reasons_en, back)),
                 "reason_ja": _plain(_string_column(reasons_ja, back)), "evidence": _plain(evidence)}
+
+
+_SHARED_TEXT_MIN_ROWS = 10_000  # below this a column costs too little to be worth encoding
+
+
+def _repetitive_text(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
+    """Text columns whose values repeat (kinds, levels, countries ...: three quarters of what a
+    large run keeps for its deferred text) as categoricals holding each value once. Rendering
+    reads them as the same text."""
+    out = {}
+    if len(frame) < _SHARED_TEXT_MIN_ROWS:
+        return out
+    for col in frame.columns:
+        values = frame[col]
+        if not (pd.api.types.is_string_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype)):
+            continue
+        if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
+            continue
+        encoded = pc.dictionary_encode(text_array(values))
+        if len(encoded.dictionary) * 8 > len(values):
+            continue
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object))
+    return out
 
 
 @dataclass

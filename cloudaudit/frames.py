@@ -64,6 +64,10 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
 
 def text_array(values: pd.Series) -> "pa.Array":
     """A column as one ``large_string`` Arrow array; missing values stay null."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # each category converted once, then taken
+        categories = pa.array(values.cat.categories.astype("string"), from_pandas=True).cast(pa.large_string())
+        codes = values.cat.codes.to_numpy()
+        return categories.take(pa.array(codes, mask=codes < 0))
     array = pa.array(values.astype("string"), from_pandas=True).cast(pa.large_string())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 

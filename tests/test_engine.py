@@ -439,3 +439,28 @@ def test_evidence_of_a_mixed_column_is_the_same_rendered_alone_or_with_other_row
     findings = run_checks(inv, Policy(), checks=[check])
     alone = findings.rows([1])["evidence"].iloc[0]
     assert findings.df["evidence"].iloc[1] == alone == '{"name":"b","value":["x","y"]}'
+
+
+def test_large_results_with_repeated_text_render_the_same_text():
+    import json
+
+    n = 12_000  # past the size where the engine stores repeated text once per value
+    kinds = np.array(["bucket", "disk", "vm"], dtype=object)[np.arange(n) % 3]
+    notes = np.array(['say "hi"', None, "plain", "極秘"], dtype=object)[np.arange(n) % 4]
+
+    def repetitive(inv, policy):
+        rows = public_buckets(inv, policy)
+        return rows.assign(kind=pd.array(kinds, dtype="string"), note=pd.Series(notes, dtype=object, index=rows.index))
+
+    reasons = {"pass": {"en": "{name} is a {kind} ({note})", "ja": "{name} は {kind}"},
+               "fail": {"en": "{name} is public", "ja": "{name} は公開"}}
+    check = define_check("TST-033", repetitive, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                         needs=["resources"], reasons=reasons)
+    inv = inventory(resources=[bucket("1", f"b{i:05d}", False) for i in range(n)])
+    findings = run_checks(inv, Policy(), checks=[check])
+    df = findings.df
+    expected_reason = [f"b{i:05d} is a {k} ({'unknown' if t is None else t})" for i, (k, t) in enumerate(zip(kinds, notes))]
+    expected_evidence = [json.dumps({"name": f"b{i:05d}", "kind": k, "note": t}, ensure_ascii=False, separators=(",", ":"))
+                         for i, (k, t) in enumerate(zip(kinds, notes))]
+    assert df["reason"].tolist() == expected_reason
+    assert df["evidence"].tolist() == expected_evidence
