@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from .errors import RegistryError
 from . import memo
-from .frames import lookup, text_array
+from .frames import text_array
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -766,12 +766,6 @@ def _matches(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
     return (hit["_merge"] == "both").to_numpy()
 
 
-def _classify(findings: pd.DataFrame, classes: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
-    """Each finding's classification: ``classes`` (one row per resource key) looked up by key."""
-    keys = ["provider", "account_id", "resource_id"]
-    return lookup(findings[keys], classes, keys, ["classification"])["classification"].array
-
-
 def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[pd.DataFrame, list[dict]]:
     expired: list[dict] = []
     findings["acceptance"] = pd.Series(pd.NA, index=findings.index, dtype="string")
@@ -843,7 +837,6 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
                 results = [_run_one(c, inventory, policy, scopes) for c in selected]
             else:
                 results = _run_on_threads(selected, inventory, policy, scopes, workers)
-            classes = subject_levels(inventory, policy)  # the checks' labels, read while they are cached
         finally:
             clear_run_caches()  # tables shared by the checks of this run: not kept past it
     parts = [part for part in results if len(part.frame)]
@@ -862,7 +855,7 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     for column, per_check in static.items():
         values = pd.Categorical(per_check)
         findings[column] = pd.Categorical.from_codes(values.codes[which], categories=values.categories)
-    findings["classification"] = _classify(findings, classes)
+    findings["classification"] = subject_levels(inventory, policy, findings).array
     findings, expired = _apply_acceptances(findings, policy, today)
     findings["severity"] = _escalate(findings["severity"], findings["classification"], findings["status"])
     findings["run_id"] = pd.Categorical.from_codes(np.zeros(len(findings), dtype=np.int8),

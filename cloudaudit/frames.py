@@ -23,6 +23,9 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     """
     on, columns = list(on), list(columns)
     last, others = on[-1], on[:-1]
+    if 4 * len(left) < len(right):  # a few keys in a large table: hash only the rows that can match
+        wanted = pc.is_in(_strings(right[last]), value_set=text_array(left[last]), skip_nulls=False)
+        right = right[pc.fill_null(wanted, False).to_numpy(zero_copy_only=False)]
     # One hash over right's last key (<NA> is a value of its own): its distinct values, how often
     # each occurs, and a row holding it (the row, for the values held once: the only ones used).
     encoded = pc.dictionary_encode(text_array(right[last]), null_encoding="encode")

@@ -51,19 +51,24 @@ def _resource_labels(inventory: Inventory, policy: Policy, inherit: bool) -> pd.
     return merged.rename(columns={"value": "label"}).assign(level=level, labelled=labelled, label_source=source)
 
 
-def subject_levels(inventory: Inventory, policy: Policy) -> pd.DataFrame:
-    """(provider, account_id, resource_id, classification): the level of every labelled subject.
-
-    A resource has its own label, else its account's (as :func:`resource_labels`); any other
-    tagged subject (an account, a principal) has its own label. Unlabelled subjects have no
-    row: findings on them carry no classification and are not escalated.
+def subject_levels(inventory: Inventory, policy: Policy, subjects: pd.DataFrame) -> pd.Series:
+    """The classification level of each row of ``subjects`` (provider, account_id,
+    resource_id), aligned with it: the subject's own label, else, for a resource of the
+    inventory, its account's label (as :func:`resource_labels`). <NA> where there is no label:
+    such findings carry no classification and are not escalated. The cost grows with the
+    number of subjects, not with the inventory: a run of one check stays cheap.
     """
-    labels = resource_labels(inventory, policy)
-    labels = labels[labels["labelled"].to_numpy(dtype=bool)][RKEY + ["level"]]
-    tags = inventory.tags[inventory.tags["key"] == policy.classification_key][RKEY + ["value"]]
-    resources = inventory.resources[RKEY].assign(_resource=True)
-    other = lookup(tags, resources, RKEY, ["_resource"])["_resource"].isna().to_numpy()
-    tags = tags[other]  # resources are in ``labels`` already: one row per subject keeps lookups fast
-    own = tags[RKEY].assign(level=policy.levels(tags["value"]))
-    levels = pd.concat([labels, own], ignore_index=True).rename(columns={"level": "classification"})
-    return levels.astype({"classification": "string"})
+    tags = inventory.tags[inventory.tags["key"] == policy.classification_key]
+    tags = tags[RKEY].assign(level=policy.levels(tags["value"]))
+    level = lookup(subjects[RKEY], tags, RKEY, ["level"])["level"]
+    accounts = tags[(tags["resource_id"] == tags["account_id"]).fillna(False).to_numpy(dtype=bool)]
+    if len(accounts) and level.isna().any():
+        maybe = level.isna() & subjects["resource_id"].notna() & subjects["account_id"].isin(accounts["account_id"])
+        rows = np.flatnonzero(maybe.fillna(False).to_numpy(dtype=bool))
+        parent = lookup(subjects[KEY].iloc[rows], accounts[KEY + ["level"]], KEY, ["level"])["level"]
+        rows, parent = rows[parent.notna().to_numpy()], parent[parent.notna()]
+        resources = inventory.resources[RKEY].assign(_resource=True)
+        held = lookup(subjects[RKEY].iloc[rows], resources, RKEY, ["_resource"])["_resource"].notna().to_numpy()
+        level = level.copy()
+        level.iloc[rows[held]] = parent.to_numpy()[held]
+    return pd.Series(level.array, index=subjects.index, dtype="string")

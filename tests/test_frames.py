@@ -61,3 +61,16 @@ def test_map_text_calls_the_function_once_per_distinct_value_and_keeps_missing_v
 def test_lookup_in_an_empty_table_adds_missing_values():
     got = lookup(LEFT, RIGHT.iloc[:0], RKEY, ["label", "n"])
     assert len(got) == len(LEFT) and got["label"].isna().all() and got["n"].isna().all()
+
+
+def test_a_few_keys_in_a_large_table_give_the_rows_of_a_merge():
+    # the large right table is narrowed to the rows whose last key the left table holds
+    filler = frame([("aws", "1", f"r{i}", f"l{i}", i, True) for i in range(40)], RKEY + ["label", "n", "flag"])
+    right = pd.concat([filler, RIGHT.drop(columns="when"),
+                       frame([("aws", "1", None, "none-key", 9, True)], RKEY + ["label", "n", "flag"])],
+                      ignore_index=True)
+    left = LEFT.iloc[[0, 2, 3, 5, 6]].reset_index(drop=True)
+    assert 4 * len(left) < len(right)
+    got = lookup(left, right, RKEY, ["label", "n"])
+    pd.testing.assert_frame_equal(got, left.merge(right[RKEY + ["label", "n"]], on=RKEY, how="left"))
+    assert got["label"].tolist()[:2] == ["top", "conf"] and got.loc[3, "label"] == "none-key"
