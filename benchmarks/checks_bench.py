@@ -58,6 +58,8 @@ class ChecksResult:
             ["run_checks, all checks (s)", self.total_s, TARGET_SECONDS, verdict(self.total_s, TARGET_SECONDS)],
             ["  CPU time (s)", self.total_cpu_s, "", ""],
             ["  findings rows", self.findings, "", ""],
+            ["  by status", ", ".join(f"{s} {n:,}" for s, n in sorted(self.statuses.items(), key=lambda i: -i[1])),
+             "", ""],
             ["  checks that raised", ", ".join(self.crashed) or "none", "none", "ok" if not self.crashed else "FAIL"],
             ["peak RSS during the run (MB)", self.peak_mb, TARGET_MB, verdict(self.peak_mb, TARGET_MB)],
             ["  of which inventory held before (MB)", self.inventory_mb, "", ""],
