@@ -134,6 +134,21 @@ class Findings:
         return {"evaluated": total - errors, "total": total,
                 "ratio": 1.0 if total == 0 else (total - errors) / total, "errors": reasons}
 
+    def by_check(self) -> pd.DataFrame:
+        """Findings per check (index ``check_id``, sorted) and status (columns PASS, FAIL, WARN,
+        ERROR, SUPPRESSED), counted on the categorical codes (no text is read or rendered)."""
+        check = self._frame["check_id"]
+        if not isinstance(check.dtype, pd.CategoricalDtype):
+            check = check.astype("category")
+        status = self._frame["status"].cat.codes.to_numpy().astype(np.int64)
+        codes = check.cat.codes.to_numpy().astype(np.int64)
+        valid = (codes >= 0) & (status >= 0)
+        n = len(check.cat.categories)
+        table = np.bincount(codes[valid] * len(STATUSES) + status[valid], minlength=n * len(STATUSES))
+        out = pd.DataFrame(table.reshape(n, len(STATUSES)), columns=list(STATUSES),
+                           index=pd.Index(check.cat.categories.astype(object), name="check_id"))
+        return out[out.sum(axis=1) > 0].sort_index()
+
     def by_control(self) -> pd.DataFrame:
         """Statement-of-Applicability view: every catalog control, its checks and worst status.
 
@@ -143,16 +158,14 @@ class Findings:
         checks = registry()
         mapping = pd.DataFrame([{"control": ctl, "check_id": c.id} for c in checks.values() for ctl in c.controls],
                                columns=["control", "check_id"])
-        status = self._frame["status"].astype(object)
-        flags = pd.DataFrame({
-            "check_id": self._frame["check_id"].astype(object),
-            "worst": status.map(_STATUS_RANK).astype(float),
-            "failed": status.isin(["FAIL", "WARN"]).astype(int),
-            "passed": (status == "PASS").astype(int),
-            "errors": (status == "ERROR").astype(int)})
-        per_check = flags.groupby("check_id").agg(
-            worst=("worst", "max"), failed=("failed", "sum"), passed=("passed", "sum"),
-            errors=("errors", "sum")).reset_index()
+        counts = self.by_check()
+        ranks = np.array([_STATUS_RANK[s] for s in STATUSES], dtype=float)
+        table = counts.to_numpy()
+        per_check = pd.DataFrame({
+            "check_id": counts.index.to_numpy(dtype=object),
+            "worst": np.where(table > 0, ranks, -1.0).max(axis=1, initial=-1.0),
+            "failed": (counts["FAIL"] + counts["WARN"]).to_numpy(), "passed": counts["PASS"].to_numpy(),
+            "errors": counts["ERROR"].to_numpy()})
         merged = mapping.merge(per_check, on="check_id", how="left")
         rollup = merged.groupby("control").agg(
             checks=("check_id", lambda s: ", ".join(sorted(s))), worst=("worst", "max"),

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import numbers
+import re
 import string
 from functools import lru_cache
 from importlib import resources
@@ -28,8 +29,11 @@ from .i18n import LABELS, LEVEL_NAMES, SEVERITY_NAMES, STATUS_NAMES, fmt_datetim
 STATUSES = ("PASS", "FAIL", "WARN", "ERROR", "SUPPRESSED")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 OPEN = ("FAIL", "WARN")
-# PASS rows beyond this many are counted, not listed (every non-PASS row is always listed).
+# PASS rows beyond this many are counted, not listed.
 DEFAULT_PASS_CAP = 2000
+# Non-PASS rows beyond this many (the least severe) are counted, not listed: a browser stays
+# responsive with 100k rows (~10 MB); an estate of a million resources can have millions.
+DEFAULT_OPEN_CAP = 100_000
 # Static tables (residency, roster, isolation list, drift) list at most this many rows.
 TABLE_CAP = 1000
 
@@ -106,6 +110,29 @@ def _table(columns: Sequence[str], rows: list[list[Any]], row_classes: Sequence[
 def _evidence_dicts(evidence: pd.Series) -> list[dict[str, Any]]:
     """Each cell of a column of JSON evidence objects as a dict ({} for missing or empty)."""
     return [json.loads(e) if e else {} for e in evidence.astype(object).where(evidence.notna(), "").tolist()]
+
+
+def _evidence_text(evidence: pd.Series, key: str) -> pd.Series:
+    """The top-level ``key`` of each JSON evidence object as text (<NA> where absent or null).
+
+    String values are cut out by one regular expression over the column (a report of a large
+    estate reads this from millions of rows); only rows where that cannot decide (escapes, a
+    non-string value) are parsed. A tenant's text cannot fake a key: inside a JSON string every
+    quote is escaped.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    strings = pa.array(evidence.astype("string"), from_pandas=True)
+    pattern = '[{,]\\s*"' + re.escape(key) + '"\\s*:\\s*"(?P<v>[^"\\\\]*)"'
+    found = pc.struct_field(pc.extract_regex(strings, pattern), [0])
+    out = pd.Series(found.to_pandas(types_mapper=pd.ArrowDtype).astype("string").array, index=evidence.index)
+    mentioned = pc.fill_null(pc.match_substring(strings, f'"{key}"'), False).to_numpy(zero_copy_only=False)
+    unsure = np.flatnonzero(mentioned & out.isna().to_numpy())
+    if len(unsure):
+        parsed = [json.loads(e).get(key) if e else None for e in evidence.iloc[unsure].astype(object)]
+        out.iloc[unsure] = pd.array([None if v is None else str(v) for v in parsed], dtype="string")
+    return out
 
 
 def _evidence_frame(evidence: pd.Series) -> pd.DataFrame:
@@ -280,21 +307,17 @@ def derive_residency(findings: Any) -> pd.DataFrame | None:
                          & df["status"].isin(["PASS", "FAIL", "WARN", "SUPPRESSED"])).to_numpy())
     if res.empty:
         return None
-    ev = _evidence_frame(res["evidence"])
-    if "countries" not in ev.columns:
-        return None
+    countries = _evidence_text(res["evidence"], "countries")
     # Only rows that name a location (account-level checks such as guardrails carry none).
-    located = ev["countries"].notna() & (ev["countries"].astype(str) != "")
-    res, ev = res[located], ev[located]
+    located = (countries.notna() & (countries != "")).to_numpy(dtype=bool)
+    res, countries = res[located], countries[located]
     if res.empty:
         return None
-    region = res["region"]
-    if "region" in ev.columns:
-        region = region.fillna(ev["region"].astype("string"))
+    region = res["region"].fillna(_evidence_text(res["evidence"], "region"))
     bad = res["status"].isin(["FAIL", "WARN", "SUPPRESSED"])
     frame = pd.DataFrame({
         "provider": res["provider"].fillna("-"), "region": region.fillna("-"),
-        "countries": ev["countries"].astype(str), "resource_id": res["resource_id"].fillna(""),
+        "countries": countries.astype(str), "resource_id": res["resource_id"].fillna(""),
         "outside_id": res["resource_id"].fillna("").where(bad)})
     # A resource counted once per location even when several RES checks looked at it.
     return (frame.groupby(["provider", "region", "countries"], dropna=False)
@@ -440,7 +463,7 @@ def _appendix(findings: Any, lang: str, permissions: Mapping[str, Iterable[str]]
     L = LABELS[lang]
     df = findings.core
     if len(df):
-        per = pd.crosstab(df["check_id"], df["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        per = findings.by_check().reindex(columns=list(STATUSES), fill_value=0)
         titles = df.drop_duplicates("check_id").set_index("check_id")
         title = localized(titles, "title", lang)
         rows = [[cid, title.get(cid, ""), *[fmt_int(v, lang) for v in vals]]
@@ -454,20 +477,29 @@ def _appendix(findings: Any, lang: str, permissions: Mapping[str, Iterable[str]]
 
 # ----------------------------------------------------------------------------- findings data
 
-def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP) -> dict[str, Any]:
+def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP,
+                     open_cap: int = DEFAULT_OPEN_CAP) -> dict[str, Any]:
     """The compact data behind the interactive table.
 
     Repeated strings (check, title, provider, account, region, controls, classification,
     remediation) are dictionary-encoded into ``s``; each row is a list (see ``cols``).
-    All non-PASS rows are kept; PASS rows beyond ``pass_cap`` are only counted.
+    The ``open_cap`` most severe non-PASS rows and the first ``pass_cap`` PASS rows are
+    kept; the others are only counted (``open_omitted``, ``pass_omitted``).
     """
     df = findings.core
     is_pass = (df["status"] == "PASS").to_numpy()
     keep_pass = is_pass & (is_pass.cumsum() <= pass_cap)
-    kept = findings.rows(~is_pass | keep_pass)
+    keep_open = ~is_pass
+    if keep_open.sum() > open_cap:
+        candidates = np.flatnonzero(keep_open)
+        severity = df["severity"].cat.codes.to_numpy()[candidates]
+        keep_open = np.zeros(len(df), dtype=bool)
+        keep_open[candidates[np.argsort(-severity, kind="stable")[:max(open_cap, 0)]]] = True
+    kept = findings.rows(keep_open | keep_pass)
     order = kept["severity"].cat.codes.to_numpy() * -1
     kept = kept.iloc[pd.Series(order).argsort(kind="stable").to_numpy()]
     omitted = int(is_pass.sum() - keep_pass.sum())
+    open_omitted = int((~is_pass).sum() - keep_open.sum())
     remediation = kept["remediation"]
     if lang != "en":
         from cloudaudit.engine import registry  # check metadata only: the localized remediation text
@@ -501,7 +533,8 @@ def findings_payload(findings: Any, lang: str, pass_cap: int = DEFAULT_PASS_CAP)
               columns["m"].tolist(), _texts(kept["acceptance"]), packed_evidence]
     rows = [list(r) for r in zip(*values)]
     return {"cols": names, "s": [str(u) for u in uniques], "rows": rows, "T": templates,
-            "E": [list(k) for k in schemas], "pass_omitted": omitted, "total": int(len(df)),
+            "E": [list(k) for k in schemas], "pass_omitted": omitted,
+            "open_omitted": open_omitted, "total": int(len(df)),
             "statuses": [STATUS_NAMES[lang][s] for s in STATUSES], "status_keys": list(STATUSES),
             "severities": [SEVERITY_NAMES[lang][s] for s in SEVERITIES]}
 
@@ -620,19 +653,22 @@ def render_html(findings: Any, lang: str = "en", *, organization: str | None = N
                 bundle_hash: str | None = None, collected_at: Any = None,
                 residency: pd.DataFrame | None = None, privileged: pd.DataFrame | None = None,
                 drift: pd.DataFrame | None = None, permissions: Mapping[str, Iterable[str]] | None = None,
-                pass_cap: int = DEFAULT_PASS_CAP, generated_at: Any = None) -> str:
+                pass_cap: int = DEFAULT_PASS_CAP, open_cap: int = DEFAULT_OPEN_CAP,
+                generated_at: Any = None) -> str:
     """The full self-contained HTML report for ``findings`` in ``lang`` (``en`` or ``ja``).
 
     Optional context: the organization name and scope (default: from the policy and the
     findings), tool version, evidence bundle hash, collection time, an inventory-derived
     ``residency`` table and ``privileged`` roster, ``drift`` (``Findings.diff`` output) and
     ``permissions`` (provider -> permissions used). Missing sections say "not available".
+    The findings table lists the ``open_cap`` most severe non-PASS findings and ``pass_cap``
+    PASS results; a note counts the rest (every row is in the CSV / JSON / XLSX exports).
     """
     lang = i18n.check_language(lang)
     ctx = {"organization": organization, "scope": scope, "tool_version": tool_version, "bundle_hash": bundle_hash,
            "collected_at": collected_at, "generated_at": generated_at}
     script = _static("report.js")
-    payload = findings_payload(findings, lang, pass_cap)
+    payload = findings_payload(findings, lang, pass_cap, open_cap)
     data = json_for_script({"data": payload, "ui": _ui_labels(lang)})
     csp = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src " + script_hash(script)
            + "; base-uri 'none'; form-action 'none'")
@@ -645,7 +681,9 @@ def render_html(findings: Any, lang: str = "en", *, organization: str | None = N
         isolation=_isolation(findings, lang), acceptances=_acceptances(findings, lang), drift=_drift(drift, lang),
         appendix=_appendix(findings, lang, permissions),
         pass_omitted=LABELS[lang]["pass_omitted"].format(count=fmt_int(payload["pass_omitted"], lang)),
-        n_omitted=payload["pass_omitted"])
+        n_omitted=payload["pass_omitted"],
+        open_omitted=LABELS[lang]["open_omitted"].format(count=fmt_int(payload["open_omitted"], lang)),
+        n_open_omitted=payload["open_omitted"])
 
 
 def render_compact(findings: Any, lang: str = "en", top: int = 10) -> str:

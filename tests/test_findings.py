@@ -49,6 +49,17 @@ def test_summary_and_coverage():
     assert any("AccessDenied" in reason for reason in cov["errors"])
 
 
+def test_by_check_counts_findings_per_check_and_status_like_a_crosstab():
+    f = findings(gaps=[{"provider": "aws", "account_id": "2", "table": "resources", "status": "denied",
+                        "message": "AccessDenied"}])
+    df = f.df
+    expected = pd.crosstab(df["check_id"].astype(str), df["status"].astype(str)).reindex(
+        columns=["PASS", "FAIL", "WARN", "ERROR", "SUPPRESSED"], fill_value=0)
+    got = f.by_check()
+    assert got.to_dict() == expected.to_dict() and got.index.tolist() == ["TST-101", "TST-102"]
+    assert got.loc["TST-101"].tolist() == [1, 1, 0, 1, 0]
+
+
 def test_by_control_lists_every_catalog_control_with_worst_status_and_manual_ones(monkeypatch):
     f = findings(gaps=[{"provider": "aws", "account_id": "2", "table": "resources", "status": "denied",
                         "message": "AccessDenied"}])

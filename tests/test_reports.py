@@ -183,6 +183,19 @@ def test_pass_rows_beyond_cap_are_counted_not_listed():
     assert "400 further passing results" in html
 
 
+def test_open_findings_beyond_cap_are_the_least_severe_and_are_counted_not_listed():
+    severities = ["low", "critical", "medium", "high", "low", "critical"]
+    rows = [row("ISL-001", "FAIL" if i % 2 else "ERROR", sev, resource=f"r-{i}") for i, sev in enumerate(severities)]
+    f = findings_from(rows + [row("ISL-001", "PASS", "low", resource="ok")])
+    for lang, note in (("en", "2 further findings"), ("ja", "2 件")):
+        html = render_html(f, lang=lang, open_cap=4)
+        data = data_block(html)["data"]
+        listed = decode_payload(data)
+        assert sorted(r["r"] for r in listed) == ["ok", "r-1", "r-2", "r-3", "r-5"]
+        assert data["open_omitted"] == 2 and data["total"] == 7 and 'id="open-omitted"' in html and note in html
+    assert 'id="open-omitted"' not in render_html(f, lang="en")
+
+
 def test_hundred_thousand_findings_stay_small():
     f = bulk_findings(n_pass=90_000, n_fail=10_000)
     html = render_html(f, lang="ja")
@@ -400,7 +413,7 @@ def test_failed_export_keeps_previous_report(tmp_path):
     write_xlsx(sample_findings(), target)
     before = target.read_bytes()
     broken = findings_from([row("RES-001", "FAIL", evidence=None)])
-    broken.df.loc[0, "evidence"] = "{not json"
+    broken.df.loc[0, "evidence"] = '{"countries": ["JP"'  # truncated: the export cannot read it
     with pytest.raises(ValueError):
         write_report(broken, target, "ocsf")
     with pytest.raises(ValueError):
@@ -463,3 +476,17 @@ def test_report_of_a_run_renders_only_the_rows_it_shows_and_matches_the_fully_re
         assert render_html(lazy, **options) == render_html(eager, **options)
         assert render_compact(lazy, lang=lang) == render_compact(eager, lang=lang)
     assert lazy._text is not None   # the PASS rows past the cap were never rendered
+
+
+def test_evidence_text_reads_one_key_of_each_object_as_json_would():
+    from reports.html import _evidence_text
+
+    objects = [{"countries": "JP", "name": "a"}, {"name": 'x,"countries":"US"', "countries": "JP, US"},
+               {"countries": 'quote " and \\ back'}, {"countries": None}, {"countries": ["JP"]}, {"name": "none"},
+               {"countries": "日本"}]
+    texts = [json.dumps(o, ensure_ascii=False, separators=(",", ":")) for o in objects] + [None, ""]
+    texts[1] = json.dumps(objects[1], ensure_ascii=False)  # with spaces, as other writers emit
+    got = _evidence_text(pd.Series(texts, dtype="string", index=range(10, 19)), "countries")
+    assert got.index.tolist() == list(range(10, 19))
+    assert got.tolist()[:3] == ["JP", "JP, US", 'quote " and \\ back'] and got.iloc[6] == "日本"
+    assert got.iloc[4] == "['JP']" and all(pd.isna(got.iloc[i]) for i in (3, 5, 7, 8))
