@@ -4,8 +4,8 @@ Times ``cloudaudit.engine.run_checks`` over the whole inventory, then each check
 check function itself (``Check.run``) and ``run_checks(inv, policy, checks=[id])`` (which adds
 the engine's work: result validation, coverage gaps, classification, acceptances). Reasons and
 evidence are rendered when read: after the whole run, the benchmark measures rendering the
-open rows' text (what the report shows) and then every row's (``Findings.df``). New checks are
-picked up from the registry automatically.
+open rows' text, the HTML report of the run, and then every row's text (``Findings.df``).
+New checks are picked up from the registry automatically.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from cloudaudit.engine import clear_run_caches, registry, run_checks
 from cloudaudit.policy import Policy
+from cloudaudit.reports import render_html
 
 from . import estate
 from ._common import measure, table, verdict
@@ -41,6 +42,9 @@ class ChecksResult:
     open_rows: int = 0          # FAIL, WARN and ERROR findings: what the report lists and Findings.failed returns
     render_open_s: float = 0.0  # their reasons and evidence
     render_open_mb: float = 0.0
+    report_s: float = 0.0       # the English HTML report of the run (reports.render_html)
+    report_mb: float = 0.0
+    report_size_mb: float = 0.0
     render_all_s: float = 0.0   # every finding's reasons and evidence (Findings.df)
     render_all_cpu_s: float = 0.0
     render_all_mb: float = 0.0
@@ -65,6 +69,9 @@ class ChecksResult:
             ["  of which inventory held before (MB)", self.inventory_mb, "", ""],
             [f"then: text of the {self.open_rows:,} FAIL/WARN/ERROR rows (s)", self.render_open_s, "", ""],
             ["  peak RSS (MB)", self.render_open_mb, "", ""],
+            ["then: HTML report of the run (s)", self.report_s, "", ""],
+            ["  peak RSS (MB)", self.report_mb, "", ""],
+            ["  file size (MB)", self.report_size_mb, "", ""],
             ["then: text of every row, Findings.df (s)", self.render_all_s, "", ""],
             ["  CPU time (s)", self.render_all_cpu_s, "", ""],
             ["  peak RSS (MB)", self.render_all_mb, "", ""],
@@ -110,13 +117,18 @@ def run(sizes: estate.Sizes = estate.Sizes(), *, seed: int = 27017, per_check: b
         status = findings.core["status"]
         result.statuses = {str(k): int(v) for k, v in status.value_counts().items()}
         # What consumers read next, each measured on its own: the open rows' text (the report,
-        # Findings.failed), then every row's (Findings.df, exports, history).
+        # Findings.failed), the HTML report, then every row's (Findings.df, exports, history).
         with measure() as m:
             shown = findings.rows(status.isin(["FAIL", "WARN", "ERROR"]).to_numpy())
         result.open_rows, result.render_open_s, result.render_open_mb = len(shown), m.wall, m.peak_mb
         raised = shown["reason"].str.startswith("check failed:").fillna(False).astype(bool)
         result.crashed = sorted(shown.loc[raised, "check_id"].astype(str).unique())
         del shown, raised
+        with measure() as m:
+            html = render_html(findings, lang="en")
+        result.report_s, result.report_mb = m.wall, m.peak_mb
+        result.report_size_mb = len(html.encode("utf-8")) / 1e6
+        del html
         with measure() as m:
             findings.df
         result.render_all_s, result.render_all_cpu_s, result.render_all_mb = m.wall, m.cpu, m.peak_mb
