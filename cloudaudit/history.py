@@ -20,17 +20,20 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ._version import __version__
 from .engine import FINDING_COLUMNS, SEVERITIES, STATUSES, new_run_id
 from .errors import CloudAuditError
-from .findings import Findings, finding_key
+from .findings import KEY_COLUMNS, Findings, finding_key
 
 DEFAULT_PATH = "cloudaudit-history.sqlite"
 OPEN_STATUSES: tuple[str, ...] = ("FAIL", "WARN", "ERROR")
+# what Findings.diff reads: drift never reads evidence, Japanese reasons or per-check text back
+DIFF_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "status", "severity", "title", "reason")
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"  # fixed width UTC, so text order is time order
 
 
@@ -133,6 +136,21 @@ def _ts_text(value: Any) -> str | None:
 
 
 _KEEP = re.compile(r"^\s*(\d+)\s*([hdwmy])\s*$", re.IGNORECASE)
+
+
+_CHUNK = 50_000  # findings converted to Python values at a time: recording a large run stays small
+
+
+def _stored_rows(findings: Findings, run_id: str) -> Iterator[tuple]:
+    """The findings as rows of the ``findings`` table, chunk by chunk (each chunk's text is
+    rendered, converted and handed to SQLite, then dropped)."""
+    for start in range(0, len(findings), _CHUNK):
+        part = findings.rows(np.arange(start, min(start + _CHUNK, len(findings))))
+        rows = part.assign(run_id=run_id, key=finding_key(part))
+        rows["collected_at"] = rows["collected_at"].dt.strftime(_TS_FORMAT)
+        rows["first_seen"] = None
+        rows = rows[list(STORED_COLUMNS)].astype(object)
+        yield from rows.where(rows.notna(), None).itertuples(index=False, name=None)
 
 
 def parse_keep(keep: str | timedelta | pd.DateOffset) -> timedelta | pd.DateOffset:
@@ -341,9 +359,16 @@ class History:
 
     def findings(self, run_id: str | None = None) -> Findings:
         """The findings of one run (default the latest) as a :class:`Findings` with the usual dtypes."""
-        run_id = self.resolve(run_id)
-        df = pd.read_sql_query(f"SELECT {', '.join(FINDING_COLUMNS)} FROM findings WHERE run_id = ? ORDER BY rowid",
-                               self._conn, params=(run_id,))
+        return self._findings(self.resolve(run_id))
+
+    def _findings(self, run_id: str, statuses: Sequence[str] | None = None,
+                  columns: Sequence[str] = FINDING_COLUMNS) -> Findings:
+        """The findings of a resolved run: only those with ``statuses`` when given, and only
+        ``columns`` read (the others are missing)."""
+        where = "" if statuses is None else f" AND status IN ({', '.join(repr(s) for s in statuses)})"
+        columns = list(dict.fromkeys([*columns, "collected_at"]))
+        df = pd.read_sql_query(f"SELECT {', '.join(columns)} FROM findings WHERE run_id = ?{where} "
+                               "ORDER BY rowid", self._conn, params=(run_id,))
         meta_row = self.runs().set_index("run_id").loc[run_id]
         meta = {"run_id": run_id, "started": meta_row["started"], "finished": meta_row["finished"],
                 "tool_version": meta_row["tool_version"], "providers": meta_row["providers"],
@@ -369,8 +394,10 @@ class History:
             a = ids[ids.index(b) - 1] if ids.index(b) > 0 else None
         else:
             a = self.resolve(run_a)
-        after = self.findings(b)
-        before = self.findings(a) if a is not None else Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)))
+        # only open rows take part in a diff: a run's passes are never read back
+        after = self._findings(b, OPEN_STATUSES, DIFF_COLUMNS)
+        before = (self._findings(a, OPEN_STATUSES, DIFF_COLUMNS) if a is not None
+                  else Findings(pd.DataFrame(columns=list(FINDING_COLUMNS))))
         out = after.diff(before)
         seen = self._first_seen(b).set_index("key")["first_seen"]
         if a is not None:
@@ -389,7 +416,7 @@ class History:
         """
         info = {**findings.meta, **(meta or {})}
         run_id = str(info.get("run_id") or findings.run_id or new_run_id())
-        df = findings.df
+        df = findings.core  # the text of the rows is read chunk by chunk below
         started = _ts_text(info.get("started")) or _ts_text(df["collected_at"].min()) or _now_text()
         providers = info.get("providers")
         if providers is None:
@@ -400,11 +427,6 @@ class History:
                    info.get("policy_source"), info.get("bundle_sha256"),
                    float(findings.coverage()["ratio"]), json.dumps(counts))
 
-        rows = df.assign(run_id=run_id, key=finding_key(df))
-        rows["collected_at"] = rows["collected_at"].dt.strftime(_TS_FORMAT)
-        rows["first_seen"] = None
-        rows = rows[list(STORED_COLUMNS)].astype(object)
-        rows = rows.where(rows.notna(), None)
         placeholders = ", ".join("?" * len(STORED_COLUMNS))
 
         conn = self._conn
@@ -416,7 +438,7 @@ class History:
                 conn.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
                              run_row)
                 conn.executemany(f"INSERT INTO findings ({', '.join(STORED_COLUMNS)}) VALUES ({placeholders})",
-                                 rows.itertuples(index=False, name=None))
+                                 _stored_rows(findings, run_id))
                 # first_seen in one statement: the earliest first_seen any run stored for the key
                 # (kept by surviving runs after pruning), else this run's start.
                 conn.execute(

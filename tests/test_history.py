@@ -135,6 +135,23 @@ def test_findings_round_trip_with_the_same_columns_and_dtypes(recorded):
     assert back.meta["run_id"] == "run2" and back.meta["providers"] == ["aws"]
 
 
+def test_a_run_recorded_in_small_chunks_reads_back_the_same(tmp_path, monkeypatch):
+    import cloudaudit.history as history
+
+    run1, run2, _ = three_scans()
+    with History(tmp_path / "whole.sqlite") as h:
+        h.record(run1)
+        whole = h.record(run2).drift
+    monkeypatch.setattr(history, "_CHUNK", 2)  # run2's six findings in three chunks
+    with History(tmp_path / "chunked.sqlite") as h:
+        h.record(run1)
+        chunked = h.record(run2).drift
+        back = h.findings("run2")
+    pd.testing.assert_frame_equal(back.df, run2.df)
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert len(run2) == 6 and set(chunked["change"]) == {"new", "resolved", "persisting"}
+
+
 def test_runs_table(recorded):
     path, _, _ = recorded
     with History(path) as h:
