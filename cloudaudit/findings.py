@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -98,6 +98,17 @@ class Findings:
 
     def __len__(self) -> int:
         return len(self._frame)
+
+    def chunks(self, size: int = 50_000) -> Iterator["Findings"]:
+        """The findings in consecutive chunks of ``size`` rows, each a :class:`Findings` with its
+        text rendered: for writing a large run out without holding every row's text at once.
+        An empty run yields one empty chunk."""
+        if size < 1:
+            raise ValueError(f"chunk size must be at least 1, not {size}")
+        n = len(self._frame)
+        for start in range(0, max(n, 1), size):
+            yield Findings(self.rows(np.arange(start, min(start + size, n))),
+                           expired_acceptances=self.expired_acceptances, policy=self.policy, meta=self.meta)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled with every row's text (a Dask result, a saved notebook variable)."""

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
@@ -51,9 +51,23 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "w"
 
 
 def write_json(findings: Any, path: str | Path) -> Path:
-    """Findings as a JSON array of objects (controls and policy items as lists)."""
-    records = findings.to_records()
-    return atomic_write(path, lambda f: json.dump(records, f, ensure_ascii=False, indent=1))
+    """Findings as a JSON array of objects (controls and policy items as lists), written chunk
+    by chunk: the same text as ``json.dump(findings.to_records(), indent=1)``."""
+    def write(handle: Any) -> None:
+        _write_array(handle, (record for part in findings.chunks() for record in part.to_records()),
+                     lambda record: json.dumps(record, ensure_ascii=False, indent=1).replace("\n", "\n "),
+                     "[\n ", ",\n ", "\n]")
+
+    return atomic_write(path, write)
+
+
+def _write_array(handle: Any, items: Any, dumps: Callable[[Any], str], open_: str, sep: str, close: str) -> None:
+    """A JSON array of ``items`` written one at a time (``[]`` when there are none)."""
+    first = True
+    for item in items:
+        handle.write((open_ if first else sep) + dumps(item))
+        first = False
+    handle.write("[]" if first else close)
 
 
 # ----------------------------------------------------------------------------- spreadsheet safety
@@ -92,12 +106,12 @@ def findings_table(findings: Any) -> pd.DataFrame:
 
 
 def write_csv(findings: Any, path: str | Path) -> Path:
-    """Findings as CSV in UTF-8 with a BOM (so Excel shows Japanese correctly)."""
-    table = findings_table(findings)
-
+    """Findings as CSV in UTF-8 with a BOM (so Excel shows Japanese correctly), written chunk by
+    chunk (a large run's rows are never all held as text)."""
     def write(handle: Any) -> None:
         handle.write("\ufeff")
-        table.to_csv(handle, index=False, lineterminator="\r\n")
+        for n, part in enumerate(findings.chunks()):
+            findings_table(part).to_csv(handle, index=False, header=n == 0, lineterminator="\r\n")
 
     return atomic_write(path, write)
 
@@ -168,10 +182,13 @@ STANDARD = "ISO/IEC 27017:2015"
 
 def ocsf_events(findings: Any, lang: str = "en", tool_version: str | None = None) -> list[dict[str, Any]]:
     """Findings as OCSF Compliance Finding events (class 2003, category 2), schema version ``OCSF_VERSION``."""
+    return [event for part in findings.chunks() for event in _ocsf_events(part, lang, tool_version)]
+
+
+def _ocsf_events(findings: Any, lang: str, tool_version: str | None) -> Iterator[dict[str, Any]]:
     from cloudaudit._version import __version__
 
     version = tool_version or __version__
-    events = []
     titles = localized(findings.df, "title", lang).tolist()
     reasons = localized(findings.df, "reason", lang).tolist()
     for r, title, reason in zip(findings.to_records(), titles, reasons):
@@ -208,14 +225,17 @@ def ocsf_events(findings: Any, lang: str = "en", tool_version: str | None = None
         for obj in (event["resources"][0] if event["resources"] else {}, event):
             for k in [k for k, v in obj.items() if v is None]:
                 del obj[k]
-        events.append(event)
-    return events
+        yield event
 
 
 def write_ocsf(findings: Any, path: str | Path, lang: str = "en", tool_version: str | None = None) -> Path:
     """OCSF Compliance Finding events as a JSON array (one event per finding)."""
-    events = ocsf_events(findings, lang=lang, tool_version=tool_version)
-    return atomic_write(path, lambda f: json.dump(events, f, ensure_ascii=False, separators=(",", ":")))
+    def write(handle: Any) -> None:
+        events = (event for part in findings.chunks() for event in _ocsf_events(part, lang, tool_version))
+        _write_array(handle, events, lambda e: json.dumps(e, ensure_ascii=False, separators=(",", ":")),
+                     "[", ",", "]")
+
+    return atomic_write(path, write)
 
 
 # ----------------------------------------------------------------------------- dispatcher

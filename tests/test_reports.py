@@ -490,3 +490,22 @@ def test_evidence_text_reads_one_key_of_each_object_as_json_would():
     assert got.index.tolist() == list(range(10, 19))
     assert got.tolist()[:3] == ["JP", "JP, US", 'quote " and \\ back'] and got.iloc[6] == "日本"
     assert got.iloc[4] == "['JP']" and all(pd.isna(got.iloc[i]) for i in (3, 5, 7, 8))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ocsf"])
+def test_exports_written_in_chunks_are_the_text_of_one_piece(tmp_path, monkeypatch, fmt):
+    from cloudaudit.findings import Findings
+    from reports import exports
+
+    f = sample_findings()
+    whole = {"csv": lambda: "\ufeff" + exports.findings_table(f).to_csv(index=False, lineterminator="\r\n"),
+             "json": lambda: json.dumps(f.to_records(), ensure_ascii=False, indent=1),
+             "ocsf": lambda: json.dumps(exports.ocsf_events(f), ensure_ascii=False, separators=(",", ":"))}[fmt]()
+    chunks = Findings.chunks
+    monkeypatch.setattr(Findings, "chunks", lambda self, size=50_000: chunks(self, 2))  # several chunks
+    assert len(f) > 4
+    written = write_report(f, tmp_path / f"out.{fmt}", fmt).read_bytes().decode("utf-8")
+    assert written == whole
+    empty = findings_from([])
+    assert write_report(empty, tmp_path / f"empty.{fmt}", fmt).read_bytes().decode("utf-8").strip("\ufeff\r\n") in (
+        "[]", ",".join(exports.findings_table(empty).columns))
