@@ -137,33 +137,62 @@ def _xml_safe(values: Any) -> list[Any]:
 
 def write_xlsx(findings: Any, path: str | Path, *, residency: pd.DataFrame | None = None,
                privileged: pd.DataFrame | None = None, **_: Any) -> Path:
-    """An Excel workbook with sheets findings, controls, residency, privileged and coverage."""
+    """An Excel workbook with sheets findings, controls, residency, privileged and coverage
+    (findings past Excel's 1,048,575 data rows per sheet go on sheets ``findings 2`` ...)."""
     from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
 
     from .html import derive_privileged, derive_residency
 
     residency = residency if residency is not None else derive_residency(findings)
     privileged = privileged if privileged is not None else derive_privileged(findings)
+    book = Workbook(write_only=True)
+    _findings_sheets(book, findings)
     sheets = {
-        "findings": findings_table(findings),
         "controls": safe_frame(findings.by_control()),
         "residency": safe_frame(residency) if residency is not None else _not_available("residency"),
         "privileged": safe_frame(privileged) if privileged is not None else _not_available("privileged"),
         "coverage": safe_frame(_coverage_frame(findings)),
     }
-    book = Workbook(write_only=True)
     for name, frame in sheets.items():
-        sheet = book.create_sheet(name)
-        sheet.freeze_panes = "A2"
-        for i, col in enumerate(frame.columns, start=1):
-            width = 60 if col in ("reason", "reason_ja", "evidence", "title", "title_ja", "resource_id") else 16
-            sheet.column_dimensions[get_column_letter(i)].width = width
-        sheet.append(_xml_safe(frame.columns))
-        clean = frame.astype(object).where(frame.notna(), None)
-        for values in clean.itertuples(index=False, name=None):
+        sheet = _sheet(book, name, frame.columns)
+        for values in _cells(frame):
             sheet.append(_xml_safe(values))
     return atomic_write(path, book.save, mode="wb")
+
+
+XLSX_MAX_ROWS = 1_048_576  # rows of an Excel sheet, the header included
+
+
+def _findings_sheets(book: Any, findings: Any, max_rows: int = XLSX_MAX_ROWS) -> None:
+    """The findings, chunk by chunk, on sheets ``findings``, ``findings 2`` ... of at most
+    ``max_rows`` rows each (a large run has more findings than one Excel sheet holds)."""
+    sheet, used, number = None, 0, 1
+    for part in findings.chunks():
+        table = findings_table(part)
+        if sheet is None:
+            sheet, used = _sheet(book, "findings", table.columns), 1
+        for values in _cells(table):
+            if used == max_rows:
+                number += 1
+                sheet, used = _sheet(book, f"findings {number}", table.columns), 1
+            sheet.append(_xml_safe(values))
+            used += 1
+
+
+def _sheet(book: Any, name: str, columns: Any) -> Any:
+    from openpyxl.utils import get_column_letter
+
+    sheet = book.create_sheet(name)
+    sheet.freeze_panes = "A2"
+    for i, col in enumerate(columns, start=1):
+        width = 60 if col in ("reason", "reason_ja", "evidence", "title", "title_ja", "resource_id") else 16
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    sheet.append(_xml_safe(columns))
+    return sheet
+
+
+def _cells(frame: pd.DataFrame) -> Iterator[tuple]:
+    return frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
 
 
 # ----------------------------------------------------------------------------- OCSF

@@ -509,3 +509,28 @@ def test_exports_written_in_chunks_are_the_text_of_one_piece(tmp_path, monkeypat
     empty = findings_from([])
     assert write_report(empty, tmp_path / f"empty.{fmt}", fmt).read_bytes().decode("utf-8").strip("\ufeff\r\n") in (
         "[]", ",".join(exports.findings_table(empty).columns))
+
+
+def test_findings_past_the_rows_of_one_sheet_continue_on_the_next(tmp_path, monkeypatch):
+    from openpyxl import Workbook, load_workbook
+
+    from cloudaudit.findings import Findings
+    from reports import exports
+
+    f = sample_findings()
+    chunks = Findings.chunks
+    monkeypatch.setattr(Findings, "chunks", lambda self, size=50_000: chunks(self, 3))
+    book = Workbook(write_only=True)
+    exports._findings_sheets(book, f, max_rows=3)   # a header and two findings per sheet
+    book.save(tmp_path / "split.xlsx")
+    back = load_workbook(tmp_path / "split.xlsx", read_only=True)
+    expected = exports.findings_table(f)
+    n_sheets = -(-len(f) // 2)
+    assert back.sheetnames == ["findings"] + [f"findings {i}" for i in range(2, n_sheets + 1)]
+    rows = []
+    for name in back.sheetnames:
+        values = list(back[name].iter_rows(values_only=True))
+        assert list(values[0]) == list(expected.columns) and 1 < len(values) <= 3
+        rows += values[1:]
+    ids = expected["resource_id"].astype(object).where(expected["resource_id"].notna(), None).tolist()
+    assert [r[expected.columns.get_loc("resource_id")] for r in rows] == ids and None in ids
