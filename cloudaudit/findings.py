@@ -86,8 +86,15 @@ class Findings:
         """The findings where a boolean mask over :attr:`core` is true (or at the given row
         positions), with every column: only these rows' reasons and evidence are rendered.
         The index is the rows' positions, as in ``df``."""
+        if isinstance(where, pd.Series) and pd.api.types.is_bool_dtype(where.dtype):
+            where = where.fillna(False).to_numpy(dtype=bool)  # a nullable mask: <NA> is not selected
         where = np.asarray(where)
-        positions = np.flatnonzero(where) if where.dtype == bool else where.astype(np.int64)
+        if where.dtype == bool:
+            if len(where) != len(self._frame):
+                raise ValueError(f"a mask of {len(where)} values for {len(self._frame)} findings")
+            positions = np.flatnonzero(where)
+        else:
+            positions = where.astype(np.int64)
         with self._rendering:
             out = self._frame.iloc[positions]
             if self._text is None:

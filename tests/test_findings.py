@@ -2,7 +2,9 @@
 
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from cloudaudit import catalog
 from cloudaudit.engine import define_check, run_checks
@@ -109,3 +111,14 @@ def test_findings_of_a_run_pickle_with_their_text():
     copy = pickle.loads(pickle.dumps(findings))
     pd.testing.assert_frame_equal(copy.df, findings.df)
     assert copy.df["reason"].str.len().gt(0).all() and len(copy.rows([0])) == 1
+
+
+def test_rows_take_a_nullable_mask_or_positions_and_refuse_a_mask_of_the_wrong_length():
+    f = findings()
+    core = f.core
+    mask = pd.Series([True, None, False] + [False] * (len(f) - 3), dtype="boolean")
+    assert f.rows(mask).index.tolist() == [0]
+    assert f.rows([2, 0]).index.tolist() == [2, 0] and f.rows([]).empty
+    assert f.rows(core["status"] == "FAIL")["reason"].tolist() == ["b bad"]
+    with pytest.raises(ValueError, match="mask of 2 values"):
+        f.rows(np.array([True, False]))
