@@ -63,6 +63,45 @@ def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
     return resource_labels(inv, policy, inherit)
 
 
+def with_labels(inv, policy: Policy, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with the label ``columns`` of :func:`classification`, as
+    ``lookup(frame, classification(inv, policy), RKEY, columns)`` gives them.
+
+    Most callers pass a filter of ``inv.resources`` (:func:`data_bearing` ...), whose index
+    still names the resources' rows: then the labels, one row per resource in the same order,
+    are taken by position (no hashing of a million ids), after checking that those rows
+    have the frame's keys. Any other frame is looked up by key.
+    """
+    labels = classification(inv, policy)
+    positions = _resource_rows(inv.resources, frame)
+    if positions is None:
+        return lookup(frame, labels, RKEY, columns)
+    out = frame.reset_index(drop=True)
+    # the same take as lookup's, so the columns have the dtypes a lookup gives
+    taken = {col: pd.api.extensions.take(labels[col].array, positions, allow_fill=True) for col in columns}
+    return out.assign(**{col: pd.Series(values, index=out.index) for col, values in taken.items()})
+
+
+def _resource_rows(resources: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray | None:
+    """The positions in ``resources`` of ``frame``'s rows when its index names them and the
+    keys there are the frame's (missing matching missing, as in a lookup); else None."""
+    index = resources.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return None
+    if not pd.api.types.is_integer_dtype(frame.index.dtype):
+        return None
+    positions = frame.index.to_numpy().astype(np.int64)
+    if len(positions) and (positions.min() < 0 or positions.max() >= len(resources)):
+        return None
+    for key in RKEY:
+        mine = text_array(frame[key])
+        theirs = text_array(resources[key]).take(pa.array(positions))
+        same = pc.or_(pc.fill_null(pc.equal(mine, theirs), False), pc.and_(pc.is_null(mine), pc.is_null(theirs)))
+        if not pc.all(same).as_py() and len(positions):
+            return None
+    return positions
+
+
 def judged_level(level: pd.Series, policy: Policy) -> pd.Series:
     """The level a resource is judged at: a level outside the policy matrix (an invalid label)
     is judged at the policy's default level (CLS-001 reports the label itself)."""

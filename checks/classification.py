@@ -14,8 +14,8 @@ from cloudaudit.engine import check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, RKEY, classification, data_bearing, flag, join_nonempty, judged_level,
-                      level_name_ja, location_verdict)
+from ._common import (BACKUP_KINDS, data_bearing, flag, join_nonempty, judged_level, level_name_ja, location_verdict,
+                      with_labels)
 
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
 # Kinds where anonymous access is a real setting: unknown there is a violation (fail closed).
@@ -48,7 +48,7 @@ _LOGGABLE = ("bucket", "database", "table", "dataset", "file_share", "secret", "
 )
 def missing_labels(inv, policy: Policy) -> pd.DataFrame:
     res = data_bearing(inv)
-    res = lookup(res, classification(inv, policy), RKEY, ["label", "level", "labelled", "label_source"])
+    res = with_labels(inv, policy, res, ["label", "level", "labelled", "label_source"])
     labelled = flag(res["labelled"], False)
     invalid = labelled & (res["level"] == "invalid").fillna(False).astype(bool)
     status = np.where(~labelled | invalid, "FAIL", "PASS")
@@ -79,7 +79,7 @@ def missing_labels(inv, policy: Policy) -> pd.DataFrame:
 )
 def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     res = data_bearing(inv)
-    res = lookup(res, classification(inv, policy), RKEY, ["label", "level", "labelled"])
+    res = with_labels(inv, policy, res, ["label", "level", "labelled"])
     level = judged_level(res["level"], policy)
     res["level"] = level
     rules = pd.DataFrame([{"level": k, "_public_ok": v.public_allowed, "_cmk": v.customer_managed_key,

@@ -6,11 +6,9 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import ESCALATING_LEVELS, check
-from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (RKEY, WEB_ENDPOINT_KINDS, classification, data_bearing, flag, judged_level,
-                      level_name_ja, resources)
+from ._common import WEB_ENDPOINT_KINDS, data_bearing, flag, judged_level, level_name_ja, resources, with_labels
 
 
 def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +42,7 @@ def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndar
 )
 def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
     res = data_bearing(inv)
-    res = lookup(res, classification(inv, policy), RKEY, ["level", "labelled"])
+    res = with_labels(inv, policy, res, ["level", "labelled"])
     level = judged_level(res["level"], policy)
     required = level.map({k: v.customer_managed_key for k, v in policy.matrix.items()}).fillna(True).astype(bool)
     enc = res["encryption"].str.lower()

@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
-from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import classification, flag, guardrail_verdict, joined, level_name_ja, text_or
+from ._common import flag, guardrail_verdict, joined, level_name_ja, text_or, with_labels
 from .authentication import KEY, account_universe
 
 RKEY = KEY + ["region"]
@@ -164,7 +163,7 @@ def log_retention(inv, policy: Policy) -> pd.DataFrame:
 )
 def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
     res = inv.resources[inv.resources["kind"].isin(DATA_STORE_KINDS).fillna(False)]
-    res = lookup(res, classification(inv, policy), KEY + ["resource_id"], ["label", "level", "labelled"])
+    res = with_labels(inv, policy, res, ["label", "level", "labelled"])
     # A level the matrix does not know (an invalid label) is held to the strictest rule.
     required = {level: rules.data_access_logging for level, rules in policy.matrix.items()}
     res = res[res["level"].map(required).astype("boolean").fillna(True).astype(bool)]

@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import ESCALATING_LEVELS, check
-from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import KEY, RKEY, accounts, classification, data_bearing, flag, guardrail_presence
+from ._common import KEY, accounts, data_bearing, flag, guardrail_presence, with_labels
 
 # Providers offering customer approval of provider-personnel access (Customer Lockbox, Access
 # Approval); on AWS the control is customer-held keys for classified data.
@@ -53,7 +52,7 @@ APPROVAL_PROVIDERS = ("azure", "gcp")
 def provider_access(inv, policy: Policy) -> pd.DataFrame:
     accts = accounts(inv)
     res = data_bearing(inv)
-    res = lookup(res, classification(inv, policy), RKEY, ["level"])
+    res = with_labels(inv, policy, res, ["level"])
     res = res[res["level"].isin(ESCALATING_LEVELS)]
     res = res.assign(_nocmk=(res["encryption"] != "customer").fillna(True).astype(bool),
                      _ts=res["level"] == "top_secret")

@@ -15,7 +15,7 @@ from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text,
-                      classification, data_bearing, flag, level_name_ja, location_verdict, names, resources)
+                      data_bearing, flag, level_name_ja, location_verdict, names, resources, with_labels)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -360,7 +360,7 @@ def global_services(inv, policy: Policy) -> pd.DataFrame:
     # firewalls and security groups are global control-plane objects that hold no customer data
     holds_data = ~r["kind"].isin(["security_group", "peering"]).fillna(False).astype(bool)
     r = r[(is_global & holds_data) | (r["kind"] == "cdn")]
-    r = lookup(r, classification(inv, policy), ["provider", "account_id", "resource_id"], ["level"])
+    r = with_labels(inv, policy, r, ["level"])
     sensitive = r["kind"].isin(_GLOBAL_CONTENT_KINDS) & r["level"].isin(ESCALATING_LEVELS)
     status = np.where(sensitive, "FAIL", "WARN")
     severity = np.where(sensitive, "medium", "info")

@@ -143,3 +143,35 @@ def test_tables_shared_by_the_checks_of_a_run_are_not_kept_after_it():
                                 "name": "b", "kind": "bucket"}])
     findings = run_checks(inv, Policy(), checks=["CLS-001", "CLS-002", "ENC-001"])
     assert len(findings) == 3 and not memo._MEMO
+
+
+def test_with_labels_takes_the_labels_of_a_filter_of_the_resources_by_position_or_looks_them_up():
+    from cloudaudit.frames import lookup
+    from cloudaudit.policy import Policy
+    from cloudaudit.testing import inventory
+
+    res = [{"provider": "aws", "account_id": a, "region": "ap-northeast-1", "resource_id": r, "name": r,
+            "kind": "bucket"} for a, r in [("1", "x"), ("1", "y"), ("2", "x"), ("2", "z")]]
+    tags = [{"provider": "aws", "account_id": "1", "resource_id": "x", "key": "classification", "value": "極秘"},
+            {"provider": "aws", "account_id": "2", "resource_id": "2", "key": "classification", "value": "公開"}]
+    inv = inventory(resources=res, tags=tags)
+    policy = Policy()
+    columns = ["label", "level", "labelled", "label_source"]
+    labels = _common.classification(inv, policy)
+    frames = {"filter": inv.resources.iloc[[3, 0, 2]],                                   # by position
+              "reindexed": inv.resources.iloc[[3, 0, 2]].reset_index(drop=True),        # index no longer names rows
+              "edited": inv.resources.iloc[[1, 2]].assign(account_id=["2", "1"]),       # keys differ there
+              "empty": inv.resources.iloc[[]]}
+    for name, frame in frames.items():
+        got = _common.with_labels(inv, policy, frame, columns)
+        # values as a lookup gives them (a lookup's bool column is object where it filled a row)
+        pd.testing.assert_frame_equal(got, lookup(frame, labels, _common.RKEY, columns), obj=name, check_dtype=False)
+    # the filter is read by position; the others by key
+    assert _common._resource_rows(inv.resources, frames["filter"]).tolist() == [3, 0, 2]
+    assert _common._resource_rows(inv.resources, frames["edited"]) is None
+    assert _common._resource_rows(inv.resources, frames["reindexed"]) is None
+    got = _common.with_labels(inv, policy, frames["filter"], columns)
+    assert got["level"].tolist() == ["public", "top_secret", "public"]
+    assert got["label_source"].tolist() == ["account", "resource", "account"]
+    # (2, y) is no resource of the inventory; (1, x) is, labelled 極秘
+    assert _common.with_labels(inv, policy, frames["edited"], ["level"])["level"].isna().tolist() == [True, False]
