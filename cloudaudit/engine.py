@@ -520,6 +520,7 @@ class DeferredText:
         self._parts = list(parts)
         self._starts = np.cumsum([0] + [len(p.frame) for p in self._parts])
         self._workers = workers
+        self._broken: str | None = None
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -546,11 +547,18 @@ class DeferredText:
                 part.pending, part.text = None, _NO_TEXT  # every row is rendered once: free the sources
             return chunks
 
-        if self._workers > 1 and len(jobs) > 1:
-            with ThreadPoolExecutor(min(self._workers, len(jobs)), thread_name_prefix="cloudaudit-text") as pool:
-                rendered = list(pool.map(render, jobs))
-        else:
-            rendered = [render(job) for job in jobs]
+        if self._broken is not None:
+            raise RuntimeError(f"the findings' text could not be rendered: {self._broken}")
+        try:
+            if self._workers > 1 and len(jobs) > 1:
+                with ThreadPoolExecutor(min(self._workers, len(jobs)), thread_name_prefix="cloudaudit-text") as pool:
+                    rendered = list(pool.map(render, jobs))
+            else:
+                rendered = [render(job) for job in jobs]
+        except BaseException as exc:
+            if positions is None:  # some parts may be released already: never render a partial run
+                self._broken = f"{type(exc).__name__}: {exc}"
+            raise
         if positions is None:
             self._parts = []
         out = {}
@@ -820,6 +828,10 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     :data:`MAX_WORKERS`; 1 runs them one after the other). The pandas and Arrow kernels they
     spend their time in release the GIL, so two cores check about 1.6 times as fast. The
     findings are the same, in the same order, whatever the pool size.
+
+    Each check's reason templates are checked here (a missing template or field makes the
+    check ERROR); its reasons and evidence are rendered when read (:attr:`Findings.core` never
+    renders them, :meth:`Findings.rows` renders the rows asked for, ``Findings.df`` every row).
     """
     from .findings import Findings  # local: findings imports engine constants
 

@@ -464,3 +464,27 @@ def test_large_results_with_repeated_text_render_the_same_text():
                          for i, (k, t) in enumerate(zip(kinds, notes))]
     assert df["reason"].tolist() == expected_reason
     assert df["evidence"].tolist() == expected_evidence
+
+
+def test_a_run_whose_text_failed_to_render_says_so_instead_of_giving_partial_text(monkeypatch):
+    from cloudaudit import engine
+
+    checks = [define_check(f"TST-04{n}", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                           severity="low", needs=["resources"], reasons=REASONS) for n in range(2)]
+    findings = run_checks(inventory(resources=[bucket("1", "a", True)]), Policy(), checks=checks, workers=1)
+    render, calls = engine._Pending.render, []
+
+    def failing_second(self, rows):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("out of memory")
+        return render(self, rows)
+
+    monkeypatch.setattr(engine._Pending, "render", failing_second)
+    with pytest.raises(MemoryError):
+        findings.df
+    monkeypatch.setattr(engine._Pending, "render", render)
+    for read in (lambda: findings.df, lambda: findings.rows([0])):
+        with pytest.raises(RuntimeError, match="could not be rendered: MemoryError: out of memory"):
+            read()
+    assert findings.summary().loc["total", "FAIL"] == 2   # what needs no text still works
