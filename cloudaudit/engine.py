@@ -511,7 +511,7 @@ class _Part:
         return chunks
 
 
-class DeferredText:
+class _DeferredText:
     """The reasons and evidence of a run's findings, rendered for the rows asked for
     (:meth:`cloudaudit.findings.Findings.rows`, or every row on first use of ``Findings.df``).
     Checks' parts are rendered on a pool of threads, as the checks ran."""
@@ -874,7 +874,7 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
                                                    categories=[run_id or new_run_id()])
     findings["collected_at"] = pd.Timestamp(collected_at) if collected_at else now
     findings = findings.reindex(columns=[col for col in FINDING_COLUMNS if col not in TEXT_COLUMNS])
-    return Findings(findings, expired_acceptances=expired, policy=policy, text=DeferredText(parts, workers))
+    return Findings(findings, expired_acceptances=expired, policy=policy, text=_DeferredText(parts, workers))
 
 
 def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy, scopes: pd.DataFrame,
