@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
-from cloudaudit.frames import lookup, map_text, text_array
+from cloudaudit.frames import lookup, map_text, same_values, text_array
 from cloudaudit.labels import resource_labels
 from cloudaudit.memo import memoized
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
@@ -94,10 +94,7 @@ def _resource_rows(resources: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray |
     if len(positions) and (positions.min() < 0 or positions.max() >= len(resources)):
         return None
     for key in RKEY:
-        mine = text_array(frame[key])
-        theirs = text_array(resources[key]).take(pa.array(positions))
-        same = pc.or_(pc.fill_null(pc.equal(mine, theirs), False), pc.and_(pc.is_null(mine), pc.is_null(theirs)))
-        if not pc.all(same).as_py() and len(positions):
+        if not same_values(text_array(frame[key]), text_array(resources[key]).take(pa.array(positions))).all():
             return None
     return positions
 

@@ -46,10 +46,8 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     if others and len(hit):
         same = np.ones(len(hit), dtype=bool)
         for key in others:
-            mine = pc.take(_strings(left[key]), pa.array(hit))
-            theirs = pc.take(_strings(right[key]), pa.array(found[hit]))
-            both_missing = pc.and_(pc.is_null(mine), pc.is_null(theirs))
-            same &= pc.or_(pc.fill_null(pc.equal(mine, theirs), False), both_missing).to_numpy(zero_copy_only=False)
+            same &= same_values(pc.take(_strings(left[key]), pa.array(hit)),
+                                pc.take(_strings(right[key]), pa.array(found[hit])))
         found[hit[~same]] = -1
     out = left.reset_index(drop=True)
     added = {col: _take(right[col], found) for col in columns}
@@ -63,6 +61,13 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
             column.iloc[rows[fill]] = matched[col].to_numpy()[fill]
             added[col] = column.array
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in added.items()})
+
+
+def same_values(mine, theirs) -> np.ndarray:
+    """Element-wise equality of two Arrow arrays of one length, a missing value equal to a
+    missing value (as keys compare in a merge)."""
+    both_missing = pc.and_(pc.is_null(mine), pc.is_null(theirs))
+    return pc.or_(pc.fill_null(pc.equal(mine, theirs), False), both_missing).to_numpy(zero_copy_only=False)
 
 
 def text_array(values: pd.Series) -> "pa.Array":

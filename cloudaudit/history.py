@@ -22,7 +22,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from ._version import __version__
@@ -144,8 +143,8 @@ _CHUNK = 50_000  # findings converted to Python values at a time: recording a la
 def _stored_rows(findings: Findings, run_id: str) -> Iterator[tuple]:
     """The findings as rows of the ``findings`` table, chunk by chunk (each chunk's text is
     rendered, converted and handed to SQLite, then dropped)."""
-    for start in range(0, len(findings), _CHUNK):
-        part = findings.rows(np.arange(start, min(start + _CHUNK, len(findings))))
+    for chunk in findings.chunks(_CHUNK):
+        part = chunk.df
         rows = part.assign(run_id=run_id, key=finding_key(part))
         rows["collected_at"] = rows["collected_at"].dt.strftime(_TS_FORMAT)
         rows["first_seen"] = None
