@@ -487,18 +487,22 @@ def _repetitive_text(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
 
 @dataclass
 class _Part:
-    """One check's findings: the first ``len(rows)`` rendered from ``pending`` (result rows
-    ``rows``), then rows whose text is already known (``text``: coverage gaps, a failed check)."""
+    """One check's findings (``size`` rows): the first ``len(rows)`` rendered from ``pending``
+    (result rows ``rows``), then rows whose text is already known (``text``: coverage gaps, a
+    failed check)."""
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # the rows without text, until run_checks has gathered them
     pending: _Pending | None
     rows: np.ndarray
     text: pd.DataFrame
 
+    def __post_init__(self) -> None:
+        self.size = len(self.frame)
+
     def render(self, local: np.ndarray | None) -> dict[str, list["pa.Array"]]:
         """Chunks of the text of the part's rows ``local`` (sorted positions; None: every row)."""
         if local is None:
-            local = np.arange(len(self.frame))
+            local = np.arange(self.size)
         deferred = local[local < len(self.rows)]
         known = local[len(deferred):] - len(self.rows)
         chunks: dict[str, list] = {col: [] for col in TEXT_COLUMNS}
@@ -518,7 +522,7 @@ class _DeferredText:
 
     def __init__(self, parts: Sequence[_Part], workers: int = 1) -> None:
         self._parts = list(parts)
-        self._starts = np.cumsum([0] + [len(p.frame) for p in self._parts])
+        self._starts = np.cumsum([0] + [p.size for p in self._parts])
         self._workers = workers
         self._broken: str | None = None
 
@@ -856,8 +860,10 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     if not parts:
         return Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)), policy=policy)
     findings = pd.concat([part.frame for part in parts], ignore_index=True)
+    for part in parts:
+        part.frame = None  # the run's frame holds the rows now; a part keeps only their text's sources
     # Per-check text is stored once per check (categorical), not once per finding row.
-    which = np.repeat(np.arange(len(parts)), [len(p.frame) for p in parts])
+    which = np.repeat(np.arange(len(parts)), [p.size for p in parts])
     static = {"check_id": [c.id for c in ran],
               "title": [c.title.get("en", "") for c in ran],
               "title_ja": [c.title.get("ja", c.title.get("en", "")) for c in ran],
