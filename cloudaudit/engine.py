@@ -462,6 +462,7 @@ class _Pending:
 
 
 _SHARED_TEXT_MIN_ROWS = 10_000  # below this a column costs too little to be worth encoding
+_SAMPLE_ROWS = 20_000  # evenly spaced rows that tell a column of names from one of kinds
 
 
 def _repetitive_text(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
@@ -476,6 +477,9 @@ def _repetitive_text(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
         if not (pd.api.types.is_string_dtype(values.dtype) and not isinstance(values.dtype, pd.CategoricalDtype)):
             continue
         if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
+            continue
+        sample = values.iloc[::max(1, len(values) // _SAMPLE_ROWS)]
+        if sample.nunique(dropna=False) * 2 > len(sample):  # names, ids: hardly a value repeats
             continue
         encoded = pc.dictionary_encode(text_array(values))
         if len(encoded.dictionary) * 8 > len(values):

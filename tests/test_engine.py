@@ -488,3 +488,18 @@ def test_a_run_whose_text_failed_to_render_says_so_instead_of_giving_partial_tex
         with pytest.raises(RuntimeError, match="could not be rendered: MemoryError: out of memory"):
             read()
     assert findings.summary().loc["total", "FAIL"] == 2   # what needs no text still works
+
+
+def test_repeated_text_columns_are_kept_once_per_value_and_names_as_they_are():
+    from cloudaudit.engine import _repetitive_text
+
+    n = 30_000
+    frame = pd.DataFrame({"kind": pd.array(np.array(["bucket", "disk", None], dtype=object)[np.arange(n) % 3],
+                                           dtype="string"),
+                          "violations": pd.array([f"v{i % 2000}" for i in range(n)], dtype="string"),
+                          "name": pd.array([f"name-{i}" for i in range(n)], dtype="string"),
+                          "count": np.arange(n)})
+    encoded = _repetitive_text(frame)
+    assert set(encoded) == {"kind", "violations"}
+    for col, values in encoded.items():
+        assert pd.Series(values).astype("string").tolist() == frame[col].tolist()
