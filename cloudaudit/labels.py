@@ -34,14 +34,26 @@ def resource_labels(inventory: Inventory, policy: Policy, inherit: bool = True) 
                     lambda: _resource_labels(inventory, policy, inherit))
 
 
+def _classification_tags(inventory: Inventory, policy: Policy) -> pd.DataFrame:
+    """(provider, account_id, resource_id, value) of the classification tags. A subject tagged
+    twice: the first value counts (the readers look it up)."""
+    tags = inventory.tags
+    return tags[tags["key"] == policy.classification_key][RKEY + ["value"]]
+
+
+def _on_accounts(tags: pd.DataFrame) -> pd.DataFrame:
+    """The tags set on an account itself (AWS account tags, subscription tags, project labels),
+    which the account's resources inherit."""
+    return tags[(tags["resource_id"] == tags["account_id"]).fillna(False).to_numpy(dtype=bool)]
+
+
 def _resource_labels(inventory: Inventory, policy: Policy, inherit: bool) -> pd.DataFrame:
     res = inventory.resources[RKEY]
-    tags = inventory.tags[inventory.tags["key"] == policy.classification_key]
-    tags = tags[RKEY + ["value"]]  # a key tagged twice: the first value counts (lookup)
+    tags = _classification_tags(inventory, policy)
     merged = lookup(res, tags, RKEY, ["value"])
     source = pd.Series(np.where(merged["value"].notna(), "resource", "none"), index=merged.index)
     if inherit:
-        own = tags[tags["resource_id"] == tags["account_id"]][KEY + ["value"]]
+        own = _on_accounts(tags)[KEY + ["value"]]
         parent = lookup(merged[KEY], own.rename(columns={"value": "_parent"}), KEY, ["_parent"])["_parent"]
         source = source.where(~(merged["value"].isna() & parent.notna()), "account")
         merged["value"] = merged["value"].fillna(parent)
@@ -58,10 +70,10 @@ def subject_levels(inventory: Inventory, policy: Policy, subjects: pd.DataFrame)
     such findings carry no classification and are not escalated. The cost grows with the
     number of subjects, not with the inventory: a run of one check stays cheap.
     """
-    tags = inventory.tags[inventory.tags["key"] == policy.classification_key]
+    tags = _classification_tags(inventory, policy)
     tags = tags[RKEY].assign(level=policy.levels(tags["value"]))
     level = lookup(subjects[RKEY], tags, RKEY, ["level"])["level"]
-    accounts = tags[(tags["resource_id"] == tags["account_id"]).fillna(False).to_numpy(dtype=bool)]
+    accounts = _on_accounts(tags)
     if len(accounts) and level.isna().any():
         maybe = level.isna() & subjects["resource_id"].notna() & subjects["account_id"].isin(accounts["account_id"])
         rows = np.flatnonzero(maybe.fillna(False).to_numpy(dtype=bool))
