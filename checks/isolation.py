@@ -10,8 +10,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, classification, days_since, flag,
-                      guardrail_presence, join_nonempty, joined, resources, state_text, text_or)
+from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, days_since, flag, guardrail_presence,
+                      join_nonempty, joined, resources, state_text, text_or, with_labels)
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
 _TCP = ("tcp", "all", "*", "-1")
@@ -75,8 +75,8 @@ def scope_target(scope: pd.Series) -> pd.Series:
                        "GCS 公開アクセス防止)、AllUsers や匿名の権限付与を削除してください。"},
 )
 def public_buckets(inv, policy: Policy) -> pd.DataFrame:
-    b = resources(inv)[resources(inv)["kind"] == "bucket"]
-    b = b.merge(classification(inv, policy)[RKEY + ["label", "level", "labelled"]], on=RKEY, how="left")
+    r = resources(inv)
+    b = with_labels(inv, policy, r[r["kind"] == "bucket"], ["label", "level", "labelled"])
     read, write = b["public_read"].astype("boolean"), b["public_write"].astype("boolean")
     is_read, is_write = flag(read, False), flag(write, False)
     labelled_public = is_read & ~is_write & (b["level"] == "public") & flag(b["labelled"], False)
