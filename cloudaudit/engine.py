@@ -457,8 +457,8 @@ class _Pending:
         back = None if len(positions) <= 1 else pa.array(np.argsort(np.concatenate(positions), kind="stable"))
         evidence = (_evidence(frame[list(self.evidence)]) if self.evidence
                     else pa.array(["{}"] * len(frame), pa.large_string()))
-        return {"reason": _plain(_string_column(reasons_en, back)),
-                "reason_ja": _plain(_string_column(reasons_ja, back)), "evidence": _plain(evidence)}
+        return {"reason": _string_column(reasons_en, back), "reason_ja": _string_column(reasons_ja, back),
+                "evidence": evidence}
 
 
 _SHARED_TEXT_MIN_ROWS = 10_000  # below this a column costs too little to be worth encoding
@@ -590,25 +590,20 @@ def _repeated(value: str, n: int, categories: Sequence[str], ordered: bool = Fal
                                      categories=list(categories), ordered=ordered)
 
 
-def _plain(values) -> "pa.Array":
-    """A rendered column as one large_string Arrow array."""
-    array = pa.array(values)
-    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-    return array.cast(pa.large_string())
-
-
-def _string_column(chunks: list, order: "pa.Array | None") -> pd.arrays.ArrowStringArray:
+def _string_column(chunks: list, order: "pa.Array | None") -> "pa.Array":
+    """Chunks of rendered text as one large_string array, taken into ``order`` when given."""
     if not chunks:
-        return pd.arrays.ArrowStringArray(pa.array([], pa.large_string()))
+        return pa.array([], pa.large_string())
     column = pa.concat_arrays(chunks) if len(chunks) > 1 else chunks[0]
-    return pd.arrays.ArrowStringArray(column if order is None else column.take(order))
+    return column if order is None else column.take(order)
 
 
-def _evidence(frame: pd.DataFrame) -> pd.arrays.ArrowStringArray:
-    """One compact JSON object per row, built column by column with Arrow string kernels (no
-    Python string per row except for values Arrow cannot type, which go through ``json``)."""
+def _evidence(frame: pd.DataFrame) -> "pa.Array":
+    """One compact JSON object per row (a large_string array), built column by column with
+    Arrow string kernels (no Python string per row except for values Arrow cannot type, which
+    go through ``json``)."""
     if not len(frame):
-        return pd.arrays.ArrowStringArray(pa.array([], pa.large_string()))
+        return pa.array([], pa.large_string())
     pieces: list = []
     literal = ""  # text between two value arrays, passed as one scalar
     for n, column in enumerate(frame.columns):
@@ -621,7 +616,7 @@ def _evidence(frame: pd.DataFrame) -> pd.arrays.ArrowStringArray:
             pieces += [_large(literal), _json_values(frame[column])]
             literal = ""
     pieces.append(_large(literal + "}"))
-    return pd.arrays.ArrowStringArray(pc.binary_join_element_wise(*pieces, _large("")))
+    return pc.binary_join_element_wise(*pieces, _large(""))
 
 
 def _bare_strings(values: pd.Series) -> "pa.Array | None":
