@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
-from cloudaudit.frames import lookup, map_text, same_values, text_array
+from cloudaudit.frames import lookup, map_text, positions_in, text_array
 from cloudaudit.labels import resource_labels
 from cloudaudit.memo import memoized
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
@@ -70,33 +70,18 @@ def with_labels(inv, policy: Policy, frame: pd.DataFrame, columns: list[str]) ->
     Most callers pass a filter of ``inv.resources`` (:func:`data_bearing` ...), whose index
     still names the resources' rows: then the labels, one row per resource in the same order,
     are taken by position (no hashing of a million ids), after checking that those rows
-    have the frame's keys. Any other frame is looked up by key.
+    have the frame's keys, and the frame keeps its index: a check's result built from it is
+    still a filter of the resources, which the engine stores as positions. Any other frame is
+    looked up by key (and gets a fresh index, as a lookup gives).
     """
     labels = classification(inv, policy)
-    positions = _resource_rows(inv.resources, frame)
+    positions = positions_in(inv.resources, frame, RKEY)
     if positions is None:
         return lookup(frame, labels, RKEY, columns)
-    out = frame.reset_index(drop=True)
+    out = frame
     # the same take as lookup's, so the columns have the dtypes a lookup gives
     taken = {col: pd.api.extensions.take(labels[col].array, positions, allow_fill=True) for col in columns}
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in taken.items()})
-
-
-def _resource_rows(resources: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray | None:
-    """The positions in ``resources`` of ``frame``'s rows when its index names them and the
-    keys there are the frame's (missing matching missing, as in a lookup); else None."""
-    index = resources.index
-    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
-        return None
-    if not pd.api.types.is_integer_dtype(frame.index.dtype):
-        return None
-    positions = frame.index.to_numpy().astype(np.int64)
-    if len(positions) and (positions.min() < 0 or positions.max() >= len(resources)):
-        return None
-    for key in RKEY:
-        if not same_values(text_array(frame[key]), text_array(resources[key]).take(pa.array(positions))).all():
-            return None
-    return positions
 
 
 def judged_level(level: pd.Series, policy: Policy) -> pd.Series:

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from .errors import RegistryError
 from . import memo
-from .frames import text_array
+from .frames import encode, text_array, unify
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -378,6 +378,8 @@ def _error_rows(c: Check, scopes: pd.DataFrame, reason: str) -> pd.DataFrame:
 
 
 _STANDARD = ("provider", "account_id", "region", "resource_id", "status", "reason_key", "severity")
+_KEYS = ("provider", "account_id", "region", "resource_id")  # a finding's subject and place
+_CODED_KEYS = ("provider", "account_id", "region")  # few values, repeated over many rows: held as codes
 
 
 TEXT_COLUMNS: tuple[str, ...] = ("reason", "reason_ja", "evidence")
@@ -399,7 +401,7 @@ def _finish(c: Check, result: pd.DataFrame) -> tuple[pd.DataFrame, "_Pending"]:
         result, status = result[mine].reset_index(drop=True), status[mine]
     if "region" not in result.columns:
         result["region"] = pd.NA
-    out = result[["provider", "account_id", "region", "resource_id"]].astype("string")
+    out = result[list(_KEYS)].astype("string")
     out["status"] = status
     if "severity" in result.columns:
         severity = _coded(result["severity"].fillna(c.severity), SEVERITIES, ordered=True)
@@ -416,7 +418,8 @@ def _finish(c: Check, result: pd.DataFrame) -> tuple[pd.DataFrame, "_Pending"]:
 class _Pending:
     """A check's reasons and evidence, validated when the check ran and rendered for the rows a
     consumer reads: most of a large run's findings are never shown, and their text would be
-    most of its memory. Holds only the columns the text is made of."""
+    most of its memory. Holds only the columns the text is made of; the subject columns a
+    template names (account_id ...) are read from the run's findings, which hold them as codes."""
 
     check: Check
     source: pd.DataFrame  # the reason key (``_key``), the templates' fields and the evidence columns
@@ -437,13 +440,15 @@ class _Pending:
                         raise KeyError(f"reason template field {{{name}}} is not a column of the check's result")
                     fields.add(name)
         evidence = tuple(col for col in result.columns if col not in _STANDARD and not col.startswith("_"))
-        kept = [col for col in result.columns if col in fields or col in evidence]
+        kept = [col for col in result.columns if (col in fields and col not in _KEYS) or col in evidence]
         source = result[kept]
         return cls(c, source.assign(_key=keys, **_repetitive_text(source)), evidence)
 
-    def render(self, rows: np.ndarray) -> dict[str, "pa.Array"]:
-        """reason, reason_ja and evidence of the result's ``rows`` (positions), in that order."""
+    def render(self, rows: np.ndarray, keys: pd.DataFrame) -> dict[str, "pa.Array"]:
+        """reason, reason_ja and evidence of the result's ``rows`` (positions), in that order;
+        ``keys``: the subject columns of those rows."""
         frame = self.source.iloc[rows] if len(rows) != len(self.source) else self.source
+        frame = frame.assign(**{col: keys[col].to_numpy() for col in _KEYS})
         keys = frame["_key"].cat.codes.to_numpy()
         positions, reasons_en, reasons_ja = [], [], []
         for code in np.unique(keys):
@@ -493,25 +498,37 @@ def _repetitive_text(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
 class _Part:
     """One check's findings (``size`` rows): the first ``len(rows)`` rendered from ``pending``
     (result rows ``rows``), then rows whose text is already known (``text``: coverage gaps, a
-    failed check)."""
+    failed check). The columns of few distinct values (:data:`_CODED_KEYS`: thousands of rows
+    per account) are held as codes into ``dictionaries`` (:func:`cloudaudit.frames.encode`),
+    joined into one categorical per column for the run."""
 
     frame: pd.DataFrame | None  # the rows without text, until run_checks has gathered them
     pending: _Pending | None
     rows: np.ndarray
     text: pd.DataFrame
+    dictionaries: dict[str, "pa.Array | pa.ChunkedArray"] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.size = len(self.frame)
 
-    def render(self, local: np.ndarray | None) -> dict[str, list["pa.Array"]]:
-        """Chunks of the text of the part's rows ``local`` (sorted positions; None: every row)."""
+    @classmethod
+    def coded(cls, frame: pd.DataFrame, pending: _Pending | None, rows: np.ndarray, text: pd.DataFrame) -> "_Part":
+        """A part whose :data:`_CODED_KEYS` columns are replaced by codes."""
+        codes, dictionaries = {}, {}
+        for col in _CODED_KEYS:
+            codes[col], dictionaries[col] = encode(frame[col])
+        return cls(frame.assign(**codes), pending, rows, text, dictionaries)
+
+    def render(self, local: np.ndarray | None, keys: pd.DataFrame) -> dict[str, list["pa.Array"]]:
+        """Chunks of the text of the part's rows ``local`` (sorted positions; None: every row);
+        ``keys``: the subject columns of the part's rows."""
         if local is None:
             local = np.arange(self.size)
         deferred = local[local < len(self.rows)]
         known = local[len(deferred):] - len(self.rows)
         chunks: dict[str, list] = {col: [] for col in TEXT_COLUMNS}
         if self.pending is not None and len(deferred):
-            for col, array in self.pending.render(self.rows[deferred]).items():
+            for col, array in self.pending.render(self.rows[deferred], keys.iloc[deferred]).items():
                 chunks[col].append(array)
         if len(known):
             for col in TEXT_COLUMNS:
@@ -524,8 +541,9 @@ class _DeferredText:
     (:meth:`cloudaudit.findings.Findings.rows`, or every row on first use of ``Findings.df``).
     Checks' parts are rendered on a pool of threads, as the checks ran."""
 
-    def __init__(self, parts: Sequence[_Part], workers: int = 1) -> None:
+    def __init__(self, parts: Sequence[_Part], keys: pd.DataFrame, workers: int = 1) -> None:
         self._parts = list(parts)
+        self._keys = keys  # the run's subject columns (codes), which the templates may name
         self._starts = np.cumsum([0] + [p.size for p in self._parts])
         self._workers = workers
         self._broken: str | None = None
@@ -538,7 +556,7 @@ class _DeferredText:
         ``None`` renders every row once, releasing each check's columns as it goes (after that
         call nothing more can be rendered: ``Findings.df`` keeps the text)."""
         if positions is None:
-            order, jobs = None, [(part, None) for part in self._parts]
+            order, jobs = None, [(i, None) for i in range(len(self._parts))]
         else:
             positions = np.asarray(positions, dtype=np.int64)
             if len(positions) and (positions.min() < 0 or positions.max() >= len(self)):
@@ -546,11 +564,12 @@ class _DeferredText:
             order = np.argsort(positions, kind="stable")
             ordered = positions[order]
             part_of = np.searchsorted(self._starts, ordered, side="right") - 1
-            jobs = [(self._parts[p], ordered[part_of == p] - self._starts[p]) for p in np.unique(part_of)]
+            jobs = [(p, ordered[part_of == p] - self._starts[p]) for p in np.unique(part_of)]
 
         def render(job):
-            part, local = job
-            chunks = part.render(local)
+            i, local = job
+            part = self._parts[i]
+            chunks = part.render(local, self._keys.iloc[self._starts[i]:self._starts[i + 1]])
             if positions is None:
                 part.pending, part.text = None, _NO_TEXT  # every row is rendered once: free the sources
             return chunks
@@ -568,7 +587,7 @@ class _DeferredText:
                 self._broken = f"{type(exc).__name__}: {exc}"
             raise
         if positions is None:
-            self._parts = []
+            self._parts, self._keys = [], None
         out = {}
         for col in TEXT_COLUMNS:
             column = pa.chunked_array([chunk for part in rendered for chunk in part[col]], pa.large_string())
@@ -738,7 +757,7 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
     everything = np.arange(len(rows))
     gaps = _coverage_gaps(c, inventory, scopes)
     if gaps.empty:
-        return _Part(rows, pending, everything, _NO_TEXT)
+        return _Part.coded(rows, pending, everything, _NO_TEXT)
     # Drop what the check said for the uncovered scopes: whole accounts (no region, no subject),
     # one region, or one subject. A gap in a region or a subject also voids the account's
     # account-level verdicts (rows without a region / a subject): they rest on every part.
@@ -756,7 +775,7 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
                          reason="not evaluated: " + gaps["reason"],
                          reason_ja="評価できませんでした: " + gaps["reason_ja"])
     frame = pd.concat([rows[keep], errors.drop(columns=list(TEXT_COLUMNS))], ignore_index=True)
-    return _Part(frame, pending, everything[keep], errors[list(TEXT_COLUMNS)].reset_index(drop=True))
+    return _Part.coded(frame, pending, everything[keep], errors[list(TEXT_COLUMNS)].reset_index(drop=True))
 
 
 _NO_TEXT = pd.DataFrame({col: pd.Series([], dtype="string") for col in TEXT_COLUMNS})
@@ -764,8 +783,8 @@ _NO_TEXT = pd.DataFrame({col: pd.Series([], dtype="string") for col in TEXT_COLU
 
 def _known(rows: pd.DataFrame) -> _Part:
     """Rows whose text is already rendered, as a part."""
-    return _Part(rows.drop(columns=list(TEXT_COLUMNS)), None, np.arange(0),
-                 rows[list(TEXT_COLUMNS)].reset_index(drop=True))
+    return _Part.coded(rows.drop(columns=list(TEXT_COLUMNS)).reset_index(drop=True), None, np.arange(0),
+                       rows[list(TEXT_COLUMNS)].reset_index(drop=True))
 
 
 def _matches(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
@@ -779,13 +798,13 @@ def _matches(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
 
 def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[pd.DataFrame, list[dict]]:
     expired: list[dict] = []
-    findings["acceptance"] = pd.Series(pd.NA, index=findings.index, dtype="string")
-    open_ = findings["status"].isin(["FAIL", "WARN"])
+    notes: dict[str, int] = {}  # each acceptance's note, once
+    accepted = np.full(len(findings), -1, dtype=np.int32)  # which note suppresses each row
+    open_ = findings["status"].isin(["FAIL", "WARN"]).to_numpy(dtype=bool)
     for acc in policy.acceptances:  # a handful of acceptances, each matched over all rows at once
-        match = (open_
-                 & findings["check_id"].str.match(translate(acc.check_id))
-                 & findings["account_id"].fillna("").str.match(translate(acc.account))
-                 & findings["resource_id"].fillna("").str.match(translate(acc.resource)))
+        match = (open_ & _matching(findings["check_id"], translate(acc.check_id))
+                 & _matching(findings["account_id"], translate(acc.account))
+                 & _matching(findings["resource_id"], translate(acc.resource)))
         if not match.any():
             continue
         if not acc.active(today):
@@ -794,10 +813,22 @@ def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[p
                             "findings": int(match.sum())})
             continue
         note = f"accepted by {acc.owner} until {acc.expires.isoformat() if acc.expires else 'no expiry'}: {acc.reason}"
-        findings.loc[match, "status"] = "SUPPRESSED"
-        findings.loc[match, "acceptance"] = note
-        open_ &= ~match
+        accepted[match] = notes.setdefault(note, len(notes))
+        open_ = open_ & ~match
+    if notes:
+        findings.loc[accepted >= 0, "status"] = "SUPPRESSED"
+    findings["acceptance"] = pd.Categorical.from_codes(accepted, categories=pd.Index(list(notes), dtype="string"))
     return findings, expired
+
+
+def _matching(values: pd.Series, pattern: str) -> np.ndarray:
+    """Which values match a regular expression (a missing value as ""); a categorical column is
+    matched once per category."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = values.cat.categories.astype("string").str.match(pattern).to_numpy(dtype=bool)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, hit[np.maximum(codes, 0)] if len(hit) else False, re.match(pattern, "") is not None)
+    return values.astype("string").fillna("").str.match(pattern).to_numpy(dtype=bool)
 
 
 def _escalate(severity: pd.Series, classification: pd.Series, status: pd.Series) -> pd.Categorical:
@@ -852,15 +883,30 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
                 results = [_run_one(c, inventory, policy, scopes) for c in selected]
             else:
                 results = _run_on_threads(selected, inventory, policy, scopes, workers)
+            parts = [part for part in results if len(part.frame)]
+            ran = [c for c, part in zip(selected, results) if len(part.frame)]
+            if not parts:
+                return Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)), policy=policy)
+            findings = _gathered(parts, ran, inventory, policy)  # reads the run's classification tags
         finally:
             clear_run_caches()  # tables shared by the checks of this run: not kept past it
-    parts = [part for part in results if len(part.frame)]
-    ran = [c for c, part in zip(selected, results) if len(part.frame)]
-    if not parts:
-        return Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)), policy=policy)
-    findings = pd.concat([part.frame for part in parts], ignore_index=True)
+    findings, expired = _apply_acceptances(findings, policy, today)
+    findings["severity"] = _escalate(findings["severity"], findings["classification"], findings["status"])
+    findings["run_id"] = pd.Categorical.from_codes(np.zeros(len(findings), dtype=np.int8),
+                                                   categories=[run_id or new_run_id()])
+    findings["collected_at"] = pd.Timestamp(collected_at) if collected_at else now
+    findings = findings.reindex(columns=[col for col in FINDING_COLUMNS if col not in TEXT_COLUMNS])
+    return Findings(findings, expired_acceptances=expired, policy=policy,
+                    text=_DeferredText(parts, findings[list(_KEYS)], workers))
+
+
+def _gathered(parts: list[_Part], ran: list[Check], inventory: Inventory, policy: Policy) -> pd.DataFrame:
+    """The parts' rows in one frame, with the per-check columns and the subjects' classification."""
+    findings = pd.concat([part.frame.drop(columns=list(_CODED_KEYS)) for part in parts], ignore_index=True)
+    for col in _CODED_KEYS:  # one categorical per column: each distinct value is held once
+        findings[col] = unify([(part.frame[col].to_numpy(), part.dictionaries[col]) for part in parts])
     for part in parts:
-        part.frame = None  # the run's frame holds the rows now; a part keeps only their text's sources
+        part.frame, part.dictionaries = None, {}  # the run's frame holds the rows now; a part keeps its text's sources
     # Per-check text is stored once per check (categorical), not once per finding row.
     which = np.repeat(np.arange(len(parts)), [p.size for p in parts])
     static = {"check_id": [c.id for c in ran],
@@ -873,13 +919,7 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
         values = pd.Categorical(per_check)
         findings[column] = pd.Categorical.from_codes(values.codes[which], categories=values.categories)
     findings["classification"] = subject_levels(inventory, policy, findings).array
-    findings, expired = _apply_acceptances(findings, policy, today)
-    findings["severity"] = _escalate(findings["severity"], findings["classification"], findings["status"])
-    findings["run_id"] = pd.Categorical.from_codes(np.zeros(len(findings), dtype=np.int8),
-                                                   categories=[run_id or new_run_id()])
-    findings["collected_at"] = pd.Timestamp(collected_at) if collected_at else now
-    findings = findings.reindex(columns=[col for col in FINDING_COLUMNS if col not in TEXT_COLUMNS])
-    return Findings(findings, expired_acceptances=expired, policy=policy, text=_DeferredText(parts, workers))
+    return findings
 
 
 def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy, scopes: pd.DataFrame,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import catalog
+from .frames import filled, text_array
 from .engine import FINDING_COLUMNS, SEVERITIES, STATUSES, TEXT_COLUMNS, registry
 from .policy import Policy
 
@@ -18,6 +19,9 @@ from .policy import Policy
 _STATUS_RANK = {"FAIL": 4, "ERROR": 3, "WARN": 2, "SUPPRESSED": 1, "PASS": 0}
 PER_CHECK_COLUMNS = ("run_id", "check_id", "title", "title_ja", "controls", "policy_items", "remediation")
 KEY_COLUMNS = ("check_id", "provider", "account_id", "region", "resource_id")
+# Columns of repeated values held as categoricals (missing values stay missing): a resource has a
+# finding per check that reads it, an account thousands.
+CODED_COLUMNS = ("provider", "account_id", "region", "resource_id", "classification", "acceptance")
 
 
 def finding_key(df: pd.DataFrame) -> pd.Series:
@@ -29,6 +33,16 @@ def finding_key(df: pd.DataFrame) -> pd.Series:
     return key
 
 
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its categorical :data:`CODED_COLUMNS` as strings (each category converted
+    once, then taken by code)."""
+    coded = [col for col in CODED_COLUMNS if col in frame.columns and isinstance(frame[col].dtype, pd.CategoricalDtype)]
+    if not coded:
+        return frame
+    return frame.assign(**{col: pd.Series(pd.arrays.ArrowStringArray(text_array(frame[col])), index=frame.index)
+                           for col in coded})
+
+
 class Findings:
     """The result of an audit.
 
@@ -36,6 +50,9 @@ class Findings:
     status and severity categorical; the per-check and per-run columns (:data:`PER_CHECK_COLUMNS`:
     check id, titles, controls, policy items, remediation, run id) categorical too, so a million
     findings hold each check's text once; ``collected_at`` timezone-aware; the rest strings.
+    The findings of a run hold the subject columns, classification and acceptance
+    (:data:`CODED_COLUMNS`) as categoricals, each id once: :attr:`core` shows them so (cheap
+    at any size: ``observed=True`` in a group-by), ``df`` and :meth:`rows` as strings.
 
     The findings of :func:`cloudaudit.audit` render their reasons and evidence (``reason``,
     ``reason_ja``, ``evidence``) when first read: :attr:`core` (every other column),
@@ -60,6 +77,8 @@ class Findings:
             if col in PER_CHECK_COLUMNS:
                 if not isinstance(df[col].dtype, pd.CategoricalDtype):
                     df[col] = pd.Categorical(df[col].astype("string").fillna("").astype("str"))
+            elif col in CODED_COLUMNS and isinstance(df[col].dtype, pd.CategoricalDtype):
+                continue  # a run's codes: given back as text by df and rows
             elif col not in ("status", "severity", "collected_at"):
                 df[col] = df[col].astype("string")
         df["collected_at"] = pd.to_datetime(df["collected_at"], utc=True)
@@ -74,6 +93,7 @@ class Findings:
                 self._frame = self._frame.assign(**{col: pd.Series(text[col], index=self._frame.index)
                                                     for col in TEXT_COLUMNS})[list(FINDING_COLUMNS)]
                 self._text = None
+            self._frame = _as_text(self._frame)
             return self._frame
 
     @property
@@ -96,7 +116,7 @@ class Findings:
         else:
             positions = where.astype(np.int64)
         with self._rendering:
-            out = self._frame.iloc[positions]
+            out = _as_text(self._frame.iloc[positions])
             if self._text is None:
                 return out
             text = self._text(positions)
@@ -140,7 +160,10 @@ class Findings:
         df = self._frame
         if df.empty:
             return pd.DataFrame(columns=list(STATUSES))
-        table = pd.crosstab(df["provider"].fillna("-"), df["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        table = pd.crosstab(filled(df["provider"], "-"), df["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        table = table[table.sum(axis=1) > 0]  # a categorical key lists every category: keep those with rows
+        table.index = table.index.astype(str)
+        table = table.sort_index()
         table.loc["total"] = table.sum()
         return table
 

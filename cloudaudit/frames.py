@@ -24,7 +24,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     on, columns = list(on), list(columns)
     last, others = on[-1], on[:-1]
     if 4 * len(left) < len(right):  # a few keys in a large table: hash only the rows that can match
-        wanted = pc.is_in(_strings(right[last]), value_set=text_array(left[last]), skip_nulls=False)
+        wanted = pc.is_in(text_chunks(right[last]), value_set=text_array(left[last]), skip_nulls=False)
         right = right[pc.fill_null(wanted, False).to_numpy(zero_copy_only=False)]
     # One hash over right's last key (<NA> is a value of its own): its distinct values, how often
     # each occurs, and a row holding it (the row, for the values held once: the only ones used).
@@ -34,7 +34,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
     first[codes] = np.arange(len(codes))
     # One probe per left row; keys held by one right row are decided here, on the hits only.
-    unique = pc.fill_null(pc.index_in(_strings(left[last]), value_set=encoded.dictionary, skip_nulls=False), -1)
+    unique = pc.fill_null(pc.index_in(text_chunks(left[last]), value_set=encoded.dictionary, skip_nulls=False), -1)
     unique = unique.to_numpy().astype(np.int64)
     if not len(first):  # nothing to find
         unique[:] = -1
@@ -46,8 +46,8 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     if others and len(hit):
         same = np.ones(len(hit), dtype=bool)
         for key in others:
-            same &= same_values(pc.take(_strings(left[key]), pa.array(hit)),
-                                pc.take(_strings(right[key]), pa.array(found[hit])))
+            same &= same_values(pc.take(text_chunks(left[key]), pa.array(hit)),
+                                pc.take(text_chunks(right[key]), pa.array(found[hit])))
         found[hit[~same]] = -1
     out = left.reset_index(drop=True)
     added = {col: _take(right[col], found) for col in columns}
@@ -80,8 +80,10 @@ def text_array(values: pd.Series) -> "pa.Array":
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def _strings(values: pd.Series) -> "pa.ChunkedArray":
+def text_chunks(values: pd.Series) -> "pa.ChunkedArray":
     """A column as Arrow strings, keeping its chunks (no copy of Arrow-backed text), for probes."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pa.chunked_array([text_array(values)])
     array = pa.array(values.astype("string"), from_pandas=True)
     return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
 
@@ -98,3 +100,77 @@ def map_text(values: pd.Series, function: Callable[[str], str | None]) -> pd.Ser
     encoded = pc.dictionary_encode(text_array(values))
     mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], pa.large_string())
     return pd.Series(pd.arrays.ArrowStringArray(mapped.take(encoded.indices)), index=values.index)
+
+
+def positions_in(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
+    """The positions in ``table`` of ``frame``'s rows when ``frame``'s index still names them (a
+    filter of ``table``) and the ``keys`` there are the frame's, a missing value matching a
+    missing value; else None. Lets a caller take ``table``'s columns by position instead of
+    hashing the keys."""
+    index = table.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return None
+    if not pd.api.types.is_integer_dtype(frame.index.dtype) or any(k not in frame.columns for k in keys):
+        return None
+    positions = frame.index.to_numpy().astype(np.int64)
+    if len(positions) and (positions.min() < 0 or positions.max() >= len(table)):
+        return None
+    # the most selective key first, and a few rows before all of them: most frames that are
+    # not a filter of the table fail here cheaply
+    ordered = list(keys)[::-1]
+    for rows in (positions[:64], positions):
+        at = pa.array(rows)
+        for key in ordered:
+            if not same_values(text_chunks(frame[key].iloc[:len(rows)]).combine_chunks(),
+                               text_chunks(table[key]).take(at).combine_chunks()).all():
+                return None
+    return positions
+
+
+def encode(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
+    """A text column as (int32 codes, -1 where missing; its distinct values as a large_string
+    array), hashed once in Arrow. :func:`unify` joins the codes of several columns."""
+    encoded = pc.dictionary_encode(text_chunks(values).cast(pa.large_string()))
+    if encoded.num_chunks == 0:
+        return np.zeros(0, dtype=np.int32), pa.array([], pa.large_string())
+    codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy() for chunk in encoded.chunks])
+    return codes.astype(np.int32, copy=False), encoded.chunk(0).dictionary
+
+
+def unify(coded: Sequence[tuple[np.ndarray, "pa.Array"]]) -> pd.Categorical:
+    """One categorical over the concatenation of several (codes, dictionary) columns (as
+    :func:`encode` returns, or positions into a shared array of values). A dictionary shared by
+    several columns (the same object) is hashed once; duplicate values within or across the
+    dictionaries become one category; a null value in a dictionary is a missing value."""
+    offsets: dict[int, int] = {}
+    arrays: list = []
+    for _, dictionary in coded:
+        if id(dictionary) not in offsets:
+            offsets[id(dictionary)] = sum(len(a) for a in arrays)
+            chunks = dictionary.chunks if isinstance(dictionary, pa.ChunkedArray) else [dictionary]
+            arrays.extend(chunk.cast(pa.large_string()) for chunk in chunks)
+    merged = pc.dictionary_encode(pa.chunked_array(arrays, pa.large_string()))
+    remap = np.concatenate([np.zeros(0, dtype=np.int32)]
+                           + [pc.fill_null(chunk.indices, -1).to_numpy() for chunk in merged.chunks])
+    categories = merged.chunk(0).dictionary if merged.num_chunks else pa.array([], pa.large_string())
+    codes = np.empty(sum(len(c) for c, _ in coded), dtype=np.int32)
+    start = 0
+    for part, dictionary in coded:
+        out = codes[start:start + len(part)]
+        out[:] = -1
+        valid = part >= 0
+        out[valid] = remap[offsets[id(dictionary)] + part[valid]]
+        start += len(part)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(pd.arrays.ArrowStringArray(categories)))
+
+
+def filled(values: pd.Series, text: str) -> pd.Series:
+    """A text column with missing values as ``text``; a categorical stays categorical (the
+    category is added once instead of every row converted)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        if not values.isna().any():
+            return values
+        if text not in values.cat.categories:
+            values = values.cat.add_categories([text])
+        return values.fillna(text)
+    return values.fillna(text)

@@ -35,10 +35,14 @@ def resource_labels(inventory: Inventory, policy: Policy, inherit: bool = True) 
 
 
 def _classification_tags(inventory: Inventory, policy: Policy) -> pd.DataFrame:
-    """(provider, account_id, resource_id, value) of the classification tags. A subject tagged
-    twice: the first value counts (the readers look it up)."""
-    tags = inventory.tags
-    return tags[tags["key"] == policy.classification_key][RKEY + ["value"]]
+    """(provider, account_id, resource_id, value, level) of the classification tags, once per
+    run. A subject tagged twice: the first value counts (the readers look it up)."""
+    def select() -> pd.DataFrame:
+        tags = inventory.tags
+        tags = tags[tags["key"] == policy.classification_key][RKEY + ["value"]]
+        return tags.assign(level=pd.Categorical(policy.levels(tags["value"])))  # a handful of levels
+
+    return memoized("classification_tags", (inventory.tags, policy), select)
 
 
 def _on_accounts(tags: pd.DataFrame) -> pd.DataFrame:
@@ -66,12 +70,11 @@ def _resource_labels(inventory: Inventory, policy: Policy, inherit: bool) -> pd.
 def subject_levels(inventory: Inventory, policy: Policy, subjects: pd.DataFrame) -> pd.Series:
     """The classification level of each row of ``subjects`` (provider, account_id,
     resource_id), aligned with it: the subject's own label, else, for a resource of the
-    inventory, its account's label (as :func:`resource_labels`). <NA> where there is no label:
-    such findings carry no classification and are not escalated. The cost grows with the
+    inventory, its account's label (as :func:`resource_labels`), as a categorical. <NA> where
+    there is no label: such findings carry no classification and are not escalated. The cost grows with the
     number of subjects, not with the inventory: a run of one check stays cheap.
     """
-    tags = _classification_tags(inventory, policy)
-    tags = tags[RKEY].assign(level=policy.levels(tags["value"]))
+    tags = _classification_tags(inventory, policy)[RKEY + ["level"]]
     level = lookup(subjects[RKEY], tags, RKEY, ["level"])["level"]
     accounts = _on_accounts(tags)
     if len(accounts) and level.isna().any():
@@ -83,4 +86,4 @@ def subject_levels(inventory: Inventory, policy: Policy, subjects: pd.DataFrame)
         held = lookup(subjects[RKEY].iloc[rows], resources, RKEY, ["_resource"])["_resource"].notna().to_numpy()
         level = level.copy()
         level.iloc[rows[held]] = parent.to_numpy()[held]
-    return pd.Series(level.array, index=subjects.index, dtype="string")
+    return pd.Series(level.array, index=subjects.index)

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
 
+from cloudaudit.frames import filled
+
 from . import i18n
 from .i18n import LABELS, LEVEL_NAMES, SEVERITY_NAMES, STATUS_NAMES, fmt_datetime, fmt_int, fmt_ratio, localized
 
@@ -189,7 +191,7 @@ def _cover(findings: Any, lang: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     organization = ctx.get("organization") or meta.get("organization") or (policy.organization if policy else "")
     scope = ctx.get("scope") or meta.get("scope")
     if not scope:
-        accounts = df[["provider", "account_id"]].dropna().drop_duplicates()
+        accounts = df[["provider", "account_id"]].dropna().drop_duplicates().astype("string")
         per = accounts.groupby("provider")["account_id"].apply(lambda s: sorted(s.astype(str)))
         scope = [f"{p}: {', '.join(a[:8])}{' …' if len(a) > 8 else ''} ({fmt_int(len(a), lang)})"
                  for p, a in per.items()]
@@ -224,11 +226,11 @@ def _summary(findings: Any, lang: str) -> dict[str, Any]:
     # status counts, then open (FAIL/WARN) counts by severity, per provider and account
     sev_cols = [f"sev:{s}" for s in reversed(SEVERITIES)]
     if len(df):
-        keys = [df["provider"].fillna("-").rename("provider"), df["account_id"].fillna("-").rename("account")]
-        table = pd.crosstab(keys, df["status"]).reindex(columns=list(STATUSES), fill_value=0)
+        keys = [filled(df["provider"], "-").rename("provider"), filled(df["account_id"], "-").rename("account")]
+        table = _by_text(pd.crosstab(keys, df["status"])).reindex(columns=list(STATUSES), fill_value=0)
         open_keys = [k[df["status"].isin(OPEN)] for k in keys]
         if len(open_):
-            sev = pd.crosstab(open_keys, ("sev:" + open_["severity"].astype(str)))
+            sev = _by_text(pd.crosstab(open_keys, ("sev:" + open_["severity"].astype(str))))
             table = table.join(sev.reindex(columns=sev_cols, fill_value=0), how="left").fillna(0).astype(int)
         table = table.reindex(columns=list(STATUSES) + sev_cols, fill_value=0)
     else:
@@ -295,6 +297,15 @@ def _generic_table(frame: pd.DataFrame, lang: str, highlight: pd.Series | None =
     if highlight is not None:
         classes = ["bad" if h else "" for h in highlight.head(TABLE_CAP).fillna(False).astype(bool)]
     return _table([_label(c, lang) for c in frame.columns], rows, classes, total=len(frame))
+
+
+def _by_text(table: pd.DataFrame) -> pd.DataFrame:
+    """A cross table of (provider, account) keys indexed and sorted by their text: keys held as
+    categoricals (a run's findings) come in category order, and combinations without rows are
+    dropped."""
+    table = table[table.to_numpy().sum(axis=1) > 0]
+    table.index = pd.MultiIndex.from_tuples([tuple(map(str, key)) for key in table.index], names=table.index.names)
+    return table.sort_index()
 
 
 def derive_residency(findings: Any) -> pd.DataFrame | None:
@@ -388,7 +399,7 @@ def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:
         return None
     titles = localized(isl, "title", lang)
     open_ = isl["status"].isin(OPEN)
-    per = (pd.DataFrame({"check_id": isl["check_id"], "title": titles, "provider": isl["provider"].fillna("-"),
+    per = (pd.DataFrame({"check_id": isl["check_id"], "title": titles, "provider": filled(isl["provider"], "-"),
                          "open": open_.astype(int), "err": (isl["status"] == "ERROR").astype(int)})
            .groupby(["check_id", "title"]).agg(open=("open", "sum"), err=("err", "sum")).reset_index())
     summary = _table([L["check"], L["title"], L["open_findings"], L["errors"]],
@@ -416,7 +427,7 @@ def _acceptances(findings: Any, lang: str) -> dict[str, Any]:
     L = LABELS[lang]
     df = findings.core
     sup = df[df["status"] == "SUPPRESSED"]
-    grouped = (sup.assign(acceptance=sup["acceptance"].fillna(""))
+    grouped = (sup.assign(acceptance=filled(sup["acceptance"], "").astype("string"))
                .groupby(["check_id", "acceptance"]).size().reset_index(name="n"))
     active = _table([L["check"], L["acceptance_text"], L["findings_count"]],
                     [[r.check_id, r.acceptance, fmt_int(r.n, lang)] for r in grouped.itertuples()])

@@ -146,7 +146,7 @@ def test_tables_shared_by_the_checks_of_a_run_are_not_kept_after_it():
 
 
 def test_with_labels_takes_the_labels_of_a_filter_of_the_resources_by_position_or_looks_them_up():
-    from cloudaudit.frames import lookup
+    from cloudaudit.frames import lookup, positions_in
     from cloudaudit.policy import Policy
     from cloudaudit.testing import inventory
 
@@ -165,11 +165,14 @@ def test_with_labels_takes_the_labels_of_a_filter_of_the_resources_by_position_o
     for name, frame in frames.items():
         got = _common.with_labels(inv, policy, frame, columns)
         # values as a lookup gives them (a lookup's bool column is object where it filled a row)
-        pd.testing.assert_frame_equal(got, lookup(frame, labels, _common.RKEY, columns), obj=name, check_dtype=False)
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), lookup(frame, labels, _common.RKEY, columns),
+                                      obj=name, check_dtype=False)
+        # a filter of the resources stays one (its index names their rows); other frames are re-indexed
+        assert got.index.tolist() == (frame.index.tolist() if name in ("filter", "empty") else list(range(len(frame))))
     # the filter is read by position; the others by key
-    assert _common._resource_rows(inv.resources, frames["filter"]).tolist() == [3, 0, 2]
-    assert _common._resource_rows(inv.resources, frames["edited"]) is None
-    assert _common._resource_rows(inv.resources, frames["reindexed"]) is None
+    assert positions_in(inv.resources, frames["filter"], _common.RKEY).tolist() == [3, 0, 2]
+    assert positions_in(inv.resources, frames["edited"], _common.RKEY) is None
+    assert positions_in(inv.resources, frames["reindexed"], _common.RKEY) is None
     got = _common.with_labels(inv, policy, frames["filter"], columns)
     assert got["level"].tolist() == ["public", "top_secret", "public"]
     assert got["label_source"].tolist() == ["account", "resource", "account"]

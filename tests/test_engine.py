@@ -474,11 +474,11 @@ def test_a_run_whose_text_failed_to_render_says_so_instead_of_giving_partial_tex
     findings = run_checks(inventory(resources=[bucket("1", "a", True)]), Policy(), checks=checks, workers=1)
     render, calls = engine._Pending.render, []
 
-    def failing_second(self, rows):
+    def failing_second(self, rows, keys):
         calls.append(1)
         if len(calls) == 2:
             raise MemoryError("out of memory")
-        return render(self, rows)
+        return render(self, rows, keys)
 
     monkeypatch.setattr(engine._Pending, "render", failing_second)
     with pytest.raises(MemoryError):
@@ -503,3 +503,19 @@ def test_repeated_text_columns_are_kept_once_per_value_and_names_as_they_are():
     assert set(encoded) == {"kind", "violations"}
     for col, values in encoded.items():
         assert pd.Series(values).astype("string").tolist() == frame[col].tolist()
+
+
+def test_templates_naming_subject_columns_read_them_from_the_run_not_from_a_kept_copy():
+    reasons = {"pass": {"en": "{resource_id} in {account_id}/{region} ok", "ja": "{provider} ok"},
+               "fail": {"en": "{resource_id} in {account_id}/{region} public", "ja": "{provider} 公開"}}
+    c = define_check("TST-050", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                     needs=["resources"], reasons=reasons)
+    inv = inventory(resources=[bucket("1", "a", False), bucket("2", "b", True, region="us-east-1"),
+                               bucket("3", "c", True, provider="gcp", region="asia-northeast1")])
+    f = run_checks(inv, Policy(), checks=[c])
+    kept = [part.pending.source for part in f._text._parts]
+    assert all(not {"provider", "account_id", "region", "resource_id"} & set(source.columns) for source in kept)
+    assert f.rows([2, 0])["reason"].tolist() == ["c in 3/asia-northeast1 public", "a in 1/ap-northeast-1 ok"]
+    assert f.df["reason"].tolist() == ["a in 1/ap-northeast-1 ok", "b in 2/us-east-1 public",
+                                       "c in 3/asia-northeast1 public"]
+    assert f.df["reason_ja"].tolist() == ["aws ok", "aws 公開", "gcp 公開"]

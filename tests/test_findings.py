@@ -41,6 +41,36 @@ def test_dtypes_are_categorical_and_timezone_aware():
     assert str(df["collected_at"].dt.tz) == "UTC"
 
 
+def test_a_runs_subject_columns_are_codes_in_core_and_text_in_rows_and_df():
+    f = findings(gaps=[{"provider": "aws", "account_id": "2", "table": "resources", "status": "denied",
+                        "message": "AccessDenied"}])
+    core = f.core
+    for col in ("provider", "account_id", "region", "classification", "acceptance"):
+        assert isinstance(core[col].dtype, pd.CategoricalDtype), col
+    # each account id held once, whatever the number of rows; the ERROR rows keep a missing region
+    assert sorted(core["account_id"].cat.categories) == ["1", "2"]
+    assert core["region"].isna().sum() == 2
+    rows, df = f.rows(np.arange(len(f))), f.df
+    for frame in (rows, df):
+        for col in ("provider", "account_id", "region", "classification", "acceptance"):
+            assert frame[col].dtype == "string", col
+    assert df["account_id"].tolist() == core["account_id"].astype("string").tolist()
+    assert df["region"].isna().sum() == 2
+    # plain pandas on the text, as users write it
+    assert df["resource_id"].fillna(df["account_id"]).notna().all()
+
+
+def test_summary_lists_providers_with_rows_in_order_whatever_the_dtype():
+    f = findings(bad=("b", "c"))
+    inv = inventory(resources=[bucket("9", "z", provider="gcp"), bucket("1", "a")])
+    g = run_checks(inv, Policy(), checks=[_check("TST-103", ["9.4.1"], ("z",))])
+    assert list(g.summary().index) == ["aws", "gcp", "total"]
+    # the same table for the codes of a run and for text (findings read back from a file)
+    from cloudaudit.findings import Findings
+    assert Findings(f.df).summary().equals(f.summary())
+    assert list(f.summary().index) == ["aws", "total"]
+
+
 def test_summary_and_coverage():
     f = findings(gaps=[{"provider": "aws", "account_id": "2", "table": "resources", "status": "denied",
                         "message": "AccessDenied"}])

@@ -1,7 +1,10 @@
 """cloudaudit.frames.lookup: a left join by key that never copies the left table."""
 
 import pandas as pd
-from cloudaudit.frames import lookup, map_text
+import numpy as np
+import pyarrow as pa
+
+from cloudaudit.frames import encode, filled, lookup, map_text, unify
 
 RKEY = ["provider", "account_id", "resource_id"]
 
@@ -74,3 +77,26 @@ def test_a_few_keys_in_a_large_table_give_the_rows_of_a_merge():
     got = lookup(left, right, RKEY, ["label", "n"])
     pd.testing.assert_frame_equal(got, left.merge(right[RKEY + ["label", "n"]], on=RKEY, how="left"))
     assert got["label"].tolist()[:2] == ["top", "conf"] and got.loc[3, "label"] == "none-key"
+
+
+def test_encode_and_unify_give_one_categorical_over_several_columns():
+    first = pd.Series(["x", None, "y", "x"], dtype="string")
+    second = pd.Series(["y", "z"], dtype="string")
+    codes, dictionary = encode(first)
+    assert codes.dtype == np.int32 and codes.tolist() == [0, -1, 1, 0] and dictionary.to_pylist() == ["x", "y"]
+    # a dictionary shared by two columns (the same object) and one holding a null and a duplicate
+    shared = pa.array(["z", "x", None, "q"], pa.large_string())
+    joined = unify([encode(first), encode(second), (np.array([0, 3, 2, -1], dtype=np.int32), shared),
+                    (np.array([1], dtype=np.int32), shared)])
+    assert list(pd.Series(joined).astype(object).where(pd.notna(joined), None)) == [
+        "x", None, "y", "x", "y", "z", "z", "q", None, None, "x"]
+    assert sorted(joined.categories) == ["q", "x", "y", "z"]  # each value once
+    empty = unify([encode(pd.Series([], dtype="string")), encode(pd.Series([None, None], dtype="string"))])
+    assert len(empty) == 2 and pd.isna(empty).all()
+
+
+def test_filled_keeps_a_categorical_categorical():
+    values = pd.Series(pd.Categorical(["a", None, "b"]))
+    out = filled(values, "-")
+    assert isinstance(out.dtype, pd.CategoricalDtype) and out.tolist() == ["a", "-", "b"]
+    assert filled(pd.Series(["a", None], dtype="string"), "-").tolist() == ["a", "-"]
