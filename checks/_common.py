@@ -70,15 +70,13 @@ def with_labels(inv, policy: Policy, frame: pd.DataFrame, columns: list[str]) ->
     Most callers pass a filter of ``inv.resources`` (:func:`data_bearing` ...), whose index
     still names the resources' rows: then the labels, one row per resource in the same order,
     are taken by position (no hashing of a million ids), after checking that those rows
-    have the frame's keys, and the frame keeps its index: a check's result built from it is
-    still a filter of the resources, which the engine stores as positions. Any other frame is
-    looked up by key (and gets a fresh index, as a lookup gives).
+    have the frame's keys. Any other frame is looked up by key.
     """
     labels = classification(inv, policy)
     positions = positions_in(inv.resources, frame, RKEY)
     if positions is None:
         return lookup(frame, labels, RKEY, columns)
-    out = frame
+    out = frame.reset_index(drop=True)
     # the same take as lookup's, so the columns have the dtypes a lookup gives
     taken = {col: pd.api.extensions.take(labels[col].array, positions, allow_fill=True) for col in columns}
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in taken.items()})

@@ -84,7 +84,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     res["level"] = level
     rules = pd.DataFrame([{"level": k, "_public_ok": v.public_allowed, "_cmk": v.customer_managed_key,
                            "_dal": v.data_access_logging} for k, v in policy.matrix.items()])
-    res = lookup(res, rules, ["level"], ["_public_ok", "_cmk", "_dal"]).set_axis(res.index)  # still the resources' rows
+    res = lookup(res, rules, ["level"], ["_public_ok", "_cmk", "_dal"])
     # Residency per level: one location verdict per distinct level's allowed countries.
     outside = pd.Series(False, index=res.index)
     countries = pd.Series("", index=res.index, dtype="string")
