@@ -24,7 +24,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     on, columns = list(on), list(columns)
     last, others = on[-1], on[:-1]
     if 4 * len(left) < len(right):  # a few keys in a large table: hash only the rows that can match
-        wanted = pc.is_in(text_chunks(right[last]), value_set=text_array(left[last]), skip_nulls=False)
+        wanted = pc.is_in(text_chunks(right[last]), value_set=_values(left[last]), skip_nulls=False)
         right = right[pc.fill_null(wanted, False).to_numpy(zero_copy_only=False)]
     # One hash over right's last key (<NA> is a value of its own): its distinct values, how often
     # each occurs, and a row holding it (the row, for the values held once: the only ones used).
@@ -34,8 +34,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
     first[codes] = np.arange(len(codes))
     # One probe per left row; keys held by one right row are decided here, on the hits only.
-    unique = pc.fill_null(pc.index_in(text_chunks(left[last]), value_set=encoded.dictionary, skip_nulls=False), -1)
-    unique = unique.to_numpy().astype(np.int64)
+    unique = _index_in(left[last], encoded.dictionary)
     if not len(first):  # nothing to find
         unique[:] = -1
         first = counts = np.zeros(1, dtype=np.int64)
@@ -46,8 +45,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     if others and len(hit):
         same = np.ones(len(hit), dtype=bool)
         for key in others:
-            same &= same_values(pc.take(text_chunks(left[key]), pa.array(hit)),
-                                pc.take(text_chunks(right[key]), pa.array(found[hit])))
+            same &= same_values(_text_at(left[key], hit), _text_at(right[key], found[hit]))
         found[hit[~same]] = -1
     out = left.reset_index(drop=True)
     added = {col: _take(right[col], found) for col in columns}
@@ -61,6 +59,36 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
             column.iloc[rows[fill]] = matched[col].to_numpy()[fill]
             added[col] = column.array
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in added.items()})
+
+
+def _values(values: pd.Series) -> "pa.Array":
+    """A column's values for a set lookup: a categorical's categories (and null if it has a
+    missing value), not one string per row."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return text_array(values)
+    distinct = pa.array(values.cat.categories.astype("string"), from_pandas=True).cast(pa.large_string())
+    return pa.concat_arrays([distinct, pa.nulls(1, pa.large_string())]) if values.isna().any() else distinct
+
+
+def _index_in(values: pd.Series, dictionary: "pa.Array") -> np.ndarray:
+    """Each value's position in ``dictionary`` (a null value: the null's), -1 where absent; a
+    categorical is looked up once per category."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        found = pc.index_in(text_chunks(values), value_set=dictionary, skip_nulls=False)
+        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+    categories = pa.array(values.cat.categories.astype("string"), from_pandas=True).cast(pa.large_string())
+    per_category = pc.fill_null(pc.index_in(categories, value_set=dictionary), -1).to_numpy().astype(np.int64)
+    null = pc.fill_null(pc.index_in(pa.nulls(1, pa.large_string()), value_set=dictionary, skip_nulls=False), -1)
+    codes = values.cat.codes.to_numpy()
+    return np.where(codes >= 0, per_category[np.maximum(codes, 0)] if len(per_category) else -1,
+                    null.to_numpy()[0])
+
+
+def _text_at(values: pd.Series, rows: np.ndarray) -> "pa.Array":
+    """A column's text at ``rows`` (a categorical taken by code first)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return text_array(values.iloc[rows])
+    return pc.take(text_chunks(values), pa.array(rows))
 
 
 def same_values(mine, theirs) -> np.ndarray:

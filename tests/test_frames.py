@@ -100,3 +100,15 @@ def test_filled_keeps_a_categorical_categorical():
     out = filled(values, "-")
     assert isinstance(out.dtype, pd.CategoricalDtype) and out.tolist() == ["a", "-", "b"]
     assert filled(pd.Series(["a", None], dtype="string"), "-").tolist() == ["a", "-"]
+
+
+def test_lookup_with_categorical_keys_gives_what_text_keys_give():
+    coded = LEFT.assign(**{key: LEFT[key].astype("category") for key in RKEY})
+    for on in (RKEY, ["provider", "account_id"], ["resource_id"]):
+        expected = lookup(LEFT, RIGHT, on, ["label", "n"])
+        got = lookup(coded, RIGHT, on, ["label", "n"])
+        pd.testing.assert_frame_equal(got[["x", "label", "n"]], expected[["x", "label", "n"]], obj=str(on))
+    # and a categorical right table, as the classification tags' levels are
+    right = RIGHT.assign(label=RIGHT["label"].astype("category"))
+    got = lookup(coded, right, RKEY, ["label"])["label"]
+    assert got.astype(object).where(got.notna(), None).tolist() == ["top", "pub", "conf", None, None, None, None]
