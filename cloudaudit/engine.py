@@ -24,7 +24,7 @@ import string
 import threading
 import traceback
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from .errors import RegistryError
 from . import memo
-from .frames import encode, text_array, unify
+from .frames import encode, text_array, text_chunks, unify
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -881,13 +881,14 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
         try:
             if workers == 1:
                 results = [_run_one(c, inventory, policy, scopes) for c in selected]
+                _classify(results, inventory, policy)
             else:
                 results = _run_on_threads(selected, inventory, policy, scopes, workers)
             parts = [part for part in results if len(part.frame)]
             ran = [c for c, part in zip(selected, results) if len(part.frame)]
             if not parts:
                 return Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)), policy=policy)
-            findings = _gathered(parts, ran, inventory, policy)  # reads the run's classification tags
+            findings = _gathered(parts, ran)
         finally:
             clear_run_caches()  # tables shared by the checks of this run: not kept past it
     findings, expired = _apply_acceptances(findings, policy, today)
@@ -900,11 +901,12 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
                     text=_DeferredText(parts, findings[list(_KEYS)], workers))
 
 
-def _gathered(parts: list[_Part], ran: list[Check], inventory: Inventory, policy: Policy) -> pd.DataFrame:
-    """The parts' rows in one frame, with the per-check columns and the subjects' classification."""
-    findings = pd.concat([part.frame.drop(columns=list(_CODED_KEYS)) for part in parts], ignore_index=True)
-    for col in _CODED_KEYS:  # one categorical per column: each distinct value is held once
-        findings[col] = unify([(part.frame[col].to_numpy(), part.dictionaries[col]) for part in parts])
+def _gathered(parts: list[_Part], ran: list[Check]) -> pd.DataFrame:
+    """The parts' rows in one frame, with the per-check columns."""
+    findings = pd.concat([part.frame.drop(columns=[*_CODED_KEYS, "classification"]) for part in parts],
+                         ignore_index=True)
+    for col in (*_CODED_KEYS, "classification"):  # one categorical per column: each distinct value held once
+        findings[col] = _joined(parts, col)
     for part in parts:
         part.frame, part.dictionaries = None, {}  # the run's frame holds the rows now; a part keeps its text's sources
     # Per-check text is stored once per check (categorical), not once per finding row.
@@ -918,21 +920,66 @@ def _gathered(parts: list[_Part], ran: list[Check], inventory: Inventory, policy
     for column, per_check in static.items():
         values = pd.Categorical(per_check)
         findings[column] = pd.Categorical.from_codes(values.codes[which], categories=values.categories)
-    findings["classification"] = subject_levels(inventory, policy, findings).array
     return findings
+
+
+_CLASSIFY_BATCH = 1_000_000  # findings classified in one lookup: few lookups, started while checks still run
+
+
+def _classify(parts: Sequence[_Part], inventory: Inventory, policy: Policy) -> None:
+    """Give each part the classification of its subjects (:func:`cloudaudit.labels.subject_levels`),
+    as codes like its other coded columns: one lookup for all the parts' rows."""
+    parts = [part for part in parts if part.size]
+    if not parts:
+        return
+    subjects = pd.DataFrame({col: _joined(parts, col) for col in ("provider", "account_id")})
+    subjects["resource_id"] = pd.arrays.ArrowStringArray(
+        pa.chunked_array([chunk.cast(pa.large_string()) for part in parts
+                          for chunk in text_chunks(part.frame["resource_id"]).chunks], pa.large_string()))
+    levels = subject_levels(inventory, policy, subjects).array
+    dictionary = pa.array(levels.categories.astype("string"), from_pandas=True).cast(pa.large_string())
+    start = 0
+    for part in parts:
+        part.frame["classification"] = levels.codes[start:start + part.size].astype(np.int32)
+        part.dictionaries["classification"] = dictionary
+        start += part.size
+
+
+def _joined(parts: Sequence[_Part], col: str) -> pd.Categorical:
+    return unify([(part.frame[col].to_numpy(), part.dictionaries[col]) for part in parts])
 
 
 def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy, scopes: pd.DataFrame,
                     workers: int) -> list[_Part]:
+    """The checks' parts, in the order of ``selected``. Parts are classified in batches on the
+    same pool as the checks finish, so the lookups overlap the last checks."""
     context = contextvars.copy_context()  # each thread judges ages by this run's clock
     pool = ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check")
+    # one more thread for the lookups: the checks' threads leave a core idle between kernels
+    classifier = ThreadPoolExecutor(1, thread_name_prefix="cloudaudit-classify")
     try:
-        return list(pool.map(lambda c: context.copy().run(_run_one, c, inventory, policy, scopes), selected))
+        futures = {pool.submit(context.copy().run, _run_one, c, inventory, policy, scopes): i
+                   for i, c in enumerate(selected)}
+        results: list[_Part | None] = [None] * len(selected)
+        batch: list[_Part] = []
+        batches = []
+        for future in as_completed(futures):
+            part = results[futures[future]] = future.result()
+            batch.append(part)
+            if sum(p.size for p in batch) >= _CLASSIFY_BATCH:
+                batches.append(classifier.submit(_classify, batch, inventory, policy))
+                batch = []
+        batches.append(classifier.submit(_classify, batch, inventory, policy))
+        for done in batches:
+            done.result()
+        return results
     except BaseException:  # Ctrl-C or an engine bug: do not run the checks still queued
         pool.shutdown(wait=False, cancel_futures=True)
+        classifier.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True)
+        classifier.shutdown(wait=True)
 
 
 def _lookup(available: Mapping[str, Check], check_id: str) -> Check:

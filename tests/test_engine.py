@@ -343,14 +343,20 @@ def test_error_reasons_are_written_in_both_languages():
     assert f.loc["p9", "reason_ja"] == "評価できませんでした: resources は収集されていません"
 
 
-def test_checks_on_a_thread_pool_give_the_same_findings_in_the_same_order_as_one_thread():
+def test_checks_on_a_thread_pool_give_the_same_findings_in_the_same_order_as_one_thread(monkeypatch):
     from benchmarks import estate
+    from cloudaudit import engine
 
     inv = estate.generate(estate.Sizes().scaled(2000), seed=7)
     one = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=1).df
     pool = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=4).df
     assert len(one) > 1000 and one["check_id"].nunique() > 40
+    assert one["classification"].notna().sum() > 100
     pd.testing.assert_frame_equal(one, pool)
+    # the pool classifies the parts in batches as checks finish: small batches, the same findings
+    monkeypatch.setattr(engine, "_CLASSIFY_BATCH", 50)
+    batched = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=2).df
+    pd.testing.assert_frame_equal(one, batched)
 
 
 def test_every_thread_judges_ages_by_the_runs_clock():
