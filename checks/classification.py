@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cloudaudit.engine import check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, data_bearing, flag, join_nonempty, judged_level, level_name_ja, location_verdict,
+from ._common import (BACKUP_KINDS, data_bearing, flag, judged_level, level_name_ja, location_verdict,
                       with_labels)
 
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
@@ -85,52 +86,77 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     rules = pd.DataFrame([{"level": k, "_public_ok": v.public_allowed, "_cmk": v.customer_managed_key,
                            "_dal": v.data_access_logging} for k, v in policy.matrix.items()])
     res = lookup(res, rules, ["level"], ["_public_ok", "_cmk", "_dal"])
-    # Residency per level: one location verdict per distinct level's allowed countries.
-    outside = pd.Series(False, index=res.index)
-    countries = pd.Series("", index=res.index, dtype="string")
-    for lvl in res["level"].dropna().unique():
-        part = res["level"] == lvl
+    # Residency per level, decided once per distinct (provider, region, level): a few hundred
+    # places for a million resources.
+    place = res.groupby(["provider", "region", "level"], dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    places = res[["provider", "region", "level"]].iloc[np.unique(place, return_index=True)[1]].reset_index(drop=True)
+    place_outside = np.zeros(len(places), dtype=bool)
+    place_countries = np.full(len(places), "", dtype=object)
+    for lvl in places["level"].dropna().unique():
+        at = np.flatnonzero((places["level"] == lvl).fillna(False).to_numpy(dtype=bool))
         allowed = policy.countries_for_level(lvl)
-        verdict = location_verdict(res.loc[part, ["provider", "region"]], policy, allowed=allowed)
-        outside[part] = verdict["_outside"]
-        countries[part] = verdict["countries"] + "; allowed: " + ", ".join(allowed)
+        verdict = location_verdict(places.iloc[at], policy, allowed=allowed)
+        place_outside[at] = verdict["_outside"].to_numpy(dtype=bool)
+        place_countries[at] = (verdict["countries"] + "; allowed: " + ", ".join(allowed)).astype(object).to_numpy()
     read, write = res["public_read"].astype("boolean"), res["public_write"].astype("boolean")
     public = flag(read, False) | flag(write, False)
     public_unknown = ~public & (read.isna() | write.isna()) & res["kind"].isin(_SHAREABLE)
     enc = res["encryption"].str.lower()
     cmk_unknown = enc.isna() | (enc == "unknown")
     dal = res["data_access_logging"].astype("boolean")
-
-    def item(mask: pd.Series, text) -> pd.Series:
-        text = text.astype("string") if isinstance(text, pd.Series) else pd.Series(text, index=res.index, dtype="string")
-        return text.where(mask.fillna(False).astype(bool).to_numpy(), "")
-
     not_public = ~res["_public_ok"].astype(bool)
     cmk, logging = res["_cmk"].astype(bool), res["_dal"].astype(bool)
-    checks_en = [
-        item(not_public & public, "publicly accessible"),
-        item(not_public & public_unknown, "public access unknown"),
-        item(outside, "stored in " + res["region"].fillna("unknown location") + " (" + countries + ")"),
-        item(cmk & ~cmk_unknown & (enc != "customer"), "not encrypted with a customer-managed key ("
-             + res["encryption"].fillna("unknown") + ")"),
-        item(cmk & cmk_unknown, "key type unknown"),
-        item(logging & (dal == False), "no data-access logging"),  # noqa: E712 - nullable boolean
-        item(logging & dal.isna() & res["kind"].isin(_LOGGABLE), "data-access logging unknown"),
-    ]
-    checks_ja = [
-        item(not_public & public, "公開アクセス可能"),
-        item(not_public & public_unknown, "公開可否が不明"),
-        item(outside, res["region"].fillna("不明な場所") + " (" + countries + ") に保存"),
-        item(cmk & ~cmk_unknown & (enc != "customer"), "顧客管理鍵で暗号化されていない ("
-             + res["encryption"].fillna("unknown") + ")"),
-        item(cmk & cmk_unknown, "鍵の種類が不明"),
-        item(logging & (dal == False), "データアクセスログなし"),  # noqa: E712
-        item(logging & dal.isna() & res["kind"].isin(_LOGGABLE), "データアクセスログの有無が不明"),
-    ]
-    violations = join_nonempty(checks_en)
-    status = np.where(violations != "", "FAIL", "PASS")
-    return res.assign(violations=violations, _violations_ja=join_nonempty(checks_ja, sep="、"), status=status,
+    violated = [not_public & public, not_public & public_unknown, pd.Series(place_outside[place], index=res.index),
+                cmk & ~cmk_unknown & (enc != "customer"), cmk & cmk_unknown, logging & (dal == False),  # noqa: E712
+                logging & dal.isna() & res["kind"].isin(_LOGGABLE)]
+    bits = np.zeros(len(res), dtype=np.int64)
+    for i, mask in enumerate(violated):
+        bits |= mask.fillna(False).to_numpy(dtype=bool).astype(np.int64) << i
+    # The text depends on the violations, the place (bit 2) and the encryption (bit 3) only: it
+    # is written once per distinct combination and taken for every row.
+    encryption, _ = pd.factorize(res["encryption"], use_na_sentinel=False)
+    key = ((bits * (len(places) + 1) + np.where(bits & 4, place, -1) + 1) * (encryption.max(initial=0) + 2)
+           + np.where(bits & 8, encryption, -1) + 1)
+    _, first, combination = np.unique(key, return_index=True, return_inverse=True)
+    texts = [_violation_texts(int(b), region, place_countries[p], encrypted) for b, region, p, encrypted in zip(
+        bits[first], res["region"].iloc[first].tolist(), place[first], res["encryption"].iloc[first].tolist())]
+    violations = _coded_text([en for en, _ in texts], combination, res.index)
+    violations_ja = _coded_text([ja for _, ja in texts], combination, res.index)
+    countries = _coded_text(list(place_countries), place, res.index)
+    status = np.where(np.array([en != "" for en, _ in texts], dtype=bool)[combination], "FAIL", "PASS")
+    return res.assign(violations=violations, _violations_ja=violations_ja, status=status,
                       _level_ja=level_name_ja(res["level"]), countries=countries)[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "label", "level", "_level_ja",
          "public_read", "public_write", "countries", "encryption", "data_access_logging", "violations",
          "_violations_ja", "status"]]
+
+
+_VIOLATIONS = (("publicly accessible", "公開アクセス可能"), ("public access unknown", "公開可否が不明"),
+               None, None, ("key type unknown", "鍵の種類が不明"), ("no data-access logging", "データアクセスログなし"),
+               ("data-access logging unknown", "データアクセスログの有無が不明"))
+
+
+def _violation_texts(bits: int, region, countries: str, encryption) -> tuple[str, str]:
+    """CLS-002's violations (English, Japanese) for the bits set (in :data:`_VIOLATIONS` order;
+    bit 2: outside the level's countries, bit 3: not a customer-managed key)."""
+    en, ja = [], []
+    for i, texts in enumerate(_VIOLATIONS):
+        if not bits & (1 << i):
+            continue
+        if i == 2:
+            en.append(f"stored in {'unknown location' if pd.isna(region) else region} ({countries})")
+            ja.append(f"{'不明な場所' if pd.isna(region) else region} ({countries}) に保存")
+        elif i == 3:
+            key = "unknown" if pd.isna(encryption) else encryption
+            en.append(f"not encrypted with a customer-managed key ({key})")
+            ja.append(f"顧客管理鍵で暗号化されていない ({key})")
+        else:
+            en.append(texts[0])
+            ja.append(texts[1])
+    return "; ".join(en), "、".join(ja)
+
+
+def _coded_text(texts: list[str], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``texts[codes]`` as a string Series, taken in Arrow (each distinct text converted once)."""
+    taken = pa.array(texts, pa.large_string()).take(pa.array(codes, pa.int64()))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=index)

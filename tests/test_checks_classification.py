@@ -71,6 +71,26 @@ def test_CLS_002_top_secret_bucket_abroad_public_without_cmk_lists_every_violati
                                                "unknown; data-access logging unknown")
 
 
+def test_CLS_002_texts_follow_each_resources_place_and_key_and_read_in_japanese():
+    # The same violations on different places and keys: each row names its own.
+    inv = inventory(
+        resources=[res("aws", "1", "us", "bucket", "us-east-1", public_read=False, public_write=False,
+                       encryption="provider", data_access_logging=True),
+                   res("aws", "1", "eu", "bucket", "eu-west-1", public_read=False, public_write=False,
+                       encryption="AES256", data_access_logging=True),
+                   res("aws", "1", "nowhere", "bucket", None, public_read=False, public_write=False,
+                       encryption=None, data_access_logging=True)],
+        tags=[label("aws", "1", name, "極秘") for name in ("us", "eu", "nowhere")])
+    df = run(inv, "CLS-002")
+    assert row(df, "us")["reason"].endswith("violates its level: stored in us-east-1 (US; allowed: JP); "
+                                            "not encrypted with a customer-managed key (provider)")
+    assert row(df, "eu")["reason"].endswith("violates its level: stored in eu-west-1 (IE; allowed: JP); "
+                                            "not encrypted with a customer-managed key (AES256)")
+    assert row(df, "nowhere")["reason"].endswith("stored in unknown location (unknown location; allowed: JP); key type unknown")
+    assert row(df, "us")["reason_ja"].endswith("us-east-1 (US; allowed: JP) に保存、顧客管理鍵で暗号化されていない (provider)")
+    assert row(df, "nowhere")["reason_ja"].endswith("不明な場所 (unknown location; allowed: JP) に保存、鍵の種類が不明")
+
+
 def test_CLS_002_per_level_allowed_countries_from_the_matrix():
     matrix = dict(DEFAULT_MATRIX, public=LevelRules(True, ("JP", "US"), False, False))
     inv = inventory(resources=[res("aws", "1", "pub-us", "bucket", "us-east-1", public_read=True,
