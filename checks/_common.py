@@ -49,11 +49,15 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
     only if all its member regions are). Unknown or empty codes fail ("unknown location").
     ``allowed`` overrides the policy-wide allowed countries (per classification level).
     """
-    found = resolve(frame[provider], frame[location])
+    # decided once per distinct (provider, location): a few hundred places for a million rows
+    place = frame.groupby([provider, location], dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    places = frame[[provider, location]].iloc[np.unique(place, return_index=True)[1]]
+    found = resolve(places[provider], places[location])
     bad = outside(found, policy.allowed_countries if allowed is None else allowed)
-    bad = bad | regions.outside_regions(frame[provider], frame[location], policy.allowed_regions)
-    text = regions.countries_text(found)
-    return frame.assign(countries=text, _outside=bad.astype(bool))
+    bad = bad | regions.outside_regions(places[provider], places[location], policy.allowed_regions)
+    text = pa.array(regions.countries_text(found).astype(object).tolist(), pa.large_string())
+    return frame.assign(countries=pd.arrays.ArrowStringArray(text.take(pa.array(place, pa.int64()))),
+                        _outside=bad.to_numpy(dtype=bool)[place])
 
 
 def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
