@@ -168,7 +168,7 @@ def joined(frame: pd.DataFrame, by: list[str], column: str, name: str, sep: str 
     by = list(by)
     values = frame[by + [column]].dropna(subset=[column])
     if values.empty:
-        return pd.DataFrame({**{k: pd.Series(dtype=frame[k].dtype) for k in by}, name: pd.Series(dtype=object)})
+        return pd.DataFrame({**{k: pd.Series(dtype=frame[k].dtype) for k in by}, name: pd.Series(dtype="string")})
     if not pd.api.types.is_numeric_dtype(values[column]):
         values = values.assign(**{column: values[column].astype(str)})
     values = values.drop_duplicates().sort_values(column, kind="stable")
@@ -181,7 +181,8 @@ def joined(frame: pd.DataFrame, by: list[str], column: str, name: str, sep: str 
         out[key] = out[key].astype(frame[key].dtype)
     lists = grouped[f"{column}_list"]
     sep_scalar = pa.scalar(sep, lists.type.value_type)
-    out[name] = pd.Series(pc.binary_join(lists, sep_scalar).to_pylist(), index=out.index, dtype=object)
+    out[name] = pd.Series(pd.arrays.ArrowStringArray(pc.binary_join(lists, sep_scalar).cast(pa.large_string())),
+                          index=out.index)
     return out
 
 
@@ -191,7 +192,7 @@ def add_joined(frame: pd.DataFrame, source: pd.DataFrame, by: list[str], columns
     per ``by`` key as ``name`` (``fill`` where the key has none). Row order of ``frame`` is kept."""
     for column, name in columns.items():
         frame = lookup(frame, joined(source, by, column, name, sep), list(by), [name])
-        frame[name] = frame[name].astype(object).where(frame[name].notna(), fill)
+        frame[name] = frame[name].astype("string").fillna(fill)
     return frame
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
+from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, days_since, flag, guardrail_presence,
@@ -343,7 +344,7 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     per = add_joined(g[KEY + ["scope"]].dropna().drop_duplicates(), g, KEY + ["scope"], {"role": "_roles"})
     per = pd.DataFrame({"provider": per["provider"], "account_id": per["account_id"], "resource_id": per["scope"],
                         "_grant": ("public grant " + per["_roles"].astype(str)).str.rstrip()})
-    r = r.merge(per, on=RKEY, how="left")
+    r = lookup(r, per, RKEY, ["_grant"])  # per holds one row per scope
     pol = r["public_read"].astype("boolean") | r["public_write"].astype("boolean")
     granted = r["_grant"].notna()
     anon = flag(pol, False) | granted
@@ -356,8 +357,8 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     rows = r.assign(status=status, reason_key=key, via=via, severity=severity)
     # Public grants on scopes that are not such resources (and not buckets / backups, which
     # ISL-001 / ISL-005 judge) still FAIL: anonymous access to an unknown kind of thing.
-    seen = per.merge(resources(inv)[RKEY].drop_duplicates(), on=RKEY, how="left", indicator=True)
-    orphan = seen[seen["_merge"] == "left_only"].drop(columns=["_merge"])
+    known = lookup(per, resources(inv)[RKEY].assign(_known=True), RKEY, ["_known"])["_known"].notna()
+    orphan = per[~known.to_numpy(dtype=bool)].reset_index(drop=True)
     on_account = (orphan["resource_id"] == orphan["account_id"]).to_numpy(dtype=bool)
     orphan = orphan.assign(kind=np.where(on_account, "grant", "resource"),
                            name=np.where(on_account, "of unknown scope in account " + orphan["account_id"].astype(str),
