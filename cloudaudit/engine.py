@@ -428,7 +428,7 @@ class _Pending:
     @classmethod
     def of(cls, c: Check, result: pd.DataFrame) -> "_Pending":
         keys = result["reason_key"] if "reason_key" in result.columns else result["status"].str.lower()
-        keys = pd.Categorical(keys.astype(object))
+        keys = pd.Categorical(keys)
         fields: set[str] = set()
         for key in keys.categories:
             templates = c.reasons.get(key)
