@@ -888,9 +888,11 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
             ran = [c for c, part in zip(selected, results) if len(part.frame)]
             if not parts:
                 return Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)), policy=policy)
+            _release_arrow_memory()
             findings = _gathered(parts, ran)
         finally:
             clear_run_caches()  # tables shared by the checks of this run: not kept past it
+    _release_arrow_memory()
     findings, expired = _apply_acceptances(findings, policy, today)
     findings["severity"] = _escalate(findings["severity"], findings["classification"], findings["status"])
     findings["run_id"] = pd.Categorical.from_codes(np.zeros(len(findings), dtype=np.int8),
@@ -899,6 +901,13 @@ def run_checks(inventory: Inventory, policy: Policy | None = None, *, checks: It
     findings = findings.reindex(columns=[col for col in FINDING_COLUMNS if col not in TEXT_COLUMNS])
     return Findings(findings, expired_acceptances=expired, policy=policy,
                     text=_DeferredText(parts, findings[list(_KEYS)], workers))
+
+
+def _release_arrow_memory() -> None:
+    """Give the pages Arrow's allocator keeps after the checks' kernels back to the system: the
+    run's last steps allocate through numpy, which cannot reuse them, so the process would hold
+    both (measured at 1M resources: 0.2 GB less peak, 0.5 GB less after the run)."""
+    pa.default_memory_pool().release_unused()
 
 
 def _gathered(parts: list[_Part], ran: list[Check]) -> pd.DataFrame:
