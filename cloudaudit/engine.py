@@ -424,6 +424,7 @@ class _Pending:
     check: Check
     source: pd.DataFrame  # the reason key (``_key``), the templates' fields and the evidence columns
     evidence: tuple[str, ...]
+    named_keys: tuple[str, ...]  # the subject columns the templates name, read from the run's findings
 
     @classmethod
     def of(cls, c: Check, result: pd.DataFrame) -> "_Pending":
@@ -442,13 +443,14 @@ class _Pending:
         evidence = tuple(col for col in result.columns if col not in _STANDARD and not col.startswith("_"))
         kept = [col for col in result.columns if (col in fields and col not in _KEYS) or col in evidence]
         source = result[kept]
-        return cls(c, source.assign(_key=keys, **_repetitive_text(source)), evidence)
+        return cls(c, source.assign(_key=keys, **_repetitive_text(source)), evidence,
+                   tuple(col for col in _KEYS if col in fields))
 
     def render(self, rows: np.ndarray, keys: pd.DataFrame) -> dict[str, "pa.Array"]:
         """reason, reason_ja and evidence of the result's ``rows`` (positions), in that order;
         ``keys``: the subject columns of those rows."""
         frame = self.source.iloc[rows] if len(rows) != len(self.source) else self.source
-        frame = frame.assign(**{col: keys[col].to_numpy() for col in _KEYS})
+        frame = frame.assign(**{col: pd.Series(keys[col].array, index=frame.index) for col in self.named_keys})
         keys = frame["_key"].cat.codes.to_numpy()
         positions, reasons_en, reasons_ja = [], [], []
         for code in np.unique(keys):
@@ -528,7 +530,9 @@ class _Part:
         known = local[len(deferred):] - len(self.rows)
         chunks: dict[str, list] = {col: [] for col in TEXT_COLUMNS}
         if self.pending is not None and len(deferred):
-            for col, array in self.pending.render(self.rows[deferred], keys.iloc[deferred]).items():
+            contiguous = len(deferred) and deferred[-1] - deferred[0] + 1 == len(deferred)  # sorted positions
+            at = keys.iloc[deferred[0]:deferred[-1] + 1] if contiguous else keys.iloc[deferred]
+            for col, array in self.pending.render(self.rows[deferred], at).items():
                 chunks[col].append(array)
         if len(known):
             for col in TEXT_COLUMNS:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -39,8 +41,17 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     coded = [col for col in CODED_COLUMNS if col in frame.columns and isinstance(frame[col].dtype, pd.CategoricalDtype)]
     if not coded:
         return frame
-    return frame.assign(**{col: pd.Series(pd.arrays.ArrowStringArray(text_array(frame[col])), index=frame.index)
-                           for col in coded})
+
+    def text(col: str) -> pd.Series:
+        return pd.Series(pd.arrays.ArrowStringArray(text_array(frame[col])), index=frame.index)
+
+    if len(frame) < _PARALLEL_TEXT_ROWS:
+        return frame.assign(**{col: text(col) for col in coded})
+    with ThreadPoolExecutor(min(len(coded), os.cpu_count() or 1)) as pool:  # Arrow's take releases the GIL
+        return frame.assign(**dict(zip(coded, pool.map(text, coded))))
+
+
+_PARALLEL_TEXT_ROWS = 200_000
 
 
 class Findings:
