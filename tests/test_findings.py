@@ -152,3 +152,14 @@ def test_rows_take_a_nullable_mask_or_positions_and_refuse_a_mask_of_the_wrong_l
     assert f.rows(core["status"] == "FAIL")["reason"].tolist() == ["b bad"]
     with pytest.raises(ValueError, match="mask of 2 values"):
         f.rows(np.array([True, False]))
+
+
+def test_large_frames_decode_their_coded_columns_on_threads_to_the_same_text(monkeypatch):
+    from cloudaudit import findings as module
+
+    one_by_one = findings(bad=("b", "c")).df
+    monkeypatch.setattr(module, "_PARALLEL_TEXT_ROWS", 0)
+    on_threads = findings(bad=("b", "c"))
+    pd.testing.assert_frame_equal(on_threads.df.drop(columns=["run_id", "collected_at"]),
+                                  one_by_one.drop(columns=["run_id", "collected_at"]))
+    assert on_threads.rows([0, 2])["account_id"].tolist() == ["1", "2"]
