@@ -446,26 +446,32 @@ class _Pending:
         return cls(c, source.assign(_key=keys, **_repetitive_text(source)), evidence,
                    tuple(col for col in _KEYS if col in fields))
 
-    def render(self, rows: np.ndarray, keys: pd.DataFrame) -> dict[str, "pa.Array"]:
-        """reason, reason_ja and evidence of the result's ``rows`` (positions), in that order;
+    def render(self, rows: np.ndarray, keys: pd.DataFrame,
+               columns: Sequence[str] = TEXT_COLUMNS) -> dict[str, "pa.Array"]:
+        """The text ``columns`` (of :data:`TEXT_COLUMNS`) of the result's ``rows`` (positions);
         ``keys``: the subject columns of those rows."""
         frame = self.source.iloc[rows] if len(rows) != len(self.source) else self.source
+        out = {}
+        if "evidence" in columns:
+            out["evidence"] = (_evidence(frame[list(self.evidence)]) if self.evidence
+                               else pa.array(["{}"] * len(frame), pa.large_string()))
+        languages = {"reason": "en", "reason_ja": "ja"}
+        wanted = [col for col in languages if col in columns]
+        if not wanted:
+            return out
         frame = frame.assign(**{col: pd.Series(keys[col].array, index=frame.index) for col in self.named_keys})
-        keys = frame["_key"].cat.codes.to_numpy()
-        positions, reasons_en, reasons_ja = [], [], []
-        for code in np.unique(keys):
+        codes = frame["_key"].cat.codes.to_numpy()
+        positions, reasons = [], {col: [] for col in wanted}
+        for code in np.unique(codes):
             templates = self.check.reasons[frame["_key"].cat.categories[code]]
-            where = np.flatnonzero(keys == code)
+            where = np.flatnonzero(codes == code)
             part = frame.iloc[where] if len(where) != len(frame) else frame
             positions.append(where)
-            reasons_en.append(_render_arrow(templates["en"], part))
-            reasons_ja.append(_render_arrow(templates.get("ja", templates["en"]), part))
+            for col in wanted:
+                reasons[col].append(_render_arrow(templates.get(languages[col], templates["en"]), part))
         # rows were rendered grouped by reason key; put them back in order
         back = None if len(positions) <= 1 else pa.array(np.argsort(np.concatenate(positions), kind="stable"))
-        evidence = (_evidence(frame[list(self.evidence)]) if self.evidence
-                    else pa.array(["{}"] * len(frame), pa.large_string()))
-        return {"reason": _string_column(reasons_en, back), "reason_ja": _string_column(reasons_ja, back),
-                "evidence": evidence}
+        return {**{col: _string_column(chunks, back) for col, chunks in reasons.items()}, **out}
 
 
 _SHARED_TEXT_MIN_ROWS = 10_000  # below this a column costs too little to be worth encoding
@@ -521,21 +527,22 @@ class _Part:
             codes[col], dictionaries[col] = encode(frame[col])
         return cls(frame.assign(**codes), pending, rows, text, dictionaries)
 
-    def render(self, local: np.ndarray | None, keys: pd.DataFrame) -> dict[str, list["pa.Array"]]:
-        """Chunks of the text of the part's rows ``local`` (sorted positions; None: every row);
-        ``keys``: the subject columns of the part's rows."""
+    def render(self, local: np.ndarray | None, keys: pd.DataFrame,
+               columns: Sequence[str] = TEXT_COLUMNS) -> dict[str, list["pa.Array"]]:
+        """Chunks of the text ``columns`` of the part's rows ``local`` (sorted positions; None:
+        every row); ``keys``: the subject columns of the part's rows."""
         if local is None:
             local = np.arange(self.size)
         deferred = local[local < len(self.rows)]
         known = local[len(deferred):] - len(self.rows)
-        chunks: dict[str, list] = {col: [] for col in TEXT_COLUMNS}
+        chunks: dict[str, list] = {col: [] for col in columns}
         if self.pending is not None and len(deferred):
             contiguous = len(deferred) and deferred[-1] - deferred[0] + 1 == len(deferred)  # sorted positions
             at = keys.iloc[deferred[0]:deferred[-1] + 1] if contiguous else keys.iloc[deferred]
-            for col, array in self.pending.render(self.rows[deferred], at).items():
+            for col, array in self.pending.render(self.rows[deferred], at, columns).items():
                 chunks[col].append(array)
         if len(known):
-            for col in TEXT_COLUMNS:
+            for col in columns:
                 chunks[col].append(text_array(self.text[col].iloc[known]))
         return chunks
 
@@ -555,11 +562,14 @@ class _DeferredText:
     def __len__(self) -> int:
         return int(self._starts[-1])
 
-    def __call__(self, positions: np.ndarray | None) -> dict[str, pd.arrays.ArrowStringArray]:
-        """reason, reason_ja and evidence of the findings at ``positions``, in that order.
-        ``None`` renders every row once, releasing each check's columns as it goes (after that
-        call nothing more can be rendered: ``Findings.df`` keeps the text)."""
+    def __call__(self, positions: np.ndarray | None,
+                 columns: Sequence[str] = TEXT_COLUMNS) -> dict[str, pd.arrays.ArrowStringArray]:
+        """The text ``columns`` (reason, reason_ja, evidence by default) of the findings at
+        ``positions``. ``None`` renders every row and column once, releasing each check's
+        columns as it goes (after that call nothing more can be rendered: ``Findings.df``
+        keeps the text)."""
         if positions is None:
+            columns = TEXT_COLUMNS
             order, jobs = None, [(i, None) for i in range(len(self._parts))]
         else:
             positions = np.asarray(positions, dtype=np.int64)
@@ -573,7 +583,7 @@ class _DeferredText:
         def render(job):
             i, local = job
             part = self._parts[i]
-            chunks = part.render(local, self._keys.iloc[self._starts[i]:self._starts[i + 1]])
+            chunks = part.render(local, self._keys.iloc[self._starts[i]:self._starts[i + 1]], columns)
             if positions is None:
                 part.pending, part.text = None, _NO_TEXT  # every row is rendered once: free the sources
             return chunks
@@ -593,7 +603,7 @@ class _DeferredText:
         if positions is None:
             self._parts, self._keys = [], None
         out = {}
-        for col in TEXT_COLUMNS:
+        for col in columns:
             column = pa.chunked_array([chunk for part in rendered for chunk in part[col]], pa.large_string())
             if order is not None and not np.array_equal(order, np.arange(len(order))):
                 column = column.take(pa.array(np.argsort(order, kind="stable")))

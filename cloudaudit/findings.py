@@ -113,10 +113,16 @@ class Findings:
         statuses, severities, keys and per-check columns of any number of findings, cheaply."""
         return self._frame.drop(columns=[col for col in TEXT_COLUMNS if col in self._frame.columns])
 
-    def rows(self, where: pd.Series | np.ndarray | Sequence[int]) -> pd.DataFrame:
+    def rows(self, where: pd.Series | np.ndarray | Sequence[int],
+             text: Sequence[str] = TEXT_COLUMNS) -> pd.DataFrame:
         """The findings where a boolean mask over :attr:`core` is true (or at the given row
         positions), with every column: only these rows' reasons and evidence are rendered.
-        The index is the rows' positions, as in ``df``."""
+        The index is the rows' positions, as in ``df``. ``text`` names the text columns to
+        include (``("evidence",)``: the evidence without rendering the reasons)."""
+        text = tuple(text)
+        unknown = [col for col in text if col not in TEXT_COLUMNS]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a text column ({', '.join(TEXT_COLUMNS)})")
         if isinstance(where, pd.Series) and pd.api.types.is_bool_dtype(where.dtype):
             where = where.fillna(False).to_numpy(dtype=bool)  # a nullable mask: <NA> is not selected
         where = np.asarray(where)
@@ -126,13 +132,13 @@ class Findings:
             positions = np.flatnonzero(where)
         else:
             positions = where.astype(np.int64)
+        shown = [col for col in FINDING_COLUMNS if col not in TEXT_COLUMNS or col in text]
         with self._rendering:
             out = _as_text(self._frame.iloc[positions])
             if self._text is None:
-                return out
-            text = self._text(positions)
-        return out.assign(**{col: pd.Series(text[col], index=out.index) for col in TEXT_COLUMNS})[
-            list(FINDING_COLUMNS)]
+                return out[shown]
+            rendered = self._text(positions, text)
+        return out.assign(**{col: pd.Series(rendered[col], index=out.index) for col in text})[shown]
 
     def __len__(self) -> int:
         return len(self._frame)

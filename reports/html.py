@@ -315,7 +315,7 @@ def derive_residency(findings: Any) -> pd.DataFrame | None:
     """
     df = findings.core
     res = findings.rows((df["check_id"].str.startswith("RES-", na=False)
-                         & df["status"].isin(["PASS", "FAIL", "WARN", "SUPPRESSED"])).to_numpy())
+                         & df["status"].isin(["PASS", "FAIL", "WARN", "SUPPRESSED"])).to_numpy(), text=["evidence"])
     if res.empty:
         return None
     countries = _evidence_text(res["evidence"], "countries")
@@ -368,7 +368,8 @@ _ROSTER_KEYS = {
 
 def derive_privileged(findings: Any) -> pd.DataFrame | None:
     """A roster from the evidence of identity findings (AUTH/IAM/PRV/LCM rows whose evidence has ``mfa``)."""
-    identity = findings.rows(findings.core["check_id"].str.match(r"^(AUTH|IAM|PRV|LCM)-", na=False).to_numpy())
+    identity = findings.rows(findings.core["check_id"].str.match(r"^(AUTH|IAM|PRV|LCM)-", na=False).to_numpy(),
+                             text=["evidence"])
     cand = identity[identity["evidence"].fillna("").str.contains('"mfa"', regex=False)]
     if cand.empty:
         return None

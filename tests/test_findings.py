@@ -163,3 +163,22 @@ def test_large_frames_decode_their_coded_columns_on_threads_to_the_same_text(mon
     pd.testing.assert_frame_equal(on_threads.df.drop(columns=["run_id", "collected_at"]),
                                   one_by_one.drop(columns=["run_id", "collected_at"]))
     assert on_threads.rows([0, 2])["account_id"].tolist() == ["1", "2"]
+
+
+def test_rows_render_only_the_text_columns_asked_for(monkeypatch):
+    from cloudaudit import engine
+
+    f = findings(bad=("b",))
+    whole = f.rows(np.arange(len(f)))
+    rendered = []
+    monkeypatch.setattr(engine, "_render_arrow", lambda *a: rendered.append(1) or pytest.fail("reasons rendered"))
+    evidence = f.rows(np.arange(len(f)), text=["evidence"])
+    assert "reason" not in evidence.columns and "reason_ja" not in evidence.columns
+    assert evidence["evidence"].tolist() == whole["evidence"].tolist() and not rendered
+    assert list(evidence.columns) == [c for c in whole.columns if c not in ("reason", "reason_ja")]
+    with pytest.raises(ValueError, match="'title' is not a text column"):
+        f.rows([0], text=["title"])
+    monkeypatch.undo()
+    assert f.rows([1], text=["reason"])["reason"].tolist() == whole["reason"].iloc[[1]].tolist()
+    f.df  # once rendered, the columns asked for come from the frame
+    assert list(f.rows([0], text=["evidence"]).columns) == list(evidence.columns)
