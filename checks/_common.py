@@ -60,23 +60,16 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
                         _outside=bad.to_numpy(dtype=bool)[place])
 
 
-def classification(inv, policy: Policy, inherit: bool = True) -> pd.DataFrame:
-    """(provider, account_id, resource_id, label, level, labelled, label_source): the label of
-    every resource, own or inherited from its account (:func:`cloudaudit.labels.resource_labels`,
-    which the engine's severity escalation reads as well)."""
-    return resource_labels(inv, policy, inherit)
-
-
 def with_labels(inv, policy: Policy, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``frame`` with the label ``columns`` of :func:`classification`, as
-    ``lookup(frame, classification(inv, policy), RKEY, columns)`` gives them.
+    """``frame`` with the label ``columns`` of :func:`cloudaudit.labels.resource_labels`, as
+    ``lookup(frame, resource_labels(inv, policy), RKEY, columns)`` gives them.
 
     Most callers pass a filter of ``inv.resources`` (:func:`data_bearing` ...), whose index
     still names the resources' rows: then the labels, one row per resource in the same order,
     are taken by position (no hashing of a million ids), after checking that those rows
     have the frame's keys. Any other frame is looked up by key.
     """
-    labels = classification(inv, policy)
+    labels = resource_labels(inv, policy)
     positions = positions_in(inv.resources, frame, RKEY)
     if positions is None:
         return lookup(frame, labels, RKEY, columns)

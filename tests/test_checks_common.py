@@ -147,6 +147,7 @@ def test_tables_shared_by_the_checks_of_a_run_are_not_kept_after_it():
 
 def test_with_labels_takes_the_labels_of_a_filter_of_the_resources_by_position_or_looks_them_up():
     from cloudaudit.frames import lookup, positions_in
+    from cloudaudit.labels import resource_labels
     from cloudaudit.policy import Policy
     from cloudaudit.testing import inventory
 
@@ -157,7 +158,7 @@ def test_with_labels_takes_the_labels_of_a_filter_of_the_resources_by_position_o
     inv = inventory(resources=res, tags=tags)
     policy = Policy()
     columns = ["label", "level", "labelled", "label_source"]
-    labels = _common.classification(inv, policy)
+    labels = resource_labels(inv, policy)
     frames = {"filter": inv.resources.iloc[[3, 0, 2]],                                   # by position
               "reindexed": inv.resources.iloc[[3, 0, 2]].reset_index(drop=True),        # index no longer names rows
               "edited": inv.resources.iloc[[1, 2]].assign(account_id=["2", "1"]),       # keys differ there
