@@ -929,7 +929,7 @@ def _gathered(parts: list[_Part], ran: list[Check]) -> pd.DataFrame:
     findings = pd.concat([part.frame.drop(columns=[*_CODED_KEYS, "classification"]) for part in parts],
                          ignore_index=True)
     for col in (*_CODED_KEYS, "classification"):  # one categorical per column: each distinct value held once
-        findings[col] = _joined(parts, col)
+        findings[col] = _categorical(parts, col)
     for part in parts:
         part.frame, part.dictionaries = None, {}  # the run's frame holds the rows now; a part keeps its text's sources
     # Per-check text is stored once per check (categorical), not once per finding row.
@@ -955,7 +955,7 @@ def _classify(parts: Sequence[_Part], inventory: Inventory, policy: Policy) -> N
     parts = [part for part in parts if part.size]
     if not parts:
         return
-    subjects = pd.DataFrame({col: _joined(parts, col) for col in ("provider", "account_id")})
+    subjects = pd.DataFrame({col: _categorical(parts, col) for col in ("provider", "account_id")})
     subjects["resource_id"] = pd.arrays.ArrowStringArray(
         pa.chunked_array([chunk.cast(pa.large_string()) for part in parts
                           for chunk in text_chunks(part.frame["resource_id"]).chunks], pa.large_string()))
@@ -968,14 +968,15 @@ def _classify(parts: Sequence[_Part], inventory: Inventory, policy: Policy) -> N
         start += part.size
 
 
-def _joined(parts: Sequence[_Part], col: str) -> pd.Categorical:
+def _categorical(parts: Sequence[_Part], col: str) -> pd.Categorical:
+    """The parts' coded column ``col`` as one categorical (:func:`cloudaudit.frames.unify`)."""
     return unify([(part.frame[col].to_numpy(), part.dictionaries[col]) for part in parts])
 
 
 def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy, scopes: pd.DataFrame,
                     workers: int) -> list[_Part]:
-    """The checks' parts, in the order of ``selected``. Parts are classified in batches on the
-    same pool as the checks finish, so the lookups overlap the last checks."""
+    """The checks' parts, in the order of ``selected``. Parts are classified in batches on a
+    thread of their own as the checks finish, so the lookups overlap the last checks."""
     context = contextvars.copy_context()  # each thread judges ages by this run's clock
     pool = ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check")
     # one more thread for the lookups: the checks' threads leave a core idle between kernels

@@ -24,7 +24,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     on, columns = list(on), list(columns)
     last, others = on[-1], on[:-1]
     if 4 * len(left) < len(right):  # a few keys in a large table: hash only the rows that can match
-        wanted = pc.is_in(text_chunks(right[last]), value_set=_values(left[last]), skip_nulls=False)
+        wanted = pc.is_in(text_chunks(right[last]), value_set=_distinct_text(left[last]), skip_nulls=False)
         right = right[pc.fill_null(wanted, False).to_numpy(zero_copy_only=False)]
     # One hash over right's last key (<NA> is a value of its own): its distinct values, how often
     # each occurs, and a row holding it (the row, for the values held once: the only ones used).
@@ -61,7 +61,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in added.items()})
 
 
-def _values(values: pd.Series) -> "pa.Array":
+def _distinct_text(values: pd.Series) -> "pa.Array":
     """A column's values for a set lookup: a categorical's categories (and null if it has a
     missing value), not one string per row."""
     if not isinstance(values.dtype, pd.CategoricalDtype):

@@ -71,8 +71,8 @@ def subject_levels(inventory: Inventory, policy: Policy, subjects: pd.DataFrame)
     """The classification level of each row of ``subjects`` (provider, account_id,
     resource_id), aligned with it: the subject's own label, else, for a resource of the
     inventory, its account's label (as :func:`resource_labels`), as a categorical. <NA> where
-    there is no label: such findings carry no classification and are not escalated. The cost grows with the
-    number of subjects, not with the inventory: a run of one check stays cheap.
+    there is no label: such findings carry no classification and are not escalated. The cost
+    grows with the number of subjects, not with the inventory: a run of one check stays cheap.
     """
     tags = _classification_tags(inventory, policy)[RKEY + ["level"]]
     level = lookup(subjects[RKEY], tags, RKEY, ["level"])["level"]
