@@ -277,6 +277,24 @@ class _CoverageIndex:
     seen: pd.DataFrame
     scopes: pd.DataFrame | None = None  # the gaps below were computed for these scopes
     gaps: dict = field(default_factory=dict)
+    served: dict = field(default_factory=dict)  # need -> the accounts with a coverage row serving it
+
+    def seen_keys(self, need: str) -> frozenset[str]:
+        """The accounts (:func:`_account_keys`) with a coverage row that serves ``need``, of any
+        status: what was at least attempted. Computed once per need."""
+        if need not in self.served:
+            only, bare = _split_need(need)
+            rows = self.seen[self.seen["table"].isin([bare, bare.partition(".")[0], "*"]).fillna(False)]
+            if only is not None:
+                rows = rows[(rows["provider"] == only).fillna(False)]
+            self.served[need] = frozenset(_account_keys(rows))
+        return self.served[need]
+
+
+def _account_keys(frame: pd.DataFrame) -> np.ndarray:
+    """(provider, account_id) of each row as one string, for membership tests."""
+    return (frame["provider"].astype("string").fillna("") + "\x1f"
+            + frame["account_id"].astype("string").fillna("")).to_numpy(dtype=object)
 
 
 _INDEX: dict[int, _CoverageIndex] = {}
@@ -352,15 +370,17 @@ def _gaps_for(needs: tuple[str, ...], providers: tuple[str, ...], index: _Covera
     # Something never collected for an account in scope is a gap as well.
     in_scope = scopes[scopes["provider"].isin(providers)]
     if len(in_scope) and needs:
-        wanted_needs = pd.DataFrame([(n, *_split_need(n)) for n in needs], columns=["need", "only", "bare"])
-        wanted = in_scope.merge(wanted_needs, how="cross")
-        wanted = wanted[wanted["only"].isna() | (wanted["only"] == wanted["provider"])]
-        seen = served(index.seen)[["provider", "account_id", "need"]].drop_duplicates()
-        merged = wanted.merge(seen, on=["provider", "account_id", "need"], how="left", indicator=True)
-        missing = merged[merged["_merge"] == "left_only"]
-        gaps = pd.concat([gaps, missing[["provider", "account_id"]].assign(
-            region=pd.NA, resource_id=pd.NA, reason=missing["bare"] + " was not collected",
-            reason_ja=missing["bare"] + " は収集されていません")], ignore_index=True)
+        scope_keys = _account_keys(in_scope)
+        for need in needs:
+            only, bare = _split_need(need)
+            seen = index.seen_keys(need)
+            absent = np.fromiter((key not in seen for key in scope_keys), dtype=bool, count=len(scope_keys))
+            if only is not None:
+                absent &= (in_scope["provider"] == only).fillna(False).to_numpy(dtype=bool)
+            missing = in_scope[absent]
+            gaps = pd.concat([gaps, missing[["provider", "account_id"]].assign(
+                region=pd.NA, resource_id=pd.NA, reason=f"{bare} was not collected",
+                reason_ja=f"{bare} は収集されていません")], ignore_index=True)
     if gaps.empty:
         return gaps
     gaps = gaps.assign(region=gaps["region"].astype("string"), resource_id=gaps["resource_id"].astype("string"))
