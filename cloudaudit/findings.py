@@ -21,9 +21,9 @@ from .policy import Policy
 _STATUS_RANK = {"FAIL": 4, "ERROR": 3, "WARN": 2, "SUPPRESSED": 1, "PASS": 0}
 PER_CHECK_COLUMNS = ("run_id", "check_id", "title", "title_ja", "controls", "policy_items", "remediation")
 KEY_COLUMNS = ("check_id", "provider", "account_id", "region", "resource_id")
-# Columns of repeated values held as categoricals (missing values stay missing): a resource has a
-# finding per check that reads it, an account thousands.
-CODED_COLUMNS = ("provider", "account_id", "region", "resource_id", "classification", "acceptance")
+# Columns of few values repeated over many findings (an account has thousands), held as
+# categoricals by a run; missing values stay missing.
+CODED_COLUMNS = ("provider", "account_id", "region", "classification", "acceptance")
 
 
 def finding_key(df: pd.DataFrame) -> pd.Series:
@@ -61,9 +61,10 @@ class Findings:
     status and severity categorical; the per-check and per-run columns (:data:`PER_CHECK_COLUMNS`:
     check id, titles, controls, policy items, remediation, run id) categorical too, so a million
     findings hold each check's text once; ``collected_at`` timezone-aware; the rest strings.
-    The findings of a run hold the subject columns, classification and acceptance
-    (:data:`CODED_COLUMNS`) as categoricals, each id once: :attr:`core` shows them so (cheap
-    at any size: ``observed=True`` in a group-by), ``df`` and :meth:`rows` as strings.
+    The findings of a run hold provider, account, region, classification and acceptance
+    (:data:`CODED_COLUMNS`) as categoricals, each value once: :attr:`core` shows them so (cheap
+    at any size: ``observed=True`` in a group-by), ``df`` and :meth:`rows` as strings (once
+    ``df`` has been read, the frame holds them as strings, and so does :attr:`core`).
 
     The findings of :func:`cloudaudit.audit` render their reasons and evidence (``reason``,
     ``reason_ja``, ``evidence``) when first read: :attr:`core` (every other column),
