@@ -105,6 +105,15 @@ def accounts(inv) -> pd.DataFrame:
     return found[keep].sort_values(KEY).reset_index(drop=True)
 
 
+def pick(conditions: list, choices: list[str], default: str) -> pd.Categorical:
+    """``np.select(conditions, choices, default)`` for text choices, as a categorical: the first
+    true condition picks, and no string is made per row (a status, a reason key, a severity)."""
+    categories = list(dict.fromkeys([*choices, default]))
+    codes = np.select([np.asarray(c, dtype=bool) for c in conditions],
+                      [categories.index(c) for c in choices], categories.index(default))
+    return pd.Categorical.from_codes(codes.astype(np.int8), categories=categories)
+
+
 def flag(series: pd.Series, unknown: bool) -> pd.Series:
     """A nullable boolean as plain bool, reading <NA> as ``unknown``."""
     return series.astype("boolean").fillna(unknown).astype(bool)

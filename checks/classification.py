@@ -15,7 +15,7 @@ from cloudaudit.engine import check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, data_bearing, flag, judged_level, level_name_ja, location_verdict,
+from ._common import (BACKUP_KINDS, data_bearing, flag, judged_level, level_name_ja, location_verdict, pick,
                       with_labels)
 
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
@@ -52,8 +52,8 @@ def missing_labels(inv, policy: Policy) -> pd.DataFrame:
     res = with_labels(inv, policy, res, ["label", "level", "labelled", "label_source"])
     labelled = flag(res["labelled"], False)
     invalid = labelled & (res["level"] == "invalid").fillna(False).astype(bool)
-    status = np.where(~labelled | invalid, "FAIL", "PASS")
-    key = np.select([~labelled, invalid], ["missing", "invalid"], "pass")
+    status = pick([~labelled | invalid], ["FAIL"], "PASS")
+    key = pick([~labelled, invalid], ["missing", "invalid"], "pass")
     return res.assign(status=status, reason_key=key, tag_key=policy.classification_key,
                       _level_ja=level_name_ja(res["level"]), levels=_LEVEL_TEXT,
                       _label_source_ja=res["label_source"].map({"resource": "リソース", "account": "アカウント"}))[

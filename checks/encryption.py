@@ -8,14 +8,13 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import WEB_ENDPOINT_KINDS, data_bearing, flag, judged_level, level_name_ja, resources, with_labels
+from ._common import (WEB_ENDPOINT_KINDS, data_bearing, flag, judged_level, level_name_ja, pick, resources,
+                      with_labels)
 
 
-def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[pd.Categorical, pd.Categorical]:
     """FAIL where ``bad`` or ``unknown`` (reason key ``unknown``), PASS elsewhere."""
-    status = np.where(bad | unknown, "FAIL", "PASS")
-    key = np.select([unknown, bad], ["unknown", "fail"], "pass")
-    return status, key
+    return pick([bad | unknown], ["FAIL"], "PASS"), pick([unknown, bad], ["unknown", "fail"], "pass")
 
 
 @check(
@@ -48,10 +47,10 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
     enc = res["encryption"].str.lower()
     unknown = (required & (enc.isna() | (enc == "unknown"))).fillna(True).astype(bool)
     bad = (required & ~unknown & (enc != "customer")).fillna(False).astype(bool)
-    status, key = _status_key(bad, unknown)
-    key = np.where(~required, "not_required", key)
+    status = _status_key(bad, unknown)[0]
+    key = pick([~required, unknown, bad], ["not_required", "unknown", "fail"], "pass")
     # High for 極秘/部外秘 (the engine raises labelled ones one more level), low for other levels.
-    severity = np.where(level.isin(ESCALATING_LEVELS), "high", "low")
+    severity = pick([level.isin(ESCALATING_LEVELS)], ["high"], "low")
     return res.assign(level=level, _level_ja=level_name_ja(level), status=status, reason_key=key,
                       severity=severity, encryption=res["encryption"].fillna("unknown"))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "level", "_level_ja", "encryption",
@@ -235,8 +234,8 @@ def plain_http_listeners(inv, policy: Policy) -> pd.DataFrame:
     https = r["https_only"].astype("boolean")
     unknown = public & https.isna()
     bad = public & ~flag(https, True)
-    status, key = _status_key(bad, unknown)
-    key = np.where(~public, "internal", key)
+    status = _status_key(bad, unknown)[0]
+    key = pick([~public, unknown, bad], ["internal", "unknown", "fail"], "pass")
     return r.assign(status=status, reason_key=key)[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "network_open", "https_only", "status",
          "reason_key"]]

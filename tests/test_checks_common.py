@@ -176,3 +176,14 @@ def test_with_labels_takes_the_labels_of_a_filter_of_the_resources_by_position_o
     assert got["label_source"].tolist() == ["account", "resource", "account"]
     # (2, y) is no resource of the inventory; (1, x) is, labelled 極秘
     assert _common.with_labels(inv, policy, frames["edited"], ["level"])["level"].isna().tolist() == [True, False]
+
+
+def test_pick_is_np_select_over_text_as_a_categorical():
+    import numpy as np
+
+    first = np.array([True, False, False, True])
+    second = pd.Series([True, True, False, False])
+    got = _common.pick([first, second], ["a", "b"], "c")
+    assert isinstance(got, pd.Categorical)
+    assert list(got) == list(np.select([first, second], ["a", "b"], "c")) == ["a", "b", "c", "a"]
+    assert list(_common.pick([first], ["x"], "x")) == ["x"] * 4   # a choice equal to the default
