@@ -12,7 +12,7 @@ from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, days_since, flag, guardrail_presence,
-                      join_nonempty, joined, resources, state_text, text_or, with_labels)
+                      join_nonempty, joined, pick, resources, state_text, text_or, with_labels)
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
 _TCP = ("tcp", "all", "*", "-1")
@@ -84,12 +84,12 @@ def public_buckets(inv, policy: Policy) -> pd.DataFrame:
     # A bucket labelled public may be readable, never writable: it passes only when write is known False.
     public_label = labelled_public & write.notna()
     unknown = ((read.isna() | write.isna()) & ~is_write & ~is_read) | (labelled_public & write.isna())
-    status = np.select([is_write, public_label, unknown, is_read], ["FAIL", "PASS", "FAIL", "FAIL"], "PASS")
-    key = np.select([is_write | (is_read & ~public_label & ~unknown), public_label, unknown],
-                    ["fail", "public_label", "unknown"], "pass")
+    status = pick([is_write, public_label, unknown, is_read], ["FAIL", "PASS", "FAIL", "FAIL"], "PASS")
+    key = pick([is_write | (is_read & ~public_label & ~unknown), public_label, unknown],
+               ["fail", "public_label", "unknown"], "pass")
     access = np.where(is_write & is_read, "readable and writable", np.where(is_write, "writable", "readable"))
     _access_ja = np.where(is_write & is_read, "読み取り・書き込み", np.where(is_write, "書き込み", "読み取り"))
-    severity = np.select([is_write, public_label], ["critical", "info"], "critical")
+    severity = pick([is_write, public_label], ["critical", "info"], "critical")
     return b.assign(status=status, reason_key=key, access=access, _access_ja=_access_ja, severity=severity,
                     read=state_text(read, "yes", "no"), write=state_text(write, "yes", "no"))[
         ["provider", "account_id", "region", "resource_id", "name", "status", "reason_key", "severity", "access",
@@ -198,8 +198,9 @@ def open_endpoints(inv, policy: Policy) -> pd.DataFrame:
     # (unknown there FAILs); object stores without a network setting are ISL-001's.
     r = r[r["network_open"].notna() | r["kind"].isin(ENDPOINT_KINDS)]
     open_ = r["network_open"].astype("boolean")
-    status = np.where(flag(open_, True), "FAIL", "PASS")
-    key = np.where(open_.isna(), "unknown", np.char.lower(status.astype(str)))
+    is_open = flag(open_, True)
+    status = pick([is_open], ["FAIL"], "PASS")
+    key = pick([open_.isna(), is_open], ["unknown", "fail"], "pass")
     return r.assign(status=status, reason_key=key)[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "network_open", "status", "reason_key"]]
 
@@ -226,8 +227,9 @@ def public_snapshots(inv, policy: Policy) -> pd.DataFrame:
     # Volumes only where the provider can expose them (Azure disk SAS): unknown is not applicable there.
     r = r[r["kind"].isin(BACKUP_KINDS[:3]) | ((r["kind"] == "volume") & r["public_read"].notna())]
     pub = r["public_read"].astype("boolean")  # sharing a copy = anyone may read / restore it
-    status = np.where(flag(pub, True), "FAIL", "PASS")
-    key = np.where(pub.isna(), "unknown", np.char.lower(status.astype(str)))
+    shared = flag(pub, True)
+    status = pick([shared], ["FAIL"], "PASS")
+    key = pick([pub.isna(), shared], ["unknown", "fail"], "pass")
     return r.assign(status=status, reason_key=key)[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "public_read", "status", "reason_key"]]
 
@@ -349,11 +351,11 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
     granted = r["_grant"].notna()
     anon = flag(pol, False) | granted
     unknown = pol.isna() & ~granted
-    status = np.where(anon | unknown, "FAIL", "PASS")
-    key = np.select([anon, unknown], ["fail", "unknown"], "pass")
+    status = pick([anon | unknown], ["FAIL"], "PASS")
+    key = pick([anon, unknown], ["fail", "unknown"], "pass")
     via = join_nonempty([pd.Series(np.where(flag(pol, False), "resource policy", ""), index=r.index),
                          r["_grant"]], sep=", ")
-    severity = np.where(r["kind"].isin(INVOCATION_KINDS), "medium", "critical")
+    severity = pick([r["kind"].isin(INVOCATION_KINDS)], ["medium"], "critical")
     rows = r.assign(status=status, reason_key=key, via=via, severity=severity)
     # Public grants on scopes that are not such resources (and not buckets / backups, which
     # ISL-001 / ISL-005 judge) still FAIL: anonymous access to an unknown kind of thing.
