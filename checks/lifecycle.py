@@ -9,7 +9,7 @@ from cloudaudit.engine import check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import days_since, flag, joined, now_utc, text_or
+from ._common import days_since, flag, joined, now_utc, pick, text_or
 from .authentication import KEY, PKEY, identities, owner_names, privileged
 
 
@@ -141,11 +141,11 @@ def leftover_access(inv, policy: Policy) -> pd.DataFrame:
     found = h["listed"].notna().to_numpy()
     enabled = h["enabled"].astype("boolean")
     deleted = h["principal_id"].str.startswith("deleted:").fillna(False).to_numpy(dtype=bool)
-    key = np.select(
+    key = pick(
         [deleted, ~found & h["_external"].to_numpy(dtype=bool), ~found,
          flag(~enabled, False).to_numpy(), enabled.isna().to_numpy()],
         ["deleted", "external", "orphaned", "disabled", "unknown"], "pass")
-    status = np.select([key == "pass", np.isin(key, ["external", "unknown"])], ["PASS", "WARN"], "FAIL")
+    status = pick([key == "pass", key.isin(["external", "unknown"])], ["PASS", "WARN"], "FAIL")
     return pd.DataFrame({
         "provider": h["provider"], "account_id": h["account_id"], "resource_id": h["principal_id"],
         "name": text_or(h["name"], "").where(h["name"].notna(), h["principal_id"]),

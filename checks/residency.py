@@ -15,7 +15,7 @@ from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text,
-                      data_bearing, flag, level_name_ja, location_verdict, names, resources, with_labels)
+                      data_bearing, flag, level_name_ja, location_verdict, names, pick, resources, with_labels)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -26,7 +26,7 @@ _REMEDIATE_MOVE = {
 def _verdict(frame: pd.DataFrame, policy: Policy, location: str) -> pd.DataFrame:
     """Resolve ``location`` and set status PASS/FAIL and the ``allowed`` evidence column."""
     frame = location_verdict(frame, policy, location=location)
-    return frame.assign(status=np.where(frame["_outside"], "FAIL", "PASS"), allowed=allowed_countries_text(policy))
+    return frame.assign(status=pick([frame["_outside"]], ["FAIL"], "PASS"), allowed=allowed_countries_text(policy))
 
 
 @check(
