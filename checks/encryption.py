@@ -229,7 +229,9 @@ def min_tls(inv, policy: Policy) -> pd.DataFrame:
                        "httpsOnly、GCP URL マップ httpsRedirect) するか、HTTP リスナーを削除してください。"},
 )
 def plain_http_listeners(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)[resources(inv)["kind"].isin(WEB_ENDPOINT_KINDS)]
+    r = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name", "network_open",
+                        "https_only"]]
+    r = r[r["kind"].isin(WEB_ENDPOINT_KINDS)]
     public = flag(r["network_open"], True)  # unknown exposure counts as Internet-facing
     https = r["https_only"].astype("boolean")
     unknown = public & https.isna()

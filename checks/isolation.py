@@ -76,7 +76,8 @@ def scope_target(scope: pd.Series) -> pd.Series:
                        "GCS 公開アクセス防止)、AllUsers や匿名の権限付与を削除してください。"},
 )
 def public_buckets(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)
+    r = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name", "public_read",
+                        "public_write"]]
     b = with_labels(inv, policy, r[r["kind"] == "bucket"], ["label", "level", "labelled"])
     read, write = b["public_read"].astype("boolean"), b["public_write"].astype("boolean")
     is_read, is_write = flag(read, False), flag(write, False)
@@ -193,7 +194,7 @@ def admin_ports_open(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "パブリックネットワークアクセスを無効にし、プライベートエンドポイントまたは特定の送信元範囲のみを許可してください。"},
 )
 def open_endpoints(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)
+    r = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name", "network_open"]]
     # Evaluated where the adapter knows reachability, and always for databases / clusters
     # (unknown there FAILs); object stores without a network setting are ISL-001's.
     r = r[r["network_open"].notna() | r["kind"].isin(ENDPOINT_KINDS)]
@@ -223,7 +224,7 @@ def open_endpoints(inv, policy: Policy) -> pd.DataFrame:
                        "allUsers) を削除し、アカウントレベルのブロックを有効にしてください。"},
 )
 def public_snapshots(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)
+    r = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name", "public_read"]]
     # Volumes only where the provider can expose them (Azure disk SAS): unknown is not applicable there.
     r = r[r["kind"].isin(BACKUP_KINDS[:3]) | ((r["kind"] == "volume") & r["public_read"].notna())]
     pub = r["public_read"].astype("boolean")  # sharing a copy = anyone may read / restore it
