@@ -49,15 +49,32 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
     only if all its member regions are). Unknown or empty codes fail ("unknown location").
     ``allowed`` overrides the policy-wide allowed countries (per classification level).
     """
+    def verdicts(places: pd.DataFrame) -> pd.DataFrame:
+        found = resolve(places[provider], places[location])
+        bad = outside(found, policy.allowed_countries if allowed is None else allowed)
+        bad = bad | regions.outside_regions(places[provider], places[location], policy.allowed_regions)
+        return pd.DataFrame({"countries": regions.countries_text(found).astype("string"), "_outside": bad.astype(bool)})
+
     # decided once per distinct (provider, location): a few hundred places for a million rows
-    place = frame.groupby([provider, location], dropna=False, sort=False, observed=True).ngroup().to_numpy()
-    places = frame[[provider, location]].iloc[np.unique(place, return_index=True)[1]]
-    found = resolve(places[provider], places[location])
-    bad = outside(found, policy.allowed_countries if allowed is None else allowed)
-    bad = bad | regions.outside_regions(places[provider], places[location], policy.allowed_regions)
-    text = pa.array(regions.countries_text(found).astype(object).tolist(), pa.large_string())
-    return frame.assign(countries=pd.arrays.ArrowStringArray(text.take(pa.array(place, pa.int64()))),
-                        _outside=bad.to_numpy(dtype=bool)[place])
+    return frame.assign(**per_distinct(frame, [provider, location], verdicts))
+
+
+def per_distinct(frame: pd.DataFrame, columns: list[str], compute) -> pd.DataFrame:
+    """``compute(distinct)`` for the distinct rows of ``frame[columns]`` (a small frame with a
+    fresh index), its columns taken back for every row of ``frame`` (aligned with it): a value
+    that depends only on a few repeated columns is worked out once per combination."""
+    combination = frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    distinct = frame[columns].iloc[np.unique(combination, return_index=True)[1]].reset_index(drop=True)
+    values = compute(distinct)
+    at = pa.array(combination, pa.int64())
+    out = {}
+    for col in values.columns:
+        column = values[col]
+        if pd.api.types.is_string_dtype(column.dtype) and not isinstance(column.dtype, pd.CategoricalDtype):
+            out[col] = pd.Series(pd.arrays.ArrowStringArray(text_array(column).take(at)), index=frame.index)
+        else:
+            out[col] = pd.Series(column.to_numpy()[combination], index=frame.index, dtype=column.dtype)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def with_labels(inv, policy: Policy, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import flag, guardrail_verdict, joined, level_name_ja, text_or, with_labels
+from ._common import flag, guardrail_verdict, joined, level_name_ja, per_distinct, pick, text_or, with_labels
 from .authentication import KEY, account_universe
 
 RKEY = KEY + ["region"]
@@ -167,18 +167,23 @@ def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
     # A level the matrix does not know (an invalid label) is held to the strictest rule.
     required = {level: rules.data_access_logging for level, rules in policy.matrix.items()}
     res = res[res["level"].map(required).astype("boolean").fillna(True).astype(bool)]
-    labelled = flag(res["labelled"], False)
-    level_ja = level_name_ja(res["level"])
-    label = pd.Series(np.where(labelled, "labelled " + res["label"].astype(str) + " = " + res["level"].astype(str),
-                               "unlabelled, default level " + res["level"].astype(str)), index=res.index)
-    label_ja = pd.Series(np.where(labelled, "ラベル " + res["label"].astype(str) + " = " + level_ja.astype(str),
-                                  "ラベルなし、既定の区分 " + level_ja.astype(str)), index=res.index)
+    res = res.assign(labelled=flag(res["labelled"], False))
+
+    def label_texts(labels: pd.DataFrame) -> pd.DataFrame:  # a few (labelled, label, level) combinations
+        level, label = labels["level"].astype(str), labels["label"].astype(str)
+        level_ja = level_name_ja(labels["level"]).astype(str)
+        return pd.DataFrame({
+            "label": np.where(labels["labelled"], "labelled " + label + " = " + level, "unlabelled, default level " + level),
+            "label_ja": np.where(labels["labelled"], "ラベル " + label + " = " + level_ja, "ラベルなし、既定の区分 " + level_ja),
+        }, dtype="string")
+
+    texts = per_distinct(res, ["labelled", "label", "level"], label_texts)
     logging_on = res["data_access_logging"].astype("boolean")
-    key = np.select([logging_on.isna().to_numpy(), flag(logging_on, False).to_numpy()], ["unknown", "pass"], "fail")
+    key = pick([logging_on.isna().to_numpy(), flag(logging_on, False).to_numpy()], ["unknown", "pass"], "fail")
     return res[RKEY + ["resource_id"]].assign(
         name=text_or(res["name"], "").where(res["name"].notna(), res["resource_id"]), kind=text_or(res["kind"], "resource"),
-        level=res["level"], label=label, label_ja=label_ja, data_access_logging=logging_on,
-        status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
+        level=res["level"], label=texts["label"], label_ja=texts["label_ja"], data_access_logging=logging_on,
+        status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
 
 
 @check(

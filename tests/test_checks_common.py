@@ -187,3 +187,20 @@ def test_pick_is_np_select_over_text_as_a_categorical():
     assert isinstance(got, pd.Categorical)
     assert list(got) == list(np.select([first, second], ["a", "b"], "c")) == ["a", "b", "c", "a"]
     assert list(_common.pick([first], ["x"], "x")) == ["x"] * 4   # a choice equal to the default
+
+
+def test_per_distinct_computes_once_per_combination_and_aligns_with_every_row():
+    frame = pd.DataFrame({"p": ["aws", "aws", "gcp", "aws", None], "r": ["x", "y", "x", "x", None],
+                          "other": [1, 2, 3, 4, 5]}, index=[10, 11, 12, 13, 14]).astype({"p": "string", "r": "string"})
+    seen = []
+
+    def compute(distinct):
+        seen.append(len(distinct))
+        return pd.DataFrame({"text": (distinct["p"].fillna("-") + "/" + distinct["r"].fillna("-")).astype("string"),
+                             "flag": (distinct["r"] == "x").fillna(False).astype(bool)})
+
+    out = _common.per_distinct(frame, ["p", "r"], compute)
+    assert seen == [4]                                   # (aws, x) once for rows 10 and 13
+    assert out.index.tolist() == [10, 11, 12, 13, 14]
+    assert out["text"].tolist() == ["aws/x", "aws/y", "gcp/x", "aws/x", "-/-"]
+    assert out["flag"].tolist() == [True, False, True, True, False] and out["flag"].dtype == bool
