@@ -51,7 +51,7 @@ APPROVAL_PROVIDERS = ("azure", "gcp")
 )
 def provider_access(inv, policy: Policy) -> pd.DataFrame:
     accts = accounts(inv)
-    res = data_bearing(inv)
+    res = data_bearing(inv)[["provider", "account_id", "resource_id", "encryption"]]
     res = with_labels(inv, policy, res, ["level"])
     res = res[res["level"].isin(ESCALATING_LEVELS)]
     res = res.assign(_nocmk=(res["encryption"] != "customer").fillna(True).astype(bool),

@@ -15,7 +15,8 @@ from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text,
-                      data_bearing, flag, level_name_ja, location_verdict, names, pick, resources, with_labels)
+                      data_bearing, flag, level_name_ja, location_verdict, names, per_distinct, pick, resources,
+                      with_labels)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -107,14 +108,19 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     if "target_account" not in frame.columns:
         frame = frame.assign(target_account=pd.NA)
     rows = location_verdict(frame, policy, location="location")
-    rows["_text"] = (rows["role"] + " in " + rows["location"].fillna("unknown").astype(str) + " ("
-                     + rows["countries"] + ")")
-    role_ja = (rows["role"].str.replace(r"^stored$", "保存先", regex=True)
-               .str.replace(r"^destination$", "送信先", regex=True).str.replace(r"^replica$", "レプリカ", regex=True)
-               .str.replace(r" copy$", " コピー", regex=True))
-    rows["_text_ja"] = (role_ja + ": " + rows["location"].fillna("不明").astype(str) + " ("
-                        + rows["countries"].str.replace("unknown location", "不明な場所") + ")")
-    rows["_bad"] = rows["location"].fillna("unknown").astype(str).where(rows["_outside"])
+
+    def texts(places: pd.DataFrame) -> pd.DataFrame:  # a few (role, location, verdict) combinations
+        location = places["location"].astype("string")
+        role_ja = (places["role"].str.replace(r"^stored$", "保存先", regex=True)
+                   .str.replace(r"^destination$", "送信先", regex=True).str.replace(r"^replica$", "レプリカ", regex=True)
+                   .str.replace(r" copy$", " コピー", regex=True))
+        return pd.DataFrame({
+            "_text": places["role"] + " in " + location.fillna("unknown") + " (" + places["countries"] + ")",
+            "_text_ja": (role_ja + ": " + location.fillna("不明") + " ("
+                         + places["countries"].str.replace("unknown location", "不明な場所") + ")"),
+            "_bad": location.fillna("unknown").where(places["_outside"].astype(bool))}, dtype="string")
+
+    rows = rows.assign(**per_distinct(rows, ["role", "location", "countries", "_outside"], texts))
     subject = ["provider", "account_id", "resource_id"]
     # Most subjects have one location: take those rows as they are, aggregate only the rest.
     size = rows.groupby(subject, sort=False, dropna=False)["role"].transform("size")
@@ -203,9 +209,9 @@ def database_replicas(inv, policy: Policy) -> pd.DataFrame:
                        "(既定の「最寄りのマルチリージョン」は国内ではありません)、許可国外のコピーを削除してください。"},
 )
 def backups_outside(inv, policy: Policy) -> pd.DataFrame:
-    stored = resources(inv)[resources(inv)["kind"].isin(BACKUP_KINDS)]
-    stored = stored[["provider", "account_id", "region", "resource_id", "kind", "name"]].assign(
-        location=stored["region"], role="stored")
+    stored = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name"]]
+    stored = stored[stored["kind"].isin(BACKUP_KINDS)]
+    stored = stored.assign(location=stored["region"], role="stored")
     return _by_subject(pd.concat([stored, _copies(inv, ("backup", "snapshot_copy"))], ignore_index=True), policy)
 
 
