@@ -130,7 +130,8 @@ def unused_credentials(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "無効化・削除済み・退職者の ID のロール割り当て (バインド) を削除してください。"},
 )
 def leftover_access(inv, policy: Policy) -> pd.DataFrame:
-    g = inv.grants[~flag(inv.grants["public"], False)]  # anonymous holders: ISL-007
+    g = inv.grants[KEY + ["principal_id", "principal_kind", "role", "external", "public"]]
+    g = g[~flag(g["public"], False)]  # anonymous holders: ISL-007
     g = g.assign(role=text_or(g["role"], "a role"), _external=flag(g["external"], False))
     by = KEY + ["principal_id"]
     holders = g.groupby(by).agg(_external=("_external", "any"), principal_kind=("principal_kind", "first")).reset_index()
