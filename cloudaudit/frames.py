@@ -45,7 +45,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     if others and len(hit):
         same = np.ones(len(hit), dtype=bool)
         for key in others:
-            same &= same_values(_text_at(left[key], hit), _text_at(right[key], found[hit]))
+            same &= _same_at(left[key], hit, right[key], found[hit])
         found[hit[~same]] = -1
     out = left.reset_index(drop=True)
     added = {col: _take(right[col], found) for col in columns}
@@ -82,6 +82,20 @@ def _index_in(values: pd.Series, dictionary: "pa.Array") -> np.ndarray:
     codes = values.cat.codes.to_numpy()
     return np.where(codes >= 0, per_category[np.maximum(codes, 0)] if len(per_category) else -1,
                     null.to_numpy()[0])
+
+
+def _same_at(left: pd.Series, rows: np.ndarray, right: pd.Series, right_rows: np.ndarray) -> np.ndarray:
+    """``left[rows] == right[right_rows]`` as keys compare (a missing value equals a missing
+    value). A categorical ``left`` is compared on codes: ``right``'s values are looked up once
+    among its categories, and no text is built per row."""
+    if not isinstance(left.dtype, pd.CategoricalDtype):
+        return same_values(_text_at(left, rows), _text_at(right, right_rows))
+    categories = pa.array(left.cat.categories.astype("string"), from_pandas=True).cast(pa.large_string())
+    theirs = pc.index_in(text_chunks(right), value_set=categories)  # null for a missing or unknown value
+    theirs_missing = pc.is_null(text_chunks(right)).to_numpy(zero_copy_only=False)[right_rows]
+    theirs = pc.fill_null(theirs, -2).to_numpy().astype(np.int64)[right_rows]  # -2: a value left never holds
+    mine = left.cat.codes.to_numpy()[rows].astype(np.int64)  # -1: missing
+    return np.where(mine >= 0, mine == theirs, theirs_missing)
 
 
 def _text_at(values: pd.Series, rows: np.ndarray) -> "pa.Array":

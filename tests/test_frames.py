@@ -108,6 +108,12 @@ def test_lookup_with_categorical_keys_gives_what_text_keys_give():
         expected = lookup(LEFT, RIGHT, on, ["label", "n"])
         got = lookup(coded, RIGHT, on, ["label", "n"])
         pd.testing.assert_frame_equal(got[["x", "label", "n"]], expected[["x", "label", "n"]], obj=str(on))
+    # a missing key on the right matches a missing key on the left, on codes as on text
+    right = pd.concat([RIGHT, frame([(None, "1", "b", "none", 9, False)], RKEY + ["label", "n", "flag"])],
+                      ignore_index=True)
+    text_keys = lookup(LEFT, right, RKEY, ["label"])["label"]
+    code_keys = lookup(coded, right, RKEY, ["label"])["label"]
+    assert code_keys.tolist() == text_keys.tolist() and code_keys.iloc[4] == "none"
     # and a categorical right table, as the classification tags' levels are
     right = RIGHT.assign(label=RIGHT["label"].astype("category"))
     got = lookup(coded, right, RKEY, ["label"])["label"]
