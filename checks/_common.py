@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
-from cloudaudit.frames import lookup, map_text, positions_in, text_array
+from cloudaudit.frames import lookup, map_text, positions_in, text_array, text_series
 from cloudaudit.labels import resource_labels
 from cloudaudit.memo import memoized
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
@@ -66,14 +66,12 @@ def per_distinct(frame: pd.DataFrame, columns: list[str], compute) -> pd.DataFra
     combination = frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()
     distinct = frame[columns].iloc[np.unique(combination, return_index=True)[1]].reset_index(drop=True)
     values = compute(distinct)
-    at = pa.array(combination, pa.int64())
     out = {}
     for col in values.columns:
         column = values[col]
         if pd.api.types.is_string_dtype(column.dtype) and not isinstance(column.dtype, pd.CategoricalDtype):
-            out[col] = pd.Series(pd.arrays.ArrowStringArray(text_array(column).take(at)), index=frame.index)
-        else:
-            out[col] = pd.Series(column.to_numpy()[combination], index=frame.index, dtype=column.dtype)
+            column = text_series(column)  # taken in Arrow: no Python string per row
+        out[col] = pd.Series(column.array.take(combination), index=frame.index)
     return pd.DataFrame(out, index=frame.index)
 
 

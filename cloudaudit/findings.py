@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import catalog
-from .frames import filled, text_array
+from .frames import filled, text_series
 from .engine import FINDING_COLUMNS, SEVERITIES, STATUSES, TEXT_COLUMNS, registry
 from .policy import Policy
 
@@ -42,13 +42,10 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     if not coded:
         return frame
 
-    def text(col: str) -> pd.Series:
-        return pd.Series(pd.arrays.ArrowStringArray(text_array(frame[col])), index=frame.index)
-
     if len(frame) < _PARALLEL_TEXT_ROWS:
-        return frame.assign(**{col: text(col) for col in coded})
+        return frame.assign(**{col: text_series(frame[col]) for col in coded})
     with ThreadPoolExecutor(min(len(coded), os.cpu_count() or 1)) as pool:  # Arrow's take releases the GIL
-        return frame.assign(**dict(zip(coded, pool.map(text, coded))))
+        return frame.assign(**dict(zip(coded, pool.map(lambda col: text_series(frame[col]), coded))))
 
 
 _PARALLEL_TEXT_ROWS = 200_000

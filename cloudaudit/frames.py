@@ -122,6 +122,12 @@ def text_array(values: pd.Series) -> "pa.Array":
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+def text_series(values: pd.Series) -> pd.Series:
+    """A column (a categorical: each category converted once, then taken) as a ``string``
+    Series backed by Arrow, with the same index."""
+    return pd.Series(pd.arrays.ArrowStringArray(text_array(values)), index=values.index)
+
+
 def text_chunks(values: pd.Series) -> "pa.ChunkedArray":
     """A column as Arrow strings, keeping its chunks (no copy of Arrow-backed text), for probes."""
     if isinstance(values.dtype, pd.CategoricalDtype):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .frames import lookup, text_array
+from .frames import lookup, text_series
 from .inventory import Inventory
 from .memo import memoized
 from .policy import Policy
@@ -55,25 +55,21 @@ def _resource_labels(inventory: Inventory, policy: Policy, inherit: bool) -> pd.
     res = inventory.resources[RKEY]
     tags = _classification_tags(inventory, policy)
     merged = lookup(res, tags, RKEY, ["value", "level"])  # the tags' levels: each distinct value mapped once
-    merged["level"] = _text(merged["level"])
+    merged["level"] = text_series(merged["level"])
     own = merged["value"].notna().to_numpy()
     inherited = np.zeros(len(merged), dtype=bool)
     if inherit:
-        on_accounts = _on_accounts(tags)[KEY + ["value", "level"]].rename(columns={"value": "_parent", "level": "_level"})
+        on_accounts = _on_accounts(tags)[KEY + ["value", "level"]].rename(
+            columns={"value": "_parent", "level": "_level"})
         parent = lookup(merged[KEY], on_accounts, KEY, ["_parent", "_level"])
         inherited = ~own & parent["_parent"].notna().to_numpy()
         merged["value"] = merged["value"].fillna(parent["_parent"])
-        merged["level"] = merged["level"].fillna(_text(parent["_level"]))
+        merged["level"] = merged["level"].fillna(text_series(parent["_level"]))
     labelled = merged["value"].notna()
     source = pd.Categorical.from_codes(np.where(own, 0, np.where(inherited, 1, 2)).astype(np.int8),
                                        categories=["resource", "account", "none"])
     level = merged["level"].where(labelled, policy.default_level)
     return merged.rename(columns={"value": "label"}).assign(level=level, labelled=labelled, label_source=source)
-
-
-def _text(values: pd.Series) -> pd.Series:
-    """A (categorical) column as a ``string`` Series."""
-    return pd.Series(pd.arrays.ArrowStringArray(text_array(values)), index=values.index)
 
 
 def subject_levels(inventory: Inventory, policy: Policy, subjects: pd.DataFrame) -> pd.Series:
