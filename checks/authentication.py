@@ -18,7 +18,7 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import accounts, days_since, flag, guardrail_verdict, joined, memoized, now_utc, text_or
+from ._common import accounts, days_since, flag, guardrail_verdict, joined, memoized, now_utc, pick, text_or
 
 KEY = ["provider", "account_id"]
 PKEY = ["provider", "principal_id"]
@@ -119,8 +119,8 @@ def mfa_verdict(frame: pd.DataFrame, weak: tuple[str, ...] = ()) -> pd.DataFrame
     none = (mfa == "none").to_numpy()
     unknown = (~mfa.isin(MFA_KINDS)).to_numpy() & ~none
     weak_mask = mfa.isin(weak).to_numpy()
-    key = np.select([none, unknown, weak_mask], ["fail", "unknown", "weak"], "pass")
-    return frame.assign(mfa=mfa.astype(str), status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
+    key = pick([none, unknown, weak_mask], ["fail", "unknown", "weak"], "pass")
+    return frame.assign(mfa=mfa.astype(str), status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
 
 
 def _principal_rows(frame: pd.DataFrame, *extra: str) -> pd.DataFrame:
@@ -315,7 +315,7 @@ def admin_count_out_of_bounds(inv, policy: Policy) -> pd.DataFrame:
     return out[KEY].assign(resource_id=out["account_id"], n_admins=n, admins=text_or(out["admins"], "none"),
                            n_unknown=u, unknown_privilege=text_or(out["unknown_privilege"], "none"),
                            min_admins=t.min_admins, max_admins=t.max_admins,
-                           status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
+                           status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
 
 
 @check(
@@ -348,11 +348,11 @@ def standing_admin_access(inv, policy: Policy) -> pd.DataFrame:
                             name=("name", "first"), kind=("kind", "first")).reset_index()
     agg = agg.merge(joined(g, by, "role", "roles"), on=by, how="left").merge(
         joined(g[g["_on"]], by, "role", "standing_roles"), on=by, how="left")
-    key = np.select([agg["_on"].to_numpy(dtype=bool), agg["_unknown"].to_numpy(dtype=bool)], ["fail", "unknown"], "pass")
+    key = pick([agg["_on"].to_numpy(dtype=bool), agg["_unknown"].to_numpy(dtype=bool)], ["fail", "unknown"], "pass")
     return agg.rename(columns={"principal_id": "resource_id"}).assign(
         name=text_or(agg["name"], "?"), kind=text_or(agg["kind"], "principal"),
         standing_roles=text_or(agg["standing_roles"], "none"),
-        status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)[
+        status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)[
         KEY + ["resource_id", "name", "kind", "roles", "standing_roles", "status", "reason_key"]]
 
 
@@ -417,13 +417,13 @@ def stale_keys(inv, policy: Policy) -> pd.DataFrame:
     old = flag(age > limit, False).to_numpy()
     unknown = age.isna().to_numpy()
     no_expiry = (c["kind"].isin(EXPIRING_KINDS).fillna(False) & c["expires"].isna()).to_numpy()
-    key = np.select([unknown, old, no_expiry], ["unknown", "old", "no_expiry"], "pass")
+    key = pick([unknown, old, no_expiry], ["unknown", "old", "no_expiry"], "pass")
     return pd.DataFrame({
         "provider": c["provider"], "account_id": c["account_id"], "resource_id": c["credential_id"],
         "kind": text_or(c["kind"], "credential"), "owner": c["owner"], "principal_id": c["principal_id"],
         "last_rotated": rotated,
         "expires": c["expires"], "age_days": age, "max_age_days": limit,
-        "status": np.where(key == "pass", "PASS", "FAIL"), "reason_key": key})
+        "status": pick([key == "pass"], ["PASS"], "FAIL"), "reason_key": key})
 
 
 @check(
@@ -451,12 +451,12 @@ def root_keys_or_use(inv, policy: Policy) -> pd.DataFrame:
     age = days_since(p["last_active"], now_utc())
     has_keys = p["keys"].notna().to_numpy()
     used = flag(age <= RECENT_DAYS, False).to_numpy()  # <NA>: never used (credential report N/A)
-    key = np.select([has_keys, used], ["keys", "used"], "pass")
+    key = pick([has_keys, used], ["keys", "used"], "pass")
     return pd.DataFrame({
         "provider": p["provider"], "account_id": p["account_id"], "resource_id": p["principal_id"],
         "keys": text_or(p["keys"], "none"), "last_active": p["last_active"],
         "last_use": text_or(p["last_active"].dt.strftime("%Y-%m-%d"), "never recorded"), "recent_days": RECENT_DAYS,
-        "status": np.where(key == "pass", "PASS", "FAIL"), "reason_key": key,
+        "status": pick([key == "pass"], ["PASS"], "FAIL"), "reason_key": key,
         "severity": np.where(key == "used", "high", "critical")})
 
 
@@ -532,7 +532,7 @@ def weak_password_policy(inv, policy: Policy) -> pd.DataFrame:
     out = accounts[KEY].merge(settings, on=KEY, how="left", indicator=True)
     present = (out["_merge"] == "both").to_numpy()
     strong = (flag(out["min_length"] >= MIN_PASSWORD_LENGTH, False) & flag(out["reuse"] >= MIN_PASSWORD_REUSE, False)).to_numpy()
-    key = np.select([~present, ~strong], ["fail", "weak"], "pass")
+    key = pick([~present, ~strong], ["fail", "weak"], "pass")
     return out[KEY].assign(resource_id=out["account_id"], min_length=out["min_length"], reuse=out["reuse"],
                            need_length=MIN_PASSWORD_LENGTH, need_reuse=MIN_PASSWORD_REUSE,
-                           status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
+                           status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)

@@ -110,9 +110,9 @@ def _log_rows(inv) -> pd.DataFrame:
 def log_integrity(inv, policy: Policy) -> pd.DataFrame:
     a = _log_rows(inv)
     integrity = a["integrity"].astype("boolean")
-    key = np.select([integrity.isna().to_numpy(), flag(integrity, False).to_numpy()], ["unknown", "pass"], "fail")
+    key = pick([integrity.isna().to_numpy(), flag(integrity, False).to_numpy()], ["unknown", "pass"], "fail")
     return a[RKEY + ["resource_id", "scope", "destination_region"]].assign(
-        integrity=integrity, status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
+        integrity=integrity, status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
 
 
 @check(
@@ -137,10 +137,10 @@ def log_retention(inv, policy: Policy) -> pd.DataFrame:
     minimum = policy.thresholds.log_retention_days
     forever = (days == 0).fillna(False).to_numpy(dtype=bool)
     short = (days < minimum).fillna(False).to_numpy(dtype=bool) & ~forever
-    key = np.select([days.isna().to_numpy(), short], ["unknown", "fail"], "pass")
+    key = pick([days.isna().to_numpy(), short], ["unknown", "fail"], "pass")
     retention = pd.Series(np.where(forever, "forever", days.astype(str) + " days"), index=a.index)
     return a[RKEY + ["resource_id"]].assign(retention_days=days, retention=retention, minimum_days=minimum,
-                                            status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)
+                                            status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
 
 
 @check(

@@ -449,7 +449,7 @@ class _Pending:
     @classmethod
     def of(cls, c: Check, result: pd.DataFrame) -> "_Pending":
         keys = result["reason_key"] if "reason_key" in result.columns else result["status"].str.lower()
-        keys = pd.Categorical(keys)
+        keys = pd.Categorical(keys).remove_unused_categories()  # a template is needed for the keys that occur
         fields: set[str] = set()
         for key in keys.categories:
             templates = c.reasons.get(key)

@@ -525,3 +525,16 @@ def test_templates_naming_subject_columns_read_them_from_the_run_not_from_a_kept
     assert f.df["reason"].tolist() == ["a in 1/ap-northeast-1 ok", "b in 2/us-east-1 public",
                                        "c in 3/asia-northeast1 public"]
     assert f.df["reason_ja"].tolist() == ["aws ok", "aws 公開", "gcp 公開"]
+
+
+def test_a_categorical_reason_key_needs_templates_only_for_the_keys_that_occur():
+    def keyed(inv, policy):
+        rows = public_buckets(inv, policy)
+        keys = pd.Categorical(rows["status"].str.lower(), categories=["pass", "fail", "never_used"])
+        return rows.assign(reason_key=keys)
+
+    c = define_check("TST-051", keyed, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                     needs=["resources"], reasons=REASONS)
+    f = run_checks(inventory(resources=[bucket("1", "a", False), bucket("1", "b", True)]), Policy(), checks=[c])
+    assert f.df["status"].astype(str).tolist() == ["PASS", "FAIL"]
+    assert not f.df["reason"].str.startswith("check failed").any()
