@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from cloudaudit.engine import check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, data_bearing, flag, judged_level, level_name_ja, location_verdict, pick,
-                      with_labels)
+from ._common import (BACKUP_KINDS, data_bearing, flag, judged_level, level_name_ja, location_verdict, per_distinct,
+                      pick, with_labels)
 
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
 # Kinds where anonymous access is a real setting: unknown there is a violation (fail closed).
@@ -88,16 +87,17 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     res = lookup(res, rules, ["level"], ["_public_ok", "_cmk", "_dal"])
     # Residency per level, decided once per distinct (provider, region, level): a few hundred
     # places for a million resources.
-    place = res.groupby(["provider", "region", "level"], dropna=False, sort=False, observed=True).ngroup().to_numpy()
-    places = res[["provider", "region", "level"]].iloc[np.unique(place, return_index=True)[1]].reset_index(drop=True)
-    place_outside = np.zeros(len(places), dtype=bool)
-    place_countries = np.full(len(places), "", dtype=object)
-    for lvl in places["level"].dropna().unique():
-        at = np.flatnonzero((places["level"] == lvl).fillna(False).to_numpy(dtype=bool))
-        allowed = policy.countries_for_level(lvl)
-        verdict = location_verdict(places.iloc[at], policy, allowed=allowed)
-        place_outside[at] = verdict["_outside"].to_numpy(dtype=bool)
-        place_countries[at] = (verdict["countries"] + "; allowed: " + ", ".join(allowed)).astype(object).to_numpy()
+    def place_verdicts(places: pd.DataFrame) -> pd.DataFrame:
+        out = pd.DataFrame({"_outside": False, "countries": ""}, index=places.index).astype({"countries": "string"})
+        for lvl in places["level"].dropna().unique():
+            at = (places["level"] == lvl).fillna(False).to_numpy(dtype=bool)
+            allowed = policy.countries_for_level(lvl)
+            verdict = location_verdict(places[at], policy, allowed=allowed)
+            out.loc[at, "_outside"] = verdict["_outside"].to_numpy(dtype=bool)
+            out.loc[at, "countries"] = (verdict["countries"] + "; allowed: " + ", ".join(allowed)).to_numpy()
+        return out
+
+    res = res.assign(**per_distinct(res, ["provider", "region", "level"], place_verdicts))
     read, write = res["public_read"].astype("boolean"), res["public_write"].astype("boolean")
     public = flag(read, False) | flag(write, False)
     public_unknown = ~public & (read.isna() | write.isna()) & res["kind"].isin(_SHAREABLE)
@@ -106,7 +106,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     dal = res["data_access_logging"].astype("boolean")
     not_public = ~res["_public_ok"].astype(bool)
     cmk, logging = res["_cmk"].astype(bool), res["_dal"].astype(bool)
-    violated = [not_public & public, not_public & public_unknown, pd.Series(place_outside[place], index=res.index),
+    violated = [not_public & public, not_public & public_unknown, res["_outside"],
                 cmk & ~cmk_unknown & (enc != "customer"), cmk & cmk_unknown, logging & (dal == False),  # noqa: E712
                 logging & dal.isna() & res["kind"].isin(_LOGGABLE)]
     bits = np.zeros(len(res), dtype=np.int64)
@@ -114,18 +114,18 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
         bits |= mask.fillna(False).to_numpy(dtype=bool).astype(np.int64) << i
     # The text depends on the violations, the place (bit 2) and the encryption (bit 3) only: it
     # is written once per distinct combination and taken for every row.
-    encryption, _ = pd.factorize(res["encryption"], use_na_sentinel=False)
-    key = ((bits * (len(places) + 1) + np.where(bits & 4, place, -1) + 1) * (encryption.max(initial=0) + 2)
-           + np.where(bits & 8, encryption, -1) + 1)
-    _, first, combination = np.unique(key, return_index=True, return_inverse=True)
-    texts = [_violation_texts(int(b), region, place_countries[p], encrypted) for b, region, p, encrypted in zip(
-        bits[first], res["region"].iloc[first].tolist(), place[first], res["encryption"].iloc[first].tolist())]
-    violations = _coded_text([en for en, _ in texts], combination, res.index)
-    violations_ja = _coded_text([ja for _, ja in texts], combination, res.index)
-    countries = _coded_text(list(place_countries), place, res.index)
-    status = np.where(np.array([en != "" for en, _ in texts], dtype=bool)[combination], "FAIL", "PASS")
-    return res.assign(violations=violations, _violations_ja=violations_ja, status=status,
-                      _level_ja=level_name_ja(res["level"]), countries=countries)[
+    shown = pd.DataFrame({"_bits": bits, "_region": res["region"].where(bits & 4 > 0),
+                          "_countries": res["countries"].where(bits & 4 > 0),
+                          "_key": res["encryption"].where(bits & 8 > 0)}, index=res.index)
+
+    def texts(combinations: pd.DataFrame) -> pd.DataFrame:
+        written = [_violation_texts(int(b), region, countries, key) for b, region, countries, key in zip(
+            combinations["_bits"], combinations["_region"], combinations["_countries"], combinations["_key"])]
+        return pd.DataFrame(written, columns=["violations", "_violations_ja"], dtype="string")
+
+    violations = per_distinct(shown, list(shown.columns), texts)
+    status = pick([(violations["violations"] != "").to_numpy(dtype=bool)], ["FAIL"], "PASS")
+    return res.assign(**violations, status=status, _level_ja=level_name_ja(res["level"]))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "label", "level", "_level_ja",
          "public_read", "public_write", "countries", "encryption", "data_access_logging", "violations",
          "_violations_ja", "status"]]
@@ -154,9 +154,3 @@ def _violation_texts(bits: int, region, countries: str, encryption) -> tuple[str
             en.append(texts[0])
             ja.append(texts[1])
     return "; ".join(en), "、".join(ja)
-
-
-def _coded_text(texts: list[str], codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """``texts[codes]`` as a string Series, taken in Arrow (each distinct text converted once)."""
-    taken = pa.array(texts, pa.large_string()).take(pa.array(codes, pa.int64()))
-    return pd.Series(pd.arrays.ArrowStringArray(taken), index=index)
