@@ -421,10 +421,16 @@ def _finish(c: Check, result: pd.DataFrame) -> tuple[pd.DataFrame, "_Pending"]:
         result, status = result[mine].reset_index(drop=True), status[mine]
     if "region" not in result.columns:
         result["region"] = pd.NA
-    out = result[list(_KEYS)].astype("string")
+    # text, except the coded keys a check already gives as categoricals (encoded on their codes)
+    out = pd.DataFrame({col: result[col] if col in _CODED_KEYS and isinstance(result[col].dtype, pd.CategoricalDtype)
+                        else result[col].astype("string") for col in _KEYS})
     out["status"] = status
     if "severity" in result.columns:
-        severity = _coded(result["severity"].fillna(c.severity), SEVERITIES, ordered=True)
+        severity = _coded(result["severity"], SEVERITIES, ordered=True)
+        missing = result["severity"].isna().to_numpy()
+        if missing.any():  # the check's default severity
+            severity = pd.Categorical.from_codes(np.where(missing, SEVERITIES.index(c.severity), severity.codes),
+                                                 dtype=severity.dtype)
         if (severity.codes < 0).any():
             raise ValueError(f"severity {result['severity'][severity.codes < 0].iloc[0]!r} is not one of "
                              f"{', '.join(SEVERITIES)}")
@@ -448,7 +454,7 @@ class _Pending:
 
     @classmethod
     def of(cls, c: Check, result: pd.DataFrame) -> "_Pending":
-        keys = result["reason_key"] if "reason_key" in result.columns else result["status"].str.lower()
+        keys = result["reason_key"] if "reason_key" in result.columns else _lower(result["status"])
         keys = pd.Categorical(keys).remove_unused_categories()  # a template is needed for the keys that occur
         fields: set[str] = set()
         for key in keys.categories:
@@ -492,6 +498,15 @@ class _Pending:
         # rows were rendered grouped by reason key; put them back in order
         back = None if len(positions) <= 1 else pa.array(np.argsort(np.concatenate(positions), kind="stable"))
         return {**{col: _string_column(chunks, back) for col, chunks in reasons.items()}, **out}
+
+
+def _lower(values: pd.Series) -> pd.Series:
+    """Text in lower case; a categorical's categories are lowered, not every row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lowered = values.cat.categories.astype("string").str.lower()
+        if lowered.is_unique:
+            return values.cat.rename_categories(lowered)
+    return values.astype("string").str.lower()
 
 
 _SHARED_TEXT_MIN_ROWS = 10_000  # below this a column costs too little to be worth encoding
@@ -632,10 +647,17 @@ class _DeferredText:
 
 
 def _coded(values: pd.Series, categories: Sequence[str], ordered: bool = False) -> pd.Categorical:
-    """Text as a categorical over fixed categories (code -1 for anything else), hashed in Arrow."""
-    array = _arrow(values.astype("string"))
-    codes = pc.fill_null(pc.index_in(array, value_set=pa.array(list(categories), array.type)), -1)
-    return pd.Categorical.from_codes(codes.to_numpy().astype(np.int8), categories=list(categories), ordered=ordered)
+    """Text as a categorical over fixed categories (code -1 for anything else), hashed in Arrow;
+    a categorical (as :func:`checks._common.pick` makes) is mapped once per category."""
+    value_set = pa.array(list(categories), pa.large_string())
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        mine = pa.array(values.cat.categories.astype("string"), from_pandas=True).cast(pa.large_string())
+        per_category = np.append(pc.fill_null(pc.index_in(mine, value_set=value_set), -1).to_numpy(), -1)
+        codes = per_category[values.cat.codes.to_numpy()]  # code -1 (missing) takes the appended -1
+    else:
+        array = _arrow(values.astype("string")).cast(pa.large_string())
+        codes = pc.fill_null(pc.index_in(array, value_set=value_set), -1).to_numpy()
+    return pd.Categorical.from_codes(codes.astype(np.int8), categories=list(categories), ordered=ordered)
 
 
 def _repeated(value: str, n: int, categories: Sequence[str], ordered: bool = False) -> pd.Categorical:

@@ -177,7 +177,15 @@ def positions_in(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str]) 
 
 def encode(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
     """A text column as (int32 codes, -1 where missing; its distinct values as a large_string
-    array), hashed once in Arrow. :func:`unify` joins the codes of several columns."""
+    array), hashed once in Arrow (a categorical: its codes, over the categories it uses).
+    :func:`unify` joins the codes of several columns."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int32)
+        used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)))
+        remap = np.full(len(values.cat.categories) + 1, -1, dtype=np.int32)  # the last: code -1 stays -1
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        dictionary = pa.array(values.cat.categories[used].astype("string"), from_pandas=True)
+        return remap[codes], dictionary.cast(pa.large_string())
     encoded = pc.dictionary_encode(text_chunks(values).cast(pa.large_string()))
     if encoded.num_chunks == 0:
         return np.zeros(0, dtype=np.int32), pa.array([], pa.large_string())

@@ -176,6 +176,31 @@ def test_a_row_severity_outside_the_scale_makes_the_check_error_not_a_blank_seve
     assert df["status"].astype(str).tolist() == ["ERROR"] and "urgent" in df["reason"].iloc[0]
 
 
+def test_categorical_statuses_severities_and_keys_give_the_same_findings_as_text():
+    # checks choose statuses and severities with pick() (categoricals, possibly listing values
+    # that never occur) and may give coded provider / account / region columns
+    def as_text(inv, policy):
+        rows = public_buckets(inv, policy)
+        return rows.assign(severity=np.where(rows["status"] == "FAIL", "critical", None))
+
+    def as_codes(inv, policy):
+        rows = as_text(inv, policy)
+        coded = {col: pd.Categorical(rows[col], categories=["unused", *sorted(rows[col].dropna().unique())])
+                 for col in ("provider", "account_id", "region", "status", "severity")}
+        return rows.assign(**coded)
+
+    inv = inventory(resources=[bucket("1", "a", False), bucket("2", "b", True, region="us-east-1"),
+                               bucket("2", "c", False, provider="gcp")])
+    got, AS_OF = {}, pd.Timestamp("2026-11-01", tz="UTC")
+    for name, fn in (("text", as_text), ("codes", as_codes)):
+        check = define_check(f"TST-02{len(got)}", fn, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                             needs=["resources"], reasons=REASONS)
+        got[name] = run_checks(inv, Policy(), checks=[check], run_id="r", as_of=AS_OF).df.drop(columns=["check_id"])
+    pd.testing.assert_frame_equal(got["codes"], got["text"])
+    assert got["codes"]["severity"].astype(str).tolist() == ["low", "critical", "low"]  # the check's default fills
+    assert got["codes"]["reason"].tolist() == ["a ok", "b is public", "c ok"]
+
+
 def test_evidence_is_json_for_every_column_type():
     import json
 

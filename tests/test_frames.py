@@ -95,6 +95,15 @@ def test_encode_and_unify_give_one_categorical_over_several_columns():
     assert len(empty) == 2 and pd.isna(empty).all()
 
 
+def test_encode_takes_a_categoricals_codes_over_the_categories_it_uses():
+    values = pd.Series(pd.Categorical(["b", None, "d", "b"], categories=["a", "b", "c", "d"]))
+    codes, dictionary = encode(values)
+    assert codes.dtype == np.int32 and codes.tolist() == [0, -1, 1, 0] and dictionary.to_pylist() == ["b", "d"]
+    joined = unify([(codes, dictionary), encode(pd.Series(["d", "e"], dtype="string"))])
+    assert list(pd.Series(joined).astype(object).where(pd.notna(joined), None)) == ["b", None, "d", "b", "d", "e"]
+    assert sorted(joined.categories) == ["b", "d", "e"]
+
+
 def test_filled_keeps_a_categorical_categorical():
     values = pd.Series(pd.Categorical(["a", None, "b"]))
     out = filled(values, "-")
