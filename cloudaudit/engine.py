@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from .errors import RegistryError
 from . import memo
-from .frames import encode, text_array, text_chunks, unify
+from .frames import encode, forget_hashed, text_array, text_chunks, unify
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -86,6 +86,7 @@ def clear_run_caches() -> None:
     """Drop the tables the checks of a run share (:mod:`cloudaudit.memo`; ``run_checks`` does
     at the end of a run: call it after running check functions directly)."""
     memo.clear()
+    forget_hashed()
 
 
 def _need_known(need: str) -> bool:

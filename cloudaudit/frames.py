@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Callable, Sequence
 
 import numpy as np
@@ -26,15 +28,9 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     if 4 * len(left) < len(right):  # a few keys in a large table: hash only the rows that can match
         wanted = pc.is_in(text_chunks(right[last]), value_set=_distinct_text(left[last]), skip_nulls=False)
         right = right[pc.fill_null(wanted, False).to_numpy(zero_copy_only=False)]
-    # One hash over right's last key (<NA> is a value of its own): its distinct values, how often
-    # each occurs, and a row holding it (the row, for the values held once: the only ones used).
-    encoded = pc.dictionary_encode(text_array(right[last]), null_encoding="encode")
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    counts = np.bincount(codes, minlength=len(encoded.dictionary))
-    first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
-    first[codes] = np.arange(len(codes))
+    dictionary, codes, counts, first = _hashed(right[last])
     # One probe per left row; keys held by one right row are decided here, on the hits only.
-    unique = _index_in(left[last], encoded.dictionary)
+    unique = _index_in(left[last], dictionary)
     if not len(first):  # nothing to find
         unique[:] = -1
         first = counts = np.zeros(1, dtype=np.int64)
@@ -59,6 +55,44 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
             column.iloc[rows[fill]] = matched[col].to_numpy()[fill]
             added[col] = column.array
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in added.items()})
+
+
+_HASHED: "OrderedDict[tuple, tuple]" = OrderedDict()
+_HASHED_LOCK = threading.Lock()
+_HASHED_KEEP = 4  # the tables looked up again and again in one run (the classification tags ...)
+
+
+def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.ndarray]:
+    """One hash over a key column (<NA> is a value of its own): its distinct values, each row's
+    code, how often each value occurs and a row holding it (the row, for the values held once:
+    the only ones used). Remembered for the last few columns by the identity of their Arrow
+    buffers, which never change: the classification looks the same tags up batch after batch."""
+    array = text_array(values)
+    identity = tuple((b.address, b.size) if b is not None else None for b in array.buffers()) + (array.offset, len(array))
+    with _HASHED_LOCK:
+        hit = _HASHED.get(identity)
+        if hit is not None:
+            _HASHED.move_to_end(identity)
+            return hit[1]
+    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    counts = np.bincount(codes, minlength=len(encoded.dictionary))
+    first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
+    first[codes] = np.arange(len(codes))
+    for computed in (codes, counts, first):
+        computed.setflags(write=False)  # shared by every lookup of this column
+    result = (encoded.dictionary, codes, counts, first)
+    with _HASHED_LOCK:
+        _HASHED[identity] = (array, result)  # the array keeps its buffers (and so the identity) alive
+        while len(_HASHED) > _HASHED_KEEP:
+            _HASHED.popitem(last=False)
+    return result
+
+
+def forget_hashed() -> None:
+    """Drop the remembered key hashes (:func:`lookup`); ``run_checks`` does at the end of a run."""
+    with _HASHED_LOCK:
+        _HASHED.clear()
 
 
 def _distinct_text(values: pd.Series) -> "pa.Array":

@@ -4,6 +4,7 @@ import pandas as pd
 import numpy as np
 import pyarrow as pa
 
+from cloudaudit import frames
 from cloudaudit.frames import encode, filled, lookup, map_text, unify
 
 RKEY = ["provider", "account_id", "resource_id"]
@@ -30,6 +31,25 @@ def test_lookup_compares_every_key_not_only_the_hashed_one():
     got = lookup(LEFT, RIGHT, RKEY, ["label"])
     # ("aws","2","a") and ("aws","1","a") share the resource id; ("gcp","1","b") differs only by provider
     assert got["label"].tolist()[:3] == ["top", "pub", "conf"] and pd.isna(got.loc[3, "label"])
+
+
+def test_a_table_looked_up_again_is_hashed_once_and_a_changed_table_is_hashed_anew():
+    frames.forget_hashed()
+    right = pd.concat([RIGHT] * 3, ignore_index=True).assign(
+        resource_id=pd.array(["a", "a2", "b", "c", "d", "e", "f", "g", "h"], dtype="string"))
+    first = lookup(LEFT, right, RKEY, ["label"])
+    assert len(frames._HASHED) == 1
+    again = lookup(LEFT.iloc[::-1].reset_index(drop=True), right[RKEY + ["label"]], RKEY, ["label"])  # same column
+    assert len(frames._HASHED) == 1
+    pd.testing.assert_frame_equal(again, LEFT.iloc[::-1].reset_index(drop=True).merge(right[RKEY + ["label"]],
+                                                                                       on=RKEY, how="left"))
+    changed = right.copy()
+    changed.loc[0, "resource_id"] = "zz"  # a new column: new buffers, never the old hash
+    got = lookup(LEFT, changed, RKEY, ["label"])
+    assert len(frames._HASHED) == 2 and got.loc[6, "label"] == "top" and pd.isna(got.loc[0, "label"])
+    assert first.loc[0, "label"] == "top"
+    frames.forget_hashed()
+    assert not frames._HASHED
 
 
 def test_where_the_right_table_has_two_rows_for_one_key_the_first_counts_and_no_row_is_added():
