@@ -563,3 +563,26 @@ def test_a_categorical_reason_key_needs_templates_only_for_the_keys_that_occur()
     f = run_checks(inventory(resources=[bucket("1", "a", False), bucket("1", "b", True)]), Policy(), checks=[c])
     assert f.df["status"].astype(str).tolist() == ["PASS", "FAIL"]
     assert not f.df["reason"].str.startswith("check failed").any()
+
+
+def test_a_run_turns_transparent_huge_pages_off_while_it_runs_and_back_after():
+    from cloudaudit._pages import huge_pages_disabled, small_pages
+
+    seen = []
+
+    def watch(inv, policy):
+        seen.append(huge_pages_disabled())
+        return public_buckets(inv, policy)
+
+    check = define_check("TST-030", watch, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                         needs=["resources"], reasons=REASONS)
+    before = huge_pages_disabled()
+    run_checks(inventory(resources=[bucket("1", "a", False)]), Policy(), checks=[check])
+    if before is None:  # not Linux: nothing to switch, nothing switched
+        assert seen == [None] and huge_pages_disabled() is None
+        return
+    assert seen == [True] and huge_pages_disabled() is before is False
+    with small_pages():  # a process (or an enclosing block) that has them off keeps them off
+        run_checks(inventory(resources=[bucket("1", "a", False)]), Policy(), checks=[check])
+        assert huge_pages_disabled() is True
+    assert huge_pages_disabled() is False
