@@ -179,28 +179,29 @@ def joined(frame: pd.DataFrame, by: list[str], column: str, name: str, sep: str 
 
     Missing values are left out; a group without any value has no row (merge the result with
     ``how="left"`` and fill the text, or use :func:`add_joined`). Numbers sort as numbers, anything
-    else as text. One de-duplication and one sort over all rows, then a plain ``str.join`` per group
-    (no Python set/sort per group).
+    else as text. The keys and the values are each hashed once; the distinct (key, value) pairs
+    are sorted as integers and Arrow joins each key's list in C++ (no Python call per group).
+    Groups come in the order a table sorted by value meets them.
     """
     by = list(by)
     values = frame[by + [column]].dropna(subset=[column])
     if values.empty:
         return pd.DataFrame({**{k: pd.Series(dtype=frame[k].dtype) for k in by}, name: pd.Series(dtype="string")})
-    if not pd.api.types.is_numeric_dtype(values[column]):
-        values = values.assign(**{column: values[column].astype(str)})
-    values = values.drop_duplicates().sort_values(column, kind="stable")
-    values = values.assign(**{column: values[column].astype(str)})
-    # Arrow gathers each group's values in order and joins the lists in C++: no Python call per group.
-    table = pa.Table.from_pandas(values, preserve_index=False)
-    grouped = table.group_by(by, use_threads=False).aggregate([(column, "list")])
-    out = grouped.select(by).to_pandas()
-    for key in by:
-        out[key] = out[key].astype(frame[key].dtype)
-    lists = grouped[f"{column}_list"]
-    sep_scalar = pa.scalar(sep, lists.type.value_type)
-    out[name] = pd.Series(pd.arrays.ArrowStringArray(pc.binary_join(lists, sep_scalar).cast(pa.large_string())),
-                          index=out.index)
-    return out
+    column_values = values[column]
+    if not pd.api.types.is_numeric_dtype(column_values.dtype):
+        column_values = column_values.astype(str)
+    value_codes, distinct = pd.factorize(column_values, sort=True)
+    group = values.groupby(by, sort=False, dropna=False, observed=True).ngroup().to_numpy().astype(np.int64)
+    pairs, first_row = np.unique(group * len(distinct) + value_codes, return_index=True)  # distinct, by key then value
+    pair_group, pair_value = pairs // len(distinct), pairs % len(distinct)
+    starts = np.flatnonzero(np.r_[True, pair_group[1:] != pair_group[:-1]])
+    order = np.lexsort((first_row[starts], pair_value[starts]))  # lowest value first, then first row
+    texts = pa.array(pd.Index(distinct).astype(str), pa.large_string())
+    lists = pa.ListArray.from_arrays(pa.array(np.r_[starts, len(pairs)].astype(np.int32)),
+                                     texts.take(pa.array(pair_value)))
+    text = pc.binary_join(lists, pa.scalar(sep, pa.large_string())).take(pa.array(order))
+    keys = values[by].iloc[first_row[starts][order]].reset_index(drop=True)
+    return keys.assign(**{name: pd.Series(pd.arrays.ArrowStringArray(text), index=keys.index)})
 
 
 def add_joined(frame: pd.DataFrame, source: pd.DataFrame, by: list[str], columns: dict[str, str],

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cloudaudit import memo
@@ -20,6 +21,29 @@ def test_joined_sorted_distinct_values_per_group_without_missing():
     assert _common.joined(ports, ["k"], "p", "ports")["ports"].tolist() == ["22, 3389"]
     empty = _common.joined(frame.iloc[3:4], ["k"], "v", "vs")
     assert empty.empty and list(empty.columns) == ["k", "vs"]
+
+
+def test_joined_matches_a_plain_python_reference_in_rows_order_and_text():
+    # groups come in the order a table sorted by value meets them; keys may be missing
+    rng = np.random.default_rng(7)
+    n = 2_000
+    frame = pd.DataFrame({
+        "p": pd.array(rng.choice(["aws", "gcp", None], n), dtype="string"),
+        "a": pd.array(rng.choice([f"acct{i}" for i in range(40)], n), dtype="string"),
+        "role": pd.array(rng.choice([f"r{i:02d}" for i in range(30)] + [None], n), dtype="string"),
+        "port": rng.choice([22, 80, 443, 3389, 8080], n),
+    })
+    for column, text in (("role", str), ("port", lambda v: str(int(v)))):
+        values = frame.dropna(subset=[column]).drop_duplicates(["p", "a", column])
+        values = values.iloc[np.argsort(values[column].to_numpy(dtype=object if column == "role" else None),
+                                        kind="stable")]
+        expected: dict = {}
+        for p, a, v in zip(values["p"], values["a"], values[column]):
+            expected.setdefault((None if pd.isna(p) else p, a), []).append(text(v))
+        out = _common.joined(frame, ["p", "a"], column, "joined")
+        got = [((None if pd.isna(p) else p, a), t) for p, a, t in zip(out["p"], out["a"], out["joined"])]
+        assert got == [(key, ", ".join(vals)) for key, vals in expected.items()], column
+        assert out["p"].dtype == frame["p"].dtype and isinstance(out.index, pd.RangeIndex)
 
 
 def test_add_joined_keeps_every_row_and_fills_groups_without_values():
