@@ -94,6 +94,12 @@ def with_labels(inv, policy: Policy, frame: pd.DataFrame, columns: list[str]) ->
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in taken.items()})
 
 
+def lowered(values: pd.Series, strip: bool = False) -> pd.Series:
+    """``values.str.lower()`` (``.str.strip().str.lower()`` with ``strip``) for a column of few
+    distinct values (kinds, regions, encryption ...), worked out once per value."""
+    return map_text(values, (lambda v: v.strip().lower()) if strip else str.lower)
+
+
 def judged_level(level: pd.Series, policy: Policy) -> pd.Series:
     """The level a resource is judged at: a level outside the policy matrix (an invalid label)
     is judged at the policy's default level (CLS-001 reports the label itself)."""

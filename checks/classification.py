@@ -14,8 +14,8 @@ from cloudaudit.engine import check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, data_bearing, flag, judged_level, level_name_ja, location_verdict, per_distinct,
-                      pick, with_labels)
+from ._common import (BACKUP_KINDS, data_bearing, flag, judged_level, level_name_ja, location_verdict, lowered,
+                      per_distinct, pick, with_labels)
 
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
 # Kinds where anonymous access is a real setting: unknown there is a violation (fail closed).
@@ -101,7 +101,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
     read, write = res["public_read"].astype("boolean"), res["public_write"].astype("boolean")
     public = flag(read, False) | flag(write, False)
     public_unknown = ~public & (read.isna() | write.isna()) & res["kind"].isin(_SHAREABLE)
-    enc = res["encryption"].str.lower()
+    enc = lowered(res["encryption"])
     cmk_unknown = enc.isna() | (enc == "unknown")
     dal = res["data_access_logging"].astype("boolean")
     not_public = ~res["_public_ok"].astype(bool)

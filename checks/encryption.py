@@ -8,7 +8,7 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import (WEB_ENDPOINT_KINDS, data_bearing, flag, judged_level, level_name_ja, pick, resources,
+from ._common import (WEB_ENDPOINT_KINDS, data_bearing, flag, judged_level, level_name_ja, lowered, pick, resources,
                       with_labels)
 
 
@@ -44,7 +44,7 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
     res = with_labels(inv, policy, res, ["level", "labelled"])
     level = judged_level(res["level"], policy)
     required = level.map({k: v.customer_managed_key for k, v in policy.matrix.items()}).fillna(True).astype(bool)
-    enc = res["encryption"].str.lower()
+    enc = lowered(res["encryption"])
     unknown = (required & (enc.isna() | (enc == "unknown"))).fillna(True).astype(bool)
     bad = (required & ~unknown & (enc != "customer")).fillna(False).astype(bool)
     status = _status_key(bad, unknown)[0]
@@ -80,7 +80,7 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
 )
 def unencrypted_at_rest(inv, policy: Policy) -> pd.DataFrame:
     res = data_bearing(inv)
-    enc = res["encryption"].str.lower()
+    enc = lowered(res["encryption"])
     unknown = (enc.isna() | (enc == "unknown")).astype(bool)
     bad = (enc == "none").fillna(False).astype(bool)
     status, key = _status_key(bad, unknown)

@@ -14,9 +14,8 @@ from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text,
-                      data_bearing, flag, level_name_ja, location_verdict, names, per_distinct, pick, resources,
-                      with_labels)
+from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text, data_bearing,
+                      flag, level_name_ja, location_verdict, lowered, names, per_distinct, pick, resources, with_labels)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -362,7 +361,7 @@ _GLOBAL_CONTENT_KINDS = ("cdn", "topic", "queue")
 )
 def global_services(inv, policy: Policy) -> pd.DataFrame:
     r = resources(inv)
-    is_global = (r["region"].str.strip().str.lower() == "global").fillna(False).astype(bool)
+    is_global = (lowered(r["region"], strip=True) == "global").fillna(False).astype(bool)
     # firewalls and security groups are global control-plane objects that hold no customer data
     holds_data = ~r["kind"].isin(["security_group", "peering"]).fillna(False).astype(bool)
     r = r[(is_global & holds_data) | (r["kind"] == "cdn")]

@@ -46,6 +46,13 @@ def test_joined_matches_a_plain_python_reference_in_rows_order_and_text():
         assert out["p"].dtype == frame["p"].dtype and isinstance(out.index, pd.RangeIndex)
 
 
+def test_lowered_is_str_lower_worked_out_per_distinct_value():
+    values = pd.Series(["Customer", None, " GLOBAL ", "customer"], dtype="string", index=[5, 6, 7, 8])
+    assert _common.lowered(values).tolist() == values.str.lower().tolist()
+    stripped = _common.lowered(values, strip=True)
+    assert stripped.fillna("-").tolist() == ["customer", "-", "global", "customer"] and list(stripped.index) == [5, 6, 7, 8]
+
+
 def test_add_joined_keeps_every_row_and_fills_groups_without_values():
     base = pd.DataFrame({"k": ["c", "b", "a"]})
     source = pd.DataFrame({"k": ["a", "a", "c", "b"], "v": ["2", "1", "3", None], "w": ["q", None, None, None]})
