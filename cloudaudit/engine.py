@@ -552,6 +552,7 @@ class _Part:
     rows: np.ndarray
     text: pd.DataFrame
     dictionaries: dict[str, "pa.Array | pa.ChunkedArray"] = field(default_factory=dict)
+    classification: np.ndarray | None = None  # codes into dictionaries["classification"], once classified
 
     def __post_init__(self) -> None:
         self.size = len(self.frame)
@@ -858,7 +859,7 @@ def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[p
     expired: list[dict] = []
     notes: dict[str, int] = {}  # each acceptance's note, once
     accepted = np.full(len(findings), -1, dtype=np.int32)  # which note suppresses each row
-    open_ = findings["status"].isin(["FAIL", "WARN"]).to_numpy(dtype=bool)
+    open_ = _among(findings["status"], ["FAIL", "WARN"])
     for acc in policy.acceptances:  # a handful of acceptances, each matched over all rows at once
         match = (open_ & _matching(findings["check_id"], translate(acc.check_id))
                  & _matching(findings["account_id"], translate(acc.account))
@@ -889,14 +890,22 @@ def _matching(values: pd.Series, pattern: str) -> np.ndarray:
     return values.astype("string").fillna("").str.match(pattern).to_numpy(dtype=bool)
 
 
+def _among(values: pd.Series, wanted: Sequence[str]) -> np.ndarray:
+    """Which values are among ``wanted`` (a missing value never is); a categorical is looked up
+    once per category (``Series.isin`` sorts its millions of codes)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.isin(list(wanted)).fillna(False).to_numpy(dtype=bool)
+    hit = np.append(values.cat.categories.isin(list(wanted)), False)  # code -1 (missing) takes the last
+    return hit[values.cat.codes.to_numpy()]
+
+
 def _escalate(severity: pd.Series, classification: pd.Series, status: pd.Series) -> pd.Categorical:
     """One severity step up for open findings on top-secret / confidential resources."""
     if isinstance(severity.dtype, pd.CategoricalDtype) and list(severity.cat.categories) == list(SEVERITIES):
         rank = severity.cat.codes.to_numpy().astype(np.int16)
     else:
         rank = _coded(severity, SEVERITIES).codes.astype(np.int16)
-    bump = (classification.isin(ESCALATING_LEVELS).fillna(False).to_numpy(dtype=bool)
-            & status.isin(["FAIL", "WARN", "SUPPRESSED"]).to_numpy(dtype=bool) & (rank >= 0))
+    bump = _among(classification, ESCALATING_LEVELS) & _among(status, ["FAIL", "WARN", "SUPPRESSED"]) & (rank >= 0)
     rank = np.where(bump, np.minimum(rank + 1, len(SEVERITIES) - 1), rank)
     return pd.Categorical.from_codes(rank.astype(np.int8), categories=list(SEVERITIES), ordered=True)
 
@@ -944,19 +953,21 @@ def _run_checks(inventory: Inventory, policy: Policy | None, *, checks: Iterable
     workers = max(1, min(len(selected), workers or min(os.cpu_count() or 1, MAX_WORKERS)))
     with fixed_now(as_of or now_utc()) as now:  # an enclosing fixed_now holds when as_of is not given
         _coverage_index(inventory)  # shared by every check: built once, before the threads start
+        classified: Callable[[], None] = _nothing
         try:
             if workers == 1:
                 results = [_run_one(c, inventory, policy, scopes) for c in selected]
                 _classify(results, inventory, policy)
             else:
-                results = _run_on_threads(selected, inventory, policy, scopes, workers)
+                results, classified = _run_on_threads(selected, inventory, policy, scopes, workers)
             parts = [part for part in results if len(part.frame)]
             ran = [c for c, part in zip(selected, results) if len(part.frame)]
             if not parts:
                 return Findings(pd.DataFrame(columns=list(FINDING_COLUMNS)), policy=policy)
             _release_arrow_memory()
-            findings = _gathered(parts, ran)
+            findings = _gathered(parts, ran, classified)
         finally:
+            classified()  # the classifier's thread is done (a second call only waits on finished work)
             clear_run_caches()  # tables shared by the checks of this run: not kept past it
     _release_arrow_memory()
     findings, expired = _apply_acceptances(findings, policy, today)
@@ -976,12 +987,19 @@ def _release_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _gathered(parts: list[_Part], ran: list[Check]) -> pd.DataFrame:
-    """The parts' rows in one frame, with the per-check columns."""
-    findings = pd.concat([part.frame.drop(columns=[*_CODED_KEYS, "classification"]) for part in parts],
-                         ignore_index=True)
-    for col in (*_CODED_KEYS, "classification"):  # one categorical per column: each distinct value held once
+def _nothing() -> None:
+    return None
+
+
+def _gathered(parts: list[_Part], ran: list[Check], classified: Callable[[], None] = _nothing) -> pd.DataFrame:
+    """The parts' rows in one frame, with the per-check columns. The last parts may still be
+    being classified: ``classified()`` waits for that, and is called only when every other
+    column is gathered."""
+    findings = pd.concat([part.frame.drop(columns=list(_CODED_KEYS)) for part in parts], ignore_index=True)
+    for col in _CODED_KEYS:  # one categorical per column: each distinct value held once
         findings[col] = _categorical(parts, col)
+    classified()
+    findings["classification"] = _categorical(parts, "classification")
     for part in parts:
         part.frame, part.dictionaries = None, {}  # the run's frame holds the rows now; a part keeps its text's sources
     # Per-check text is stored once per check (categorical), not once per finding row.
@@ -1015,20 +1033,23 @@ def _classify(parts: Sequence[_Part], inventory: Inventory, policy: Policy) -> N
     dictionary = pa.array(levels.categories.astype("string"), from_pandas=True).cast(pa.large_string())
     start = 0
     for part in parts:
-        part.frame["classification"] = levels.codes[start:start + part.size].astype(np.int32)
+        part.classification = levels.codes[start:start + part.size].astype(np.int32)
         part.dictionaries["classification"] = dictionary
         start += part.size
 
 
 def _categorical(parts: Sequence[_Part], col: str) -> pd.Categorical:
     """The parts' coded column ``col`` as one categorical (:func:`cloudaudit.frames.unify`)."""
-    return unify([(part.frame[col].to_numpy(), part.dictionaries[col]) for part in parts])
+    return unify([(part.classification if col == "classification" else part.frame[col].to_numpy(),
+                    part.dictionaries[col]) for part in parts])
 
 
 def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy, scopes: pd.DataFrame,
-                    workers: int) -> list[_Part]:
-    """The checks' parts, in the order of ``selected``. Parts are classified in batches on a
-    thread of their own as the checks finish, so the lookups overlap the last checks."""
+                    workers: int) -> tuple[list[_Part], Callable[[], None]]:
+    """The checks' parts, in the order of ``selected``, and a function that waits until they
+    are all classified. Parts are classified in batches on a thread of their own as the checks
+    finish, so the lookups overlap the last checks (and the last batch, the gathering of the
+    run: the caller must call the function, also when it fails)."""
     context = contextvars.copy_context()  # each thread judges ages by this run's clock
     pool = ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check")
     # one more thread for the lookups: the checks' threads leave a core idle between kernels
@@ -1046,16 +1067,21 @@ def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy,
                 batches.append(classifier.submit(_classify, batch, inventory, policy))
                 batch = []
         batches.append(classifier.submit(_classify, batch, inventory, policy))
-        for done in batches:
-            done.result()
-        return results
     except BaseException:  # Ctrl-C or an engine bug: do not run the checks still queued
         pool.shutdown(wait=False, cancel_futures=True)
-        classifier.shutdown(wait=False, cancel_futures=True)
+        classifier.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         pool.shutdown(wait=True)
-        classifier.shutdown(wait=True)
+
+    def classified() -> None:
+        try:
+            for done in batches:
+                done.result()
+        finally:
+            classifier.shutdown(wait=True)
+
+    return results, classified
 
 
 def _lookup(available: Mapping[str, Check], check_id: str) -> Check:
