@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from .errors import RegistryError
 from . import memo
 from ._pages import small_pages
-from .frames import encode, forget_hashed, text_array, text_chunks, unify
+from .frames import arrow_identity, encode, forget_hashed, text_array, text_chunks, unify
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -1019,12 +1019,54 @@ def _gathered(parts: list[_Part], ran: list[Check], classified: Callable[[], Non
 _CLASSIFY_BATCH = 1_000_000  # findings classified in one lookup: few lookups, started while checks still run
 
 
-def _classify(parts: Sequence[_Part], inventory: Inventory, policy: Policy) -> None:
+def _classify(parts: Sequence[_Part], inventory: Inventory, policy: Policy,
+              classified: dict[tuple, _Part] | None = None) -> None:
     """Give each part the classification of its subjects (:func:`cloudaudit.labels.subject_levels`),
-    as codes like its other coded columns: one lookup for all the parts' rows."""
-    parts = [part for part in parts if part.size]
-    if not parts:
-        return
+    as codes like its other coded columns: one lookup for all the parts' rows.
+
+    Several checks report on the same rows (every data-bearing resource ...): a part whose
+    subjects are the very rows of a part classified before (``classified``: this run's parts by
+    :func:`_subject_rows`) takes that part's codes instead of being looked up again."""
+    classified = {} if classified is None else classified
+    twins: list[tuple[_Part, _Part]] = []
+    fresh: list[_Part] = []
+    for part in (part for part in parts if part.size):
+        rows = _subject_rows(part)
+        twin = classified.get(rows) if rows is not None else None
+        if twin is not None and _same_subjects(part, twin):
+            twins.append((part, twin))
+            continue
+        fresh.append(part)
+        if rows is not None:
+            classified.setdefault(rows, part)
+    if fresh:
+        _look_up_levels(fresh, inventory, policy)
+    for part, twin in twins:
+        part.classification, part.dictionaries["classification"] = twin.classification, twin.dictionaries["classification"]
+
+
+def _subject_rows(part: _Part) -> tuple | None:
+    """The identity of a part's resource ids (:func:`cloudaudit.frames.arrow_identity`): the
+    part holds them until the run is gathered, so no other column can take their place."""
+    return arrow_identity(part.frame["resource_id"])
+
+
+def _same_subjects(part: _Part, twin: _Part) -> bool:
+    """Whether two parts with the same resource ids have the same provider and account in
+    every row (compared on codes: each dictionary is a few values)."""
+    for col in ("provider", "account_id"):
+        mine, theirs = part.frame[col].to_numpy(), twin.frame[col].to_numpy()
+        if len(mine) != len(theirs):
+            return False
+        # my dictionary's values placed in theirs (-1: not there), and a missing value (-1) kept
+        placed = np.append(pc.fill_null(pc.index_in(part.dictionaries[col], value_set=twin.dictionaries[col]), -2)
+                           .to_numpy().astype(np.int64), -1)
+        if not np.array_equal(placed[mine], theirs):
+            return False
+    return True
+
+
+def _look_up_levels(parts: Sequence[_Part], inventory: Inventory, policy: Policy) -> None:
     subjects = pd.DataFrame({col: _categorical(parts, col) for col in ("provider", "account_id")})
     subjects["resource_id"] = pd.arrays.ArrowStringArray(
         pa.chunked_array([chunk.cast(pa.large_string()) for part in parts
@@ -1060,13 +1102,14 @@ def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy,
         results: list[_Part | None] = [None] * len(selected)
         batch: list[_Part] = []
         batches = []
+        classified: dict[tuple, _Part] = {}  # the parts classified so far (the classifier's thread only)
         for future in as_completed(futures):
             part = results[futures[future]] = future.result()
             batch.append(part)
             if sum(p.size for p in batch) >= _CLASSIFY_BATCH:
-                batches.append(classifier.submit(_classify, batch, inventory, policy))
+                batches.append(classifier.submit(_classify, batch, inventory, policy, classified))
                 batch = []
-        batches.append(classifier.submit(_classify, batch, inventory, policy))
+        batches.append(classifier.submit(_classify, batch, inventory, policy, classified))
     except BaseException:  # Ctrl-C or an engine bug: do not run the checks still queued
         pool.shutdown(wait=False, cancel_futures=True)
         classifier.shutdown(wait=True, cancel_futures=True)

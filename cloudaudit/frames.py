@@ -89,6 +89,19 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     return result
 
 
+def arrow_identity(values: pd.Series) -> tuple | None:
+    """The identity of an Arrow-backed column's data (its buffers, offsets and lengths): two
+    columns with the same identity hold the same values, as long as the first one is alive
+    (Arrow buffers never change). None for a column not backed by Arrow."""
+    array = values.array
+    if not isinstance(array, pd.arrays.ArrowExtensionArray):
+        return None
+    data = array.__arrow_array__()
+    chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
+    return tuple((tuple((b.address, b.size) if b is not None else None for b in chunk.buffers()), chunk.offset, len(chunk))
+                 for chunk in chunks)
+
+
 def forget_hashed() -> None:
     """Drop the remembered key hashes (:func:`lookup`); ``run_checks`` does at the end of a run."""
     with _HASHED_LOCK:

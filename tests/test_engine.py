@@ -586,3 +586,32 @@ def test_a_run_turns_transparent_huge_pages_off_while_it_runs_and_back_after():
         run_checks(inventory(resources=[bucket("1", "a", False)]), Policy(), checks=[check])
         assert huge_pages_disabled() is True
     assert huge_pages_disabled() is False
+
+
+def test_parts_reporting_on_the_same_rows_share_one_classification_lookup():
+    from cloudaudit import engine
+
+    def same_rows(inv, policy):
+        return inv.resources[["provider", "account_id", "region", "resource_id", "name"]].assign(status="PASS")
+
+    def other_account(inv, policy):  # the very resource ids, but said of another account: its own lookup
+        return same_rows(inv, policy).assign(account_id="2")
+
+    checks = [define_check(f"TST-04{i}", fn, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                           needs=["resources"], reasons=REASONS) for i, fn in enumerate((same_rows, same_rows,
+                                                                                        other_account))]
+    tags = [{"provider": "aws", "account_id": "1", "resource_id": "a", "key": "classification", "value": "極秘"},
+            {"provider": "aws", "account_id": "2", "resource_id": "a", "key": "classification", "value": "公開"}]
+    inv = inventory(resources=[bucket("1", "a", False), bucket("1", "b", False)], tags=tags)
+    scopes = engine._scopes(inv)
+    parts = [engine._run_one(c, inv, Policy(), scopes) for c in checks]
+    engine._classify(parts, inv, Policy())
+    first, twin, other = parts
+    assert twin.classification is first.classification  # looked up once
+    assert other.classification is not first.classification
+    levels = [list(pd.Categorical.from_codes(p.classification, categories=p.dictionaries["classification"]
+                                             .to_pylist()).astype(object)) for p in parts]
+    assert levels[0] == levels[1] == ["top_secret", np.nan] and levels[2] == ["public", np.nan]
+    df = run_checks(inv, Policy(), checks=checks, workers=2).df
+    assert df.groupby("check_id")["classification"].apply(lambda c: c.fillna("-").tolist()).to_dict() == {
+        "TST-040": ["top_secret", "-"], "TST-041": ["top_secret", "-"], "TST-042": ["public", "-"]}
