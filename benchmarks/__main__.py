@@ -17,7 +17,7 @@ def _run(name: str, quick: bool, args: argparse.Namespace) -> Any:
     if name == "checks":
         from . import checks_bench
 
-        return checks_bench.main(quick=quick, per_check=not args.no_per_check)
+        return checks_bench.main(quick=quick, per_check=not args.no_per_check, repeat=args.repeat)
     if name == "report":
         from . import report_bench
 
@@ -32,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("suite", nargs="?", default="all", choices=(*SUITES, "all"))
     parser.add_argument("--quick", action="store_true", help="every size divided by 100 (collection: SCALE 0.1)")
     parser.add_argument("--no-per-check", action="store_true", help="checks: skip the per-check table")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="checks: time the whole run this many times and report the median (default 3)")
     parser.add_argument("--latency-ms", type=float, default=40.0, help="collection: added latency per request")
     parser.add_argument("--scale", type=float, default=None, help="collection: estate SCALE factor (default 1)")
     parser.add_argument("--workers", type=int, default=None, help="collection: adapter thread-pool size")

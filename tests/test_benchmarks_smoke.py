@@ -72,6 +72,13 @@ def test_check_benchmark_code_path_produces_its_tables():
     assert result.render(markdown=True).startswith("| figure |")
 
 
+def test_check_benchmark_reports_the_median_of_repeated_runs():
+    result = checks_bench.run(estate.Sizes().scaled(10_000), check_ids=list(registry())[:2], per_check=False,
+                              repeat=3)
+    assert len(result.runs_s) == 3 and result.total_s == sorted(result.runs_s)[1]
+    assert "median of 3" in result.render() and "each run (s)" in result.render()
+
+
 def test_no_check_raises_on_the_synthetic_estate():
     # the engine turns an exception into ERROR rows; at scale that would hide a broken check
     result = checks_bench.run(estate.Sizes().scaled(10_000), per_check=False)
