@@ -549,7 +549,7 @@ class _Part:
 
     frame: pd.DataFrame | None  # the rows without text, until run_checks has gathered them
     pending: _Pending | None
-    rows: np.ndarray
+    rows: "np.ndarray | _EveryRow"  # the result rows of the deferred findings
     text: pd.DataFrame
     dictionaries: dict[str, "pa.Array | pa.ChunkedArray"] = field(default_factory=dict)
     classification: np.ndarray | None = None  # codes into dictionaries["classification"], once classified
@@ -813,10 +813,9 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
         where = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"check failed: {type(exc).__name__}: {exc} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
         return _known(_error_rows(c, scopes, reason))
-    everything = np.arange(len(rows))
     gaps = _coverage_gaps(c, inventory, scopes)
     if gaps.empty:
-        return _Part.coded(rows, pending, everything, _NO_TEXT)
+        return _Part.coded(rows, pending, _EveryRow(len(rows)), _NO_TEXT)
     # Drop what the check said for the uncovered scopes: whole accounts (no region, no subject),
     # one region, or one subject. A gap in a region or a subject also voids the account's
     # account-level verdicts (rows without a region / a subject): they rest on every part.
@@ -834,7 +833,21 @@ def _run_one(c: Check, inventory: Inventory, policy: Policy, scopes: pd.DataFram
                          reason="not evaluated: " + gaps["reason"],
                          reason_ja="評価できませんでした: " + gaps["reason_ja"])
     frame = pd.concat([rows[keep], errors.drop(columns=list(TEXT_COLUMNS))], ignore_index=True)
-    return _Part.coded(frame, pending, everything[keep], errors[list(TEXT_COLUMNS)].reset_index(drop=True))
+    return _Part.coded(frame, pending, np.flatnonzero(keep), errors[list(TEXT_COLUMNS)].reset_index(drop=True))
+
+
+class _EveryRow:
+    """The rows 0 .. n-1 of a check's result, all deferred (no coverage gap dropped any): row i
+    is result row i, without an array of millions of positions to say so."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, positions: np.ndarray) -> np.ndarray:
+        return positions
 
 
 _NO_TEXT = pd.DataFrame({col: pd.Series([], dtype="string") for col in TEXT_COLUMNS})
