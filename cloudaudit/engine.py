@@ -1074,7 +1074,7 @@ def _same_subjects(part: _Part, twin: _Part) -> bool:
         mine, theirs = part.frame[col].to_numpy(), twin.frame[col].to_numpy()
         if len(mine) != len(theirs):
             return False
-        # my dictionary's values placed in theirs (-1: not there), and a missing value (-1) kept
+        # my dictionary's values placed in theirs (-2: not there), a missing value (-1) kept
         placed = np.append(pc.fill_null(pc.index_in(part.dictionaries[col], value_set=twin.dictionaries[col]), -2)
                            .to_numpy().astype(np.int64), -1)
         if not np.array_equal(placed[mine], theirs):

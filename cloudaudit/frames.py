@@ -68,7 +68,7 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     the only ones used). Remembered for the last few columns by the identity of their Arrow
     buffers, which never change: the classification looks the same tags up batch after batch."""
     array = text_array(values)
-    identity = tuple((b.address, b.size) if b is not None else None for b in array.buffers()) + (array.offset, len(array))
+    identity = _identity(array)
     with _HASHED_LOCK:
         hit = _HASHED.get(identity)
         if hit is not None:
@@ -97,9 +97,12 @@ def arrow_identity(values: pd.Series) -> tuple | None:
     if not isinstance(array, pd.arrays.ArrowExtensionArray):
         return None
     data = array.__arrow_array__()
-    chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
-    return tuple((tuple((b.address, b.size) if b is not None else None for b in chunk.buffers()), chunk.offset, len(chunk))
-                 for chunk in chunks)
+    return tuple(_identity(chunk) for chunk in (data.chunks if isinstance(data, pa.ChunkedArray) else [data]))
+
+
+def _identity(array: "pa.Array") -> tuple:
+    """Where an Arrow array's data lives: its buffers' addresses and sizes, offset and length."""
+    return (tuple((b.address, b.size) if b is not None else None for b in array.buffers()), array.offset, len(array))
 
 
 def forget_hashed() -> None:
