@@ -84,8 +84,9 @@ _REGISTRY: dict[str, Check] = {}
 
 
 def clear_run_caches() -> None:
-    """Drop the tables the checks of a run share (:mod:`cloudaudit.memo`; ``run_checks`` does
-    at the end of a run: call it after running check functions directly)."""
+    """Drop the tables the checks of a run share (:mod:`cloudaudit.memo`) and the key hashes
+    :func:`cloudaudit.frames.lookup` remembers (``run_checks`` does at the end of a run: call it
+    after running check functions directly)."""
     memo.clear()
     forget_hashed()
 
