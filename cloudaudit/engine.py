@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from .errors import RegistryError
 from . import memo
 from ._pages import small_pages
-from .frames import arrow_identity, encode, forget_hashed, text_array, text_chunks, unify
+from .frames import arrow_identity, encode, forget_remembered, text_array, text_chunks, unify
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -88,7 +88,7 @@ def clear_run_caches() -> None:
     :func:`cloudaudit.frames.lookup` remembers (``run_checks`` does at the end of a run: call it
     after running check functions directly)."""
     memo.clear()
-    forget_hashed()
+    forget_remembered()
 
 
 def _need_known(need: str) -> bool:

@@ -57,9 +57,42 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in added.items()})
 
 
-_HASHED: "OrderedDict[tuple, tuple]" = OrderedDict()
-_HASHED_LOCK = threading.Lock()
-_HASHED_KEEP = 4  # the tables looked up again and again in one run (the classification tags ...)
+class _Remembered:
+    """Results remembered for the last few inputs, found by the identity of the inputs' data.
+    Each entry keeps its inputs alive, so no other data can take their addresses meanwhile."""
+
+    def __init__(self, keep: int) -> None:
+        self._items: OrderedDict[tuple, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def get(self, key: tuple) -> tuple | None:
+        """``(result,)`` if remembered, else None."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            self._items.move_to_end(key)
+            return (hit[1],)
+
+    def put(self, key: tuple, inputs: object, result: object) -> None:
+        with self._lock:
+            self._items[key] = (inputs, result)
+            while len(self._items) > self._keep:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# the key columns and filters looked at again and again in one run (the classification tags'
+# columns batch after batch, the data-bearing resources of several checks)
+_HASHED = _Remembered(8)
+_POSITIONS = _Remembered(8)
 
 
 def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.ndarray]:
@@ -69,11 +102,9 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     buffers, which never change: the classification looks the same tags up batch after batch."""
     array = text_array(values)
     identity = _identity(array)
-    with _HASHED_LOCK:
-        hit = _HASHED.get(identity)
-        if hit is not None:
-            _HASHED.move_to_end(identity)
-            return hit[1]
+    hit = _HASHED.get(identity)
+    if hit is not None:
+        return hit[0]
     encoded = pc.dictionary_encode(array, null_encoding="encode")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     counts = np.bincount(codes, minlength=len(encoded.dictionary))
@@ -82,10 +113,7 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     for computed in (codes, counts, first):
         computed.setflags(write=False)  # shared by every lookup of this column
     result = (encoded.dictionary, codes, counts, first)
-    with _HASHED_LOCK:
-        _HASHED[identity] = (array, result)  # the array keeps its buffers (and so the identity) alive
-        while len(_HASHED) > _HASHED_KEEP:
-            _HASHED.popitem(last=False)
+    _HASHED.put(identity, array, result)
     return result
 
 
@@ -105,10 +133,11 @@ def _identity(array: "pa.Array") -> tuple:
     return (tuple((b.address, b.size) if b is not None else None for b in array.buffers()), array.offset, len(array))
 
 
-def forget_hashed() -> None:
-    """Drop the remembered key hashes (:func:`lookup`); ``run_checks`` does at the end of a run."""
-    with _HASHED_LOCK:
-        _HASHED.clear()
+def forget_remembered() -> None:
+    """Drop the key hashes :func:`lookup` and the filters :func:`positions_in` remember;
+    ``run_checks`` does at the end of a run."""
+    _HASHED.clear()
+    _POSITIONS.clear()
 
 
 def _distinct_text(values: pd.Series) -> "pa.Array":
@@ -204,7 +233,26 @@ def positions_in(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str]) 
     """The positions in ``table`` of ``frame``'s rows when ``frame``'s index still names them (a
     filter of ``table``) and the ``keys`` there are the frame's, a missing value matching a
     missing value; else None. Lets a caller take ``table``'s columns by position instead of
-    hashing the keys."""
+    hashing the keys. Remembered for the frames of the last few calls (a table several checks
+    share is verified once)."""
+    columns = [table[k] for k in keys if k in table.columns] + [frame[k] for k in keys if k in frame.columns]
+    identities = tuple(arrow_identity(column) for column in columns)
+    remembered = None not in identities and len(columns) == 2 * len(keys)
+    index = frame.index.to_numpy()  # shallow copies of a frame share these values, not the Index object
+    key = (identities, index.__array_interface__["data"][0], index.dtype.str, index.shape, index.strides, len(table))
+    if remembered:
+        hit = _POSITIONS.get(key)
+        if hit is not None:
+            return hit[0]
+    positions = _positions_in(table, frame, keys)
+    if positions is not None:
+        positions.setflags(write=False)  # shared by the callers that verify the same frame
+    if remembered:  # the frame's index and the columns' data, kept alive with the entry
+        _POSITIONS.put(key, (index, [column.array for column in columns]), positions)
+    return positions
+
+
+def _positions_in(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
     index = table.index
     if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
         return None

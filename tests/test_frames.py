@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow as pa
 
 from cloudaudit import frames
-from cloudaudit.frames import encode, filled, lookup, map_text, unify
+from cloudaudit.frames import encode, filled, lookup, map_text, positions_in, unify
 
 RKEY = ["provider", "account_id", "resource_id"]
 
@@ -34,7 +34,7 @@ def test_lookup_compares_every_key_not_only_the_hashed_one():
 
 
 def test_a_table_looked_up_again_is_hashed_once_and_a_changed_table_is_hashed_anew():
-    frames.forget_hashed()
+    frames.forget_remembered()
     right = pd.concat([RIGHT] * 3, ignore_index=True).assign(
         resource_id=pd.array(["a", "a2", "b", "c", "d", "e", "f", "g", "h"], dtype="string"))
     first = lookup(LEFT, right, RKEY, ["label"])
@@ -48,7 +48,7 @@ def test_a_table_looked_up_again_is_hashed_once_and_a_changed_table_is_hashed_an
     got = lookup(LEFT, changed, RKEY, ["label"])
     assert len(frames._HASHED) == 2 and got.loc[6, "label"] == "top" and pd.isna(got.loc[0, "label"])
     assert first.loc[0, "label"] == "top"
-    frames.forget_hashed()
+    frames.forget_remembered()
     assert not frames._HASHED
 
 
@@ -147,3 +147,17 @@ def test_lookup_with_categorical_keys_gives_what_text_keys_give():
     right = RIGHT.assign(label=RIGHT["label"].astype("category"))
     got = lookup(coded, right, RKEY, ["label"])["label"]
     assert got.astype(object).where(got.notna(), None).tolist() == ["top", "pub", "conf", None, None, None, None]
+
+
+def test_positions_of_a_filter_are_verified_once_per_frame_and_never_for_a_changed_one():
+    frames.forget_remembered()
+    table = LEFT.copy()
+    rows = table.iloc[[1, 3, 6]]
+    first = positions_in(table, rows, RKEY)
+    assert first.tolist() == [1, 3, 6] and len(frames._POSITIONS) == 1
+    assert positions_in(table, rows.copy(deep=False), RKEY) is first  # the same index and column data
+    moved = rows.assign(resource_id=pd.array(["zz", "b", "zz"], dtype="string"))  # new data: checked anew
+    assert positions_in(table, moved, RKEY) is None and len(frames._POSITIONS) == 2
+    assert positions_in(table, rows.reset_index(drop=True), RKEY) is None  # the index no longer names the rows
+    frames.forget_remembered()
+    assert not frames._POSITIONS
