@@ -458,7 +458,7 @@ class _Pending:
     @classmethod
     def of(cls, c: Check, result: pd.DataFrame) -> "_Pending":
         keys = result["reason_key"] if "reason_key" in result.columns else _lower(result["status"])
-        keys = pd.Categorical(keys).remove_unused_categories()  # a template is needed for the keys that occur
+        keys = _occurring(pd.Categorical(keys))  # a template is needed for the keys that occur
         fields: set[str] = set()
         for key in keys.categories:
             templates = c.reasons.get(key)
@@ -501,6 +501,18 @@ class _Pending:
         # rows were rendered grouped by reason key; put them back in order
         back = None if len(positions) <= 1 else pa.array(np.argsort(np.concatenate(positions), kind="stable"))
         return {**{col: _string_column(chunks, back) for col, chunks in reasons.items()}, **out}
+
+
+def _occurring(values: pd.Categorical) -> pd.Categorical:
+    """The categorical with only the categories that occur, in their order (as
+    ``remove_unused_categories``, counted instead of sorting the codes)."""
+    codes = values.codes
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(values.categories)))
+    if len(used) == len(values.categories):
+        return values
+    remap = np.full(len(values.categories) + 1, -1, dtype=codes.dtype)  # the last: code -1 stays -1
+    remap[used] = np.arange(len(used))
+    return pd.Categorical.from_codes(remap[codes], categories=values.categories[used])
 
 
 def _lower(values: pd.Series) -> pd.Series:
