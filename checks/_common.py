@@ -59,12 +59,24 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
     return frame.assign(**per_distinct(frame, [provider, location], verdicts))
 
 
+def _first_rows(groups: np.ndarray) -> np.ndarray:
+    """The first row of each group, in group order, for group numbers 0 .. k-1. Numbered in
+    order of appearance (a group-by with ``sort=False``), they are the rows where the running
+    maximum grows: no sort of a million numbers."""
+    if not len(groups):
+        return np.zeros(0, dtype=np.int64)
+    rows = np.flatnonzero(np.r_[True, groups[1:] > np.maximum.accumulate(groups)[:-1]])
+    if groups[0] == 0 and np.array_equal(groups[rows], np.arange(len(rows))) and groups.max() == len(rows) - 1:
+        return rows
+    return np.unique(groups, return_index=True)[1]  # numbered some other way
+
+
 def per_distinct(frame: pd.DataFrame, columns: list[str], compute) -> pd.DataFrame:
     """``compute(distinct)`` for the distinct rows of ``frame[columns]`` (a small frame with a
     fresh index), its columns taken back for every row of ``frame`` (aligned with it): a value
     that depends only on a few repeated columns is worked out once per combination."""
     combination = frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()
-    distinct = frame[columns].iloc[np.unique(combination, return_index=True)[1]].reset_index(drop=True)
+    distinct = frame[columns].iloc[_first_rows(combination)].reset_index(drop=True)
     values = compute(distinct)
     out = {}
     for col in values.columns:

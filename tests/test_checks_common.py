@@ -53,6 +53,14 @@ def test_lowered_is_str_lower_worked_out_per_distinct_value():
     assert stripped.fillna("-").tolist() == ["customer", "-", "global", "customer"] and list(stripped.index) == [5, 6, 7, 8]
 
 
+def test_first_rows_of_groups_with_or_without_appearance_order():
+    in_order = np.array([0, 0, 1, 0, 2, 1, 3, 3])
+    assert _common._first_rows(in_order).tolist() == [0, 2, 4, 6]
+    shuffled = np.array([2, 0, 2, 1, 0])  # not numbered by appearance: the sorting way
+    assert _common._first_rows(shuffled).tolist() == np.unique(shuffled, return_index=True)[1].tolist() == [1, 3, 0]
+    assert _common._first_rows(np.array([], dtype=np.int64)).tolist() == []
+
+
 def test_add_joined_keeps_every_row_and_fills_groups_without_values():
     base = pd.DataFrame({"k": ["c", "b", "a"]})
     source = pd.DataFrame({"k": ["a", "a", "c", "b"], "v": ["2", "1", "3", None], "w": ["q", None, None, None]})
