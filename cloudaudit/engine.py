@@ -459,6 +459,8 @@ class _Pending:
     def of(cls, c: Check, result: pd.DataFrame) -> "_Pending":
         keys = result["reason_key"] if "reason_key" in result.columns else _lower(result["status"])
         keys = _occurring(pd.Categorical(keys))  # a template is needed for the keys that occur
+        if (keys.codes < 0).any():  # no template to render: never a neighbour's text
+            raise ValueError(f"reason_key is missing in {int((keys.codes < 0).sum())} rows")
         fields: set[str] = set()
         for key in keys.categories:
             templates = c.reasons.get(key)

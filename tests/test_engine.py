@@ -565,6 +565,17 @@ def test_a_categorical_reason_key_needs_templates_only_for_the_keys_that_occur()
     assert f.df["reason"].tolist() == ["a ok", "b is public"]  # each row rendered with its own key's template
 
 
+def test_a_missing_reason_key_makes_the_check_error_instead_of_borrowing_a_template():
+    def unkeyed(inv, policy):
+        rows = public_buckets(inv, policy)
+        return rows.assign(reason_key=pd.Categorical([None, "fail"], categories=["pass", "fail"]))
+
+    c = define_check("TST-052", unkeyed, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                     needs=["resources"], reasons=REASONS)
+    df = run_checks(inventory(resources=[bucket("1", "a", False), bucket("1", "b", True)]), Policy(), checks=[c]).df
+    assert set(df["status"].astype(str)) == {"ERROR"} and "reason_key is missing in 1 rows" in df["reason"].iloc[0]
+
+
 def test_a_run_turns_transparent_huge_pages_off_while_it_runs_and_back_after():
     from cloudaudit._pages import huge_pages_disabled, small_pages
 
