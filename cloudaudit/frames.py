@@ -310,10 +310,10 @@ def unify(coded: Sequence[tuple[np.ndarray, "pa.Array"]]) -> pd.Categorical:
     codes = np.empty(sum(len(c) for c, _ in coded), dtype=np.int32)
     start = 0
     for part, dictionary in coded:
-        out = codes[start:start + len(part)]
-        out[:] = -1
-        valid = part >= 0
-        out[valid] = remap[offsets[id(dictionary)] + part[valid]]
+        offset = offsets[id(dictionary)]
+        # each value's new code, and -1 last: a missing value (code -1) takes it
+        table = np.append(remap[offset:offset + len(dictionary)], np.int32(-1)).astype(np.int32, copy=False)
+        np.take(table, part, out=codes[start:start + len(part)])
         start += len(part)
     return pd.Categorical.from_codes(codes, categories=pd.Index(pd.arrays.ArrowStringArray(categories)))
 
