@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from .errors import RegistryError
 from . import memo
 from ._pages import small_pages
-from .frames import arrow_identity, encode, forget_remembered, text_array, text_chunks, unify
+from .frames import arrow_identity, encode, forget_remembered, occurring, per_code, text_array, text_chunks, unify
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -458,7 +458,7 @@ class _Pending:
     @classmethod
     def of(cls, c: Check, result: pd.DataFrame) -> "_Pending":
         keys = result["reason_key"] if "reason_key" in result.columns else _lower(result["status"])
-        keys = _occurring(pd.Categorical(keys))  # a template is needed for the keys that occur
+        keys = occurring(pd.Categorical(keys))  # a template is needed for the keys that occur
         if (keys.codes < 0).any():  # no template to render: never a neighbour's text
             raise ValueError(f"reason_key is missing in {int((keys.codes < 0).sum())} rows")
         fields: set[str] = set()
@@ -503,18 +503,6 @@ class _Pending:
         # rows were rendered grouped by reason key; put them back in order
         back = None if len(positions) <= 1 else pa.array(np.argsort(np.concatenate(positions), kind="stable"))
         return {**{col: _string_column(chunks, back) for col, chunks in reasons.items()}, **out}
-
-
-def _occurring(values: pd.Categorical) -> pd.Categorical:
-    """The categorical with only the categories that occur, in their order (as
-    ``remove_unused_categories``, counted instead of sorting the codes)."""
-    codes = values.codes
-    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(values.categories)))
-    if len(used) == len(values.categories):
-        return values
-    remap = np.full(len(values.categories) + 1, -1, dtype=codes.dtype)  # the last: code -1 stays -1
-    remap[used] = np.arange(len(used))
-    return pd.Categorical.from_codes(remap[codes], categories=values.categories[used])
 
 
 def _lower(values: pd.Series) -> pd.Series:
@@ -670,8 +658,8 @@ def _coded(values: pd.Series, categories: Sequence[str], ordered: bool = False) 
     value_set = pa.array(list(categories), pa.large_string())
     if isinstance(values.dtype, pd.CategoricalDtype):
         mine = pa.array(values.cat.categories.astype("string"), from_pandas=True).cast(pa.large_string())
-        per_category = np.append(pc.fill_null(pc.index_in(mine, value_set=value_set), -1).to_numpy(), -1)
-        codes = per_category[values.cat.codes.to_numpy()]  # code -1 (missing) takes the appended -1
+        per_category = pc.fill_null(pc.index_in(mine, value_set=value_set), -1).to_numpy()
+        codes = per_code(values.cat.codes.to_numpy(), per_category, -1)
     else:
         array = _arrow(values.astype("string")).cast(pa.large_string())
         codes = pc.fill_null(pc.index_in(array, value_set=value_set), -1).to_numpy()
@@ -923,8 +911,7 @@ def _among(values: pd.Series, wanted: Sequence[str]) -> np.ndarray:
     once per category (``Series.isin`` sorts its millions of codes)."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
         return values.isin(list(wanted)).fillna(False).to_numpy(dtype=bool)
-    hit = np.append(values.cat.categories.isin(list(wanted)), False)  # code -1 (missing) takes the last
-    return hit[values.cat.codes.to_numpy()]
+    return per_code(values.cat.codes.to_numpy(), values.cat.categories.isin(list(wanted)), False)
 
 
 def _escalate(severity: pd.Series, classification: pd.Series, status: pd.Series) -> pd.Categorical:
@@ -1090,9 +1077,8 @@ def _same_subjects(part: _Part, twin: _Part) -> bool:
         if len(mine) != len(theirs):
             return False
         # my dictionary's values placed in theirs (-2: not there), a missing value (-1) kept
-        placed = np.append(pc.fill_null(pc.index_in(part.dictionaries[col], value_set=twin.dictionaries[col]), -2)
-                           .to_numpy().astype(np.int64), -1)
-        if not np.array_equal(placed[mine], theirs):
+        placed = pc.fill_null(pc.index_in(part.dictionaries[col], value_set=twin.dictionaries[col]), -2).to_numpy()
+        if not np.array_equal(per_code(mine, placed.astype(np.int64), -1), theirs):
             return False
     return True
 

@@ -273,17 +273,33 @@ def _positions_in(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str])
     return positions
 
 
+def per_code(codes: np.ndarray, table: np.ndarray, missing) -> np.ndarray:
+    """``table[code]`` for every code of a categorical (or :func:`encode`), ``missing`` where
+    the code is -1 (a missing value): a value worked out once per category, taken for every row."""
+    table = np.asarray(table)
+    return np.append(table, np.array(missing, dtype=table.dtype))[codes]
+
+
+def occurring(values: pd.Categorical) -> pd.Categorical:
+    """The categorical with only the categories that occur, in their order (as
+    ``remove_unused_categories``, counted instead of sorting the codes)."""
+    codes = values.codes
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(values.categories)))
+    if len(used) == len(values.categories):
+        return values
+    remap = np.full(len(values.categories), -1, dtype=codes.dtype)
+    remap[used] = np.arange(len(used))
+    return pd.Categorical.from_codes(per_code(codes, remap, -1), categories=values.categories[used])
+
+
 def encode(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
     """A text column as (int32 codes, -1 where missing; its distinct values as a large_string
     array), hashed once in Arrow (a categorical: its codes, over the categories it uses).
     :func:`unify` joins the codes of several columns."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy().astype(np.int32)
-        used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)))
-        remap = np.full(len(values.cat.categories) + 1, -1, dtype=np.int32)  # the last: code -1 stays -1
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        dictionary = pa.array(values.cat.categories[used].astype("string"), from_pandas=True)
-        return remap[codes], dictionary.cast(pa.large_string())
+        kept = occurring(values.array)
+        dictionary = pa.array(kept.categories.astype("string"), from_pandas=True).cast(pa.large_string())
+        return kept.codes.astype(np.int32), dictionary
     encoded = pc.dictionary_encode(text_chunks(values).cast(pa.large_string()))
     if encoded.num_chunks == 0:
         return np.zeros(0, dtype=np.int32), pa.array([], pa.large_string())
@@ -311,9 +327,7 @@ def unify(coded: Sequence[tuple[np.ndarray, "pa.Array"]]) -> pd.Categorical:
     start = 0
     for part, dictionary in coded:
         offset = offsets[id(dictionary)]
-        # each value's new code, and -1 last: a missing value (code -1) takes it
-        table = np.append(remap[offset:offset + len(dictionary)], np.int32(-1)).astype(np.int32, copy=False)
-        np.take(table, part, out=codes[start:start + len(part)])
+        codes[start:start + len(part)] = per_code(part, remap[offset:offset + len(dictionary)], -1)
         start += len(part)
     return pd.Categorical.from_codes(codes, categories=pd.Index(pd.arrays.ArrowStringArray(categories)))
 
