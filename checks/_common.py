@@ -147,6 +147,11 @@ def pick(conditions: list, choices: list[str], default: str) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int8), categories=categories)
 
 
+def pass_or_fail(key) -> pd.Categorical:
+    """PASS where the reason key is ``"pass"``, FAIL elsewhere (a categorical, as :func:`pick`)."""
+    return pick([np.asarray(key == "pass", dtype=bool)], ["PASS"], "FAIL")
+
+
 def flag(series: pd.Series, unknown: bool) -> pd.Series:
     """A nullable boolean as plain bool, reading <NA> as ``unknown``."""
     return series.astype("boolean").fillna(unknown).astype(bool)

@@ -18,7 +18,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import accounts, days_since, flag, guardrail_verdict, joined, memoized, now_utc, pick, text_or
+from ._common import (accounts, days_since, flag, guardrail_verdict, joined, memoized, now_utc, pass_or_fail, pick,
+                      text_or)
 
 KEY = ["provider", "account_id"]
 PKEY = ["provider", "principal_id"]
@@ -120,7 +121,7 @@ def mfa_verdict(frame: pd.DataFrame, weak: tuple[str, ...] = ()) -> pd.DataFrame
     unknown = (~mfa.isin(MFA_KINDS)).to_numpy() & ~none
     weak_mask = mfa.isin(weak).to_numpy()
     key = pick([none, unknown, weak_mask], ["fail", "unknown", "weak"], "pass")
-    return frame.assign(mfa=mfa.astype(str), status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
+    return frame.assign(mfa=mfa.astype(str), status=pass_or_fail(key), reason_key=key)
 
 
 def _principal_rows(frame: pd.DataFrame, *extra: str) -> pd.DataFrame:
@@ -315,7 +316,7 @@ def admin_count_out_of_bounds(inv, policy: Policy) -> pd.DataFrame:
     return out[KEY].assign(resource_id=out["account_id"], n_admins=n, admins=text_or(out["admins"], "none"),
                            n_unknown=u, unknown_privilege=text_or(out["unknown_privilege"], "none"),
                            min_admins=t.min_admins, max_admins=t.max_admins,
-                           status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
+                           status=pass_or_fail(key), reason_key=key)
 
 
 @check(
@@ -352,7 +353,7 @@ def standing_admin_access(inv, policy: Policy) -> pd.DataFrame:
     return agg.rename(columns={"principal_id": "resource_id"}).assign(
         name=text_or(agg["name"], "?"), kind=text_or(agg["kind"], "principal"),
         standing_roles=text_or(agg["standing_roles"], "none"),
-        status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)[
+        status=pass_or_fail(key), reason_key=key)[
         KEY + ["resource_id", "name", "kind", "roles", "standing_roles", "status", "reason_key"]]
 
 
@@ -423,7 +424,7 @@ def stale_keys(inv, policy: Policy) -> pd.DataFrame:
         "kind": text_or(c["kind"], "credential"), "owner": c["owner"], "principal_id": c["principal_id"],
         "last_rotated": rotated,
         "expires": c["expires"], "age_days": age, "max_age_days": limit,
-        "status": pick([key == "pass"], ["PASS"], "FAIL"), "reason_key": key})
+        "status": pass_or_fail(key), "reason_key": key})
 
 
 @check(
@@ -456,7 +457,7 @@ def root_keys_or_use(inv, policy: Policy) -> pd.DataFrame:
         "provider": p["provider"], "account_id": p["account_id"], "resource_id": p["principal_id"],
         "keys": text_or(p["keys"], "none"), "last_active": p["last_active"],
         "last_use": text_or(p["last_active"].dt.strftime("%Y-%m-%d"), "never recorded"), "recent_days": RECENT_DAYS,
-        "status": pick([key == "pass"], ["PASS"], "FAIL"), "reason_key": key,
+        "status": pass_or_fail(key), "reason_key": key,
         "severity": np.where(key == "used", "high", "critical")})
 
 
@@ -535,4 +536,4 @@ def weak_password_policy(inv, policy: Policy) -> pd.DataFrame:
     key = pick([~present, ~strong], ["fail", "weak"], "pass")
     return out[KEY].assign(resource_id=out["account_id"], min_length=out["min_length"], reuse=out["reuse"],
                            need_length=MIN_PASSWORD_LENGTH, need_reuse=MIN_PASSWORD_REUSE,
-                           status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
+                           status=pass_or_fail(key), reason_key=key)

@@ -12,7 +12,7 @@ from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, days_since, flag, guardrail_presence,
-                      join_nonempty, joined, pick, resources, state_text, text_or, with_labels)
+                      join_nonempty, joined, pass_or_fail, pick, resources, state_text, text_or, with_labels)
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
 _TCP = ("tcp", "all", "*", "-1")
@@ -515,7 +515,7 @@ def vm_hardening(inv, policy: Policy) -> pd.DataFrame:
     vms = resources(inv)[resources(inv)["kind"] == "vm"]
     count = vms["weak_settings"].astype(object).str.len()
     key = np.select([count.isna().to_numpy(), (count > 0).fillna(False).to_numpy()], ["unknown", "fail"], "pass")
-    return vms.assign(status=np.where(key == "pass", "PASS", "FAIL"), reason_key=key)[
+    return vms.assign(status=pass_or_fail(key), reason_key=key)[
         ["provider", "account_id", "region", "resource_id", "name", "weak_settings", "status", "reason_key"]]
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import flag, guardrail_verdict, joined, level_name_ja, per_distinct, pick, text_or, with_labels
+from ._common import (flag, guardrail_verdict, joined, level_name_ja, pass_or_fail, per_distinct, pick, text_or,
+                      with_labels)
 from .authentication import KEY, account_universe
 
 RKEY = KEY + ["region"]
@@ -112,7 +113,7 @@ def log_integrity(inv, policy: Policy) -> pd.DataFrame:
     integrity = a["integrity"].astype("boolean")
     key = pick([integrity.isna().to_numpy(), flag(integrity, False).to_numpy()], ["unknown", "pass"], "fail")
     return a[RKEY + ["resource_id", "scope", "destination_region"]].assign(
-        integrity=integrity, status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
+        integrity=integrity, status=pass_or_fail(key), reason_key=key)
 
 
 @check(
@@ -140,7 +141,7 @@ def log_retention(inv, policy: Policy) -> pd.DataFrame:
     key = pick([days.isna().to_numpy(), short], ["unknown", "fail"], "pass")
     retention = pd.Series(np.where(forever, "forever", days.astype(str) + " days"), index=a.index)
     return a[RKEY + ["resource_id"]].assign(retention_days=days, retention=retention, minimum_days=minimum,
-                                            status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
+                                            status=pass_or_fail(key), reason_key=key)
 
 
 @check(
@@ -183,7 +184,7 @@ def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
     return res[RKEY + ["resource_id"]].assign(
         name=text_or(res["name"], "").where(res["name"].notna(), res["resource_id"]), kind=text_or(res["kind"], "resource"),
         level=res["level"], label=texts["label"], label_ja=texts["label_ja"], data_access_logging=logging_on,
-        status=pick([key == "pass"], ["PASS"], "FAIL"), reason_key=key)
+        status=pass_or_fail(key), reason_key=key)
 
 
 @check(
