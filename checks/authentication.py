@@ -185,6 +185,7 @@ def top_level_without_strong_mfa(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Interactive users without MFA", "ja": "対話型ユーザーの多要素認証未設定"},
     controls=["9.2.3", "9.2.4"], policy_items=["11(4)", "12(5)"], severity="high",
     needs=["principals.mfa"],
+    shares=["identities"],
     reasons={
         "pass": {"en": "user {name} signs in with a password and has {mfa} MFA",
                  "ja": "ユーザー {name} はパスワードでサインインでき、多要素認証 ({mfa}) があります"},
@@ -208,6 +209,7 @@ def interactive_users_without_mfa(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Privileged principals without MFA", "ja": "特権を持つプリンシパルの多要素認証未設定"},
     controls=["9.2.3"], policy_items=["11(5)", "12(5)"], severity="critical",
     needs=["principals.mfa", "grants"],
+    shares=["identities", "admin_grants"],
     reasons={
         "pass": {"en": "privileged {kind} {name} ({admin_roles}) has {mfa} MFA",
                  "ja": "特権を持つ {kind} {name} ({admin_roles}) は多要素認証 ({mfa}) を使用しています"},
@@ -279,6 +281,7 @@ def admin_holders(inv) -> pd.DataFrame:
            "ja": "高権限プリンシパルの数が基準の範囲外"},
     controls=["9.2.3"], policy_items=["11(5)"], severity="medium",
     needs=["grants", "principals"],
+    shares=["identities", "admin_grants"],
     reasons={
         "pass": {"en": "account {account_id} has {n_admins} administrator(s) (allowed {min_admins}-{max_admins}): {admins}",
                  "ja": "アカウント {account_id} の管理者は {n_admins} 名です (許容 {min_admins}～{max_admins}): {admins}"},
@@ -325,6 +328,7 @@ def admin_count_out_of_bounds(inv, policy: Policy) -> pd.DataFrame:
            "ja": "ジャストインタイムではなく常時付与されている特権アクセス"},
     controls=["9.2.3", "9.4.4"], policy_items=["11(5)", "12(2)"], severity="medium",
     needs=["grants.standing", "principals"],
+    shares=["identities", "admin_grants"],
     reasons={
         "pass": {"en": "{kind} {name} holds {roles} in {account_id} only just-in-time / time-bound",
                  "ja": "{kind} {name} の {account_id} での {roles} はジャストインタイム (期限付き) のみです"},
@@ -362,6 +366,7 @@ def standing_admin_access(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Long-lived user-managed keys / secrets", "ja": "長期間有効な利用者管理のキー・シークレット"},
     controls=["9.2.4"], policy_items=["12(5)", "12(9)"], severity="medium",
     needs=["credentials", "grants", "principals"],
+    shares=["identities", "admin_grants"],
     reasons={
         "pass": {"en": "{kind} {resource_id} of {owner} is inactive",
                  "ja": "{owner} の {kind} {resource_id} は無効化されています"},
@@ -396,6 +401,7 @@ def long_lived_keys(inv, policy: Policy) -> pd.DataFrame:
            "ja": "ローテーション期間を超えた、または有効期限のないキー・シークレット"},
     controls=["9.2.4"], policy_items=["12(9)"], severity="medium",
     needs=["credentials"],
+    shares=["identities"],
     reasons={
         "pass": {"en": "{kind} {resource_id} of {owner} was rotated {age_days} days ago (limit {max_age_days})",
                  "ja": "{owner} の {kind} {resource_id} は {age_days} 日前にローテーションされました (上限 {max_age_days} 日)"},
@@ -466,6 +472,7 @@ def root_keys_or_use(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Over-privileged workload identities", "ja": "過剰な権限を持つワークロード ID"},
     controls=["9.2.3", "9.4.4"], policy_items=["11(5)"], severity="high",
     needs=["grants", "principals"],
+    shares=["identities", "admin_grants"],
     reasons={
         "pass": {"en": "workload {kind} {name} holds no admin or broad write role",
                  "ja": "ワークロード {kind} {name} は管理者権限や広範な書き込み権限を持っていません"},

@@ -33,6 +33,7 @@ _LOGGABLE = ("bucket", "database", "table", "dataset", "file_share", "secret", "
     policy_items=["CLS", "11(2)"],
     severity="medium",
     needs=["resources", "tags"],
+    shares=["data_bearing", "labels"],
     reasons={
         "pass": {"en": "{kind} {name} is labelled {tag_key}={label} ({level}, label on the {label_source})",
                  "ja": "{kind} {name} には {tag_key}={label} ({_level_ja}、{_label_source_ja}のラベル) が付いています"},
@@ -67,6 +68,7 @@ def missing_labels(inv, policy: Policy) -> pd.DataFrame:
     policy_items=["CLS", "11(6)", "12(8)"],
     severity="high",
     needs=["resources", "tags"],
+    shares=["data_bearing", "labels"],
     reasons={
         "pass": {"en": "{kind} {name} ({level}) meets every requirement of its level",
                  "ja": "{kind} {name} ({_level_ja}) は区分のすべての要件を満たしています"},

@@ -25,6 +25,7 @@ def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[pd.Categorical, pd.
     policy_items=["11(1)", "12(4)", "12(8)"],
     severity="high",
     needs=["resources", "tags"],
+    shares=["data_bearing", "labels"],
     reasons={
         "pass": {"en": "{kind} {name} ({level}) is encrypted with a customer-managed key",
                  "ja": "{kind} {name} ({_level_ja}) は顧客管理鍵で暗号化されています"},
@@ -65,6 +66,7 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
     policy_items=["12(8)"],
     severity="high",
     needs=["resources"],
+    shares=["data_bearing"],
     providers=["aws", "azure"],
     reasons={
         "pass": {"en": "{kind} {name} is encrypted at rest ({encryption} key)",

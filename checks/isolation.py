@@ -60,6 +60,7 @@ def scope_target(scope: pd.Series) -> pd.Series:
     policy_items=["11(3)", "12(8)"],
     severity="critical",
     needs=["resources", "tags"],
+    shares=["labels"],
     reasons={
         "pass": {"en": "bucket {name} allows no anonymous access",
                  "ja": "バケット {name} は匿名アクセスを許可していません"},

@@ -37,6 +37,7 @@ _STATUS = {"pass": "PASS", "new": "PASS", "idle": "FAIL", "never": "FAIL", "unkn
     title={"en": "Inactive human accounts", "ja": "使用されていない利用者アカウント"},
     controls=["9.2.1"], policy_items=["12(9)"], severity="medium",
     needs=["principals.last_active"],
+    shares=["identities", "admin_grants"],
     reasons={
         "pass": {"en": "{kind} {name} was last active {last_active} ({days_inactive} days ago; limit {inactive_days})",
                  "ja": "{kind} {name} の最終利用は {last_active} です ({days_inactive} 日前、上限 {inactive_days} 日)"},
@@ -73,6 +74,7 @@ def inactive_humans(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Unused credentials / service accounts", "ja": "使用されていない認証情報・サービスアカウント"},
     controls=["9.2.1", "9.2.4"], policy_items=["12(9)"], severity="medium",
     needs=["credentials.last_used", "principals.last_active"],
+    shares=["identities"],
     reasons={
         "pass": {"en": "{kind} {name} was last used {last_used} ({days_unused} days ago; limit {inactive_days})",
                  "ja": "{kind} {name} の最終使用は {last_used} です ({days_unused} 日前、上限 {inactive_days} 日)"},
@@ -112,6 +114,7 @@ def unused_credentials(inv, policy: Policy) -> pd.DataFrame:
            "ja": "無効化・削除済み・退職者の ID に残っているアクセス権"},
     controls=["9.2.1", "9.2.2"], policy_items=["12(9)"], severity="high",
     needs=["grants", "principals"],
+    shares=["identities"],
     reasons={
         "pass": {"en": "{kind} {name} is enabled and holds {roles} in {account_id}",
                  "ja": "{kind} {name} は有効で、{account_id} で {roles} を保持しています"},

@@ -150,6 +150,7 @@ def log_retention(inv, policy: Policy) -> pd.DataFrame:
            "ja": "機密データの保存先でデータアクセスログが取得されていない"},
     controls=["12.4.1", "12.4.3"], policy_items=["11(1)", "12(8)"], severity="medium",
     needs=["resources.data_access_logging", "tags"],
+    shares=["labels"],
     reasons={
         "pass": {"en": "{kind} {name} ({label}) logs data access",
                  "ja": "{kind} {name} ({label_ja}) はデータアクセスを記録しています"},

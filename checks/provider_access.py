@@ -24,6 +24,7 @@ APPROVAL_PROVIDERS = ("azure", "gcp")
     severity="medium",
     needs=["resources", "tags", "azure:guardrails.provider_access_approval", "gcp:guardrails.provider_access_approval",
            "tenants"],
+    shares=["data_bearing", "labels"],
     reasons={
         "pass": {"en": "account {account_id} requires customer approval for provider access ({approval})",
                  "ja": "アカウント {account_id} では事業者のアクセスに顧客承認が必要です ({approval})"},

@@ -37,6 +37,7 @@ def _verdict(frame: pd.DataFrame, policy: Policy, location: str) -> pd.DataFrame
     policy_items=["11(6)"],
     severity="high",
     needs=["resources"],
+    shares=["data_bearing"],
     reasons={
         "pass": {"en": "{kind} {name} is in {region} ({countries}); allowed: {allowed}",
                  "ja": "{kind} {name} は {region} ({countries}) にあり、許可された国の範囲内です (許可: {allowed})"},
@@ -347,6 +348,7 @@ _GLOBAL_CONTENT_KINDS = ("cdn", "topic", "queue")
     policy_items=["11(6)"],
     severity="info",
     needs=["resources", "tags"],
+    shares=["labels"],
     tier="extended",
     reasons={
         "warn": {"en": "{kind} {name} is a global service: its data may be held in any country",

@@ -24,6 +24,7 @@ import string
 import threading
 import traceback
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class Check:
     providers: tuple[str, ...]
     function: CheckFunction = field(repr=False, compare=False)
     tier: str = "core"
+    shares: tuple[str, ...] = ()  # the run's shared tables it reads (cloudaudit.memo): dropped after their last reader
 
     def run(self, inventory: Inventory, policy: Policy) -> pd.DataFrame:
         return self.function(inventory, policy)
@@ -110,7 +112,8 @@ _ID = re.compile(r"^[A-Z]{2,5}-\d{3}$")
 def define_check(id: str, function: CheckFunction, *, title: Mapping[str, str], controls: Sequence[str],
                  severity: str, needs: Sequence[str], reasons: Mapping[str, Mapping[str, str]],
                  remediation: Mapping[str, str] | str = "", policy_items: Sequence[str] = (),
-                 providers: Sequence[str] = PROVIDER_NAMES, tier: str = "core") -> Check:
+                 providers: Sequence[str] = PROVIDER_NAMES, tier: str = "core",
+                 shares: Sequence[str] = ()) -> Check:
     """Validate metadata and build a :class:`Check` without registering it."""
     if severity not in SEVERITIES:
         raise RegistryError(f"check {id}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
@@ -125,11 +128,15 @@ def define_check(id: str, function: CheckFunction, *, title: Mapping[str, str], 
     missing = [k for k, v in reasons.items() if "en" not in v]
     if missing:
         raise RegistryError(f"check {id}: reason {missing[0]!r} has no English template")
+    odd = [name for name in shares if not str(name).isidentifier()]
+    if odd:
+        raise RegistryError(f"check {id}: shares {odd[0]!r}, which is not the name of a shared table")
     if isinstance(remediation, str):
         remediation = {"en": remediation, "ja": remediation}
     return Check(id=id, title=dict(title), controls=tuple(controls), policy_items=tuple(policy_items),
                  severity=severity, needs=tuple(needs), reasons={k: dict(v) for k, v in reasons.items()},
-                 remediation=dict(remediation), providers=tuple(providers), function=function, tier=tier)
+                 remediation=dict(remediation), providers=tuple(providers), function=function, tier=tier,
+                 shares=tuple(shares))
 
 
 def check(id: str, **meta) -> Callable[[CheckFunction], CheckFunction]:
@@ -139,7 +146,10 @@ def check(id: str, **meta) -> Callable[[CheckFunction], CheckFunction]:
     (ids from checks/iso27017.yaml), ``severity``, ``needs`` (tables or ``table.column``),
     ``reasons`` mapping a reason key (``pass``, ``fail``, ``warn`` or any ``reason_key`` the
     check emits) to {"en": template, "ja": template} with ``{column}`` fields of the result,
-    ``remediation``, ``policy_items`` (seed policy items), ``providers``, ``tier``.
+    ``remediation``, ``policy_items`` (seed policy items), ``providers``, ``tier``, ``shares``
+    (the names of the run's shared tables it reads, :mod:`cloudaudit.memo`: ``labels``,
+    ``data_bearing`` ...; the run starts the checks that share tables first and drops each
+    table when its last reader is done, instead of holding it to the end).
     """
     def register(function: CheckFunction) -> CheckFunction:
         new = define_check(id, function, **meta)
@@ -974,7 +984,10 @@ def _run_checks(inventory: Inventory, policy: Policy | None, *, checks: Iterable
         classified: Callable[[], None] = _nothing
         try:
             if workers == 1:
-                results = [_run_one(c, inventory, policy, scopes) for c in selected]
+                shared, results = _SharedTables(selected), [None] * len(selected)
+                for i in _start_order(selected):
+                    results[i] = _run_one(selected[i], inventory, policy, scopes)
+                    shared.done(selected[i])
                 _classify(results, inventory, policy)
             else:
                 results, classified = _run_on_threads(selected, inventory, policy, scopes, workers)
@@ -996,6 +1009,27 @@ def _run_checks(inventory: Inventory, policy: Policy | None, *, checks: Iterable
     findings = findings.reindex(columns=[col for col in FINDING_COLUMNS if col not in TEXT_COLUMNS])
     return Findings(findings, expired_acceptances=expired, policy=policy,
                     text=_DeferredText(parts, findings[list(_KEYS)], workers))
+
+
+def _start_order(selected: Sequence[Check]) -> list[int]:
+    """The positions of ``selected`` in the order the checks start: those that share tables
+    first, so the tables are dropped early in the run (the findings keep ``selected``'s order)."""
+    return sorted(range(len(selected)), key=lambda i: not selected[i].shares)
+
+
+class _SharedTables:
+    """How many of a run's checks still read each shared table (their ``shares``): when the
+    last has finished, the table is dropped (:func:`cloudaudit.memo.forget`). A check that
+    reads a table it does not declare only computes it again."""
+
+    def __init__(self, checks: Iterable[Check]) -> None:
+        self._left = Counter(name for c in checks for name in set(c.shares))
+
+    def done(self, c: Check) -> None:
+        for name in set(c.shares):
+            self._left[name] -= 1
+            if not self._left[name]:
+                memo.forget(name)
 
 
 def _release_arrow_memory() -> None:
@@ -1114,14 +1148,16 @@ def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy,
     # one more thread for the lookups: the checks' threads leave a core idle between kernels
     classifier = ThreadPoolExecutor(1, thread_name_prefix="cloudaudit-classify")
     try:
-        futures = {pool.submit(context.copy().run, _run_one, c, inventory, policy, scopes): i
-                   for i, c in enumerate(selected)}
+        futures = {pool.submit(context.copy().run, _run_one, selected[i], inventory, policy, scopes): i
+                   for i in _start_order(selected)}
+        shared = _SharedTables(selected)
         results: list[_Part | None] = [None] * len(selected)
         batch: list[_Part] = []
         batches = []
         classified: dict[tuple, _Part] = {}  # the parts classified so far (the classifier's thread only)
         for future in as_completed(futures):
             part = results[futures[future]] = future.result()
+            shared.done(selected[futures[future]])
             batch.append(part)
             if sum(p.size for p in batch) >= _CLASSIFY_BATCH:
                 batches.append(classifier.submit(_classify, batch, inventory, policy, classified))

@@ -1,5 +1,6 @@
 """The fail-closed runner, risk acceptances and severity escalation, on tiny inventories."""
 
+import time
 from datetime import date
 
 import numpy as np
@@ -382,6 +383,45 @@ def test_checks_on_a_thread_pool_give_the_same_findings_in_the_same_order_as_one
     monkeypatch.setattr(engine, "_CLASSIFY_BATCH", 50)
     batched = run_checks(inv, Policy(), run_id="r", as_of="2026-11-01", workers=2).df
     pd.testing.assert_frame_equal(one, batched)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_shared_table_is_dropped_when_its_last_declared_reader_is_done(workers):
+    from cloudaudit import memo
+
+    computed, started = [], []
+
+    def reader(inv, policy):
+        memo.memoized("tst_shared", (inv.resources,), lambda: computed.append(1) or inv.resources)
+        return public_buckets(inv, policy)
+
+    def sharing(n):
+        def run(inv, policy):
+            started.append(n)
+            return reader(inv, policy)
+        return define_check(f"TST-05{n}", run, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                            needs=["resources"], reasons=REASONS, shares=["tst_shared"])
+
+    def late(inv, policy):  # does not declare the table: runs after the sharers, finds it dropped
+        started.append("late")
+        deadline = time.monotonic() + 5
+        while "tst_shared" in memo._MEMO and time.monotonic() < deadline:  # on a pool: the other sharer may still run
+            time.sleep(0.01)
+        return reader(inv, policy)
+
+    checks = [define_check("TST-059", late, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                           needs=["resources"], reasons=REASONS), sharing(1), sharing(2)]
+    df = run_checks(inventory(resources=[bucket("1", "a", True)]), Policy(), checks=checks, workers=workers).df
+    assert df["check_id"].tolist() == ["TST-059", "TST-051", "TST-052"]  # the findings keep the order given
+    assert started[-1] == "late"  # the checks that share tables start first
+    assert len(computed) == 2  # computed for the sharers, dropped after them, computed again for the late reader
+    assert "tst_shared" not in memo._MEMO
+
+
+def test_shares_names_a_table():
+    with pytest.raises(RegistryError, match="shares"):
+        define_check("TST-058", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                     needs=["resources"], reasons=REASONS, shares=["labels/True"])
 
 
 def test_every_thread_judges_ages_by_the_runs_clock():

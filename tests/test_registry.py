@@ -56,3 +56,30 @@ def test_every_check_has_a_golden_test(check_id):
     prefix = "test_" + check_id.replace("-", "_")
     assert any(n.startswith(prefix) for n in golden_test_names()), \
         f"no golden test named {prefix}_... in tests/test_checks_*.py"
+
+
+def test_checks_declare_every_shared_table_they_read():
+    """A table the run drops after its last declared reader must be declared by every check
+    that reads it, or a late reader computes it again (correct, but the memory is not saved)."""
+    from benchmarks import estate
+    from cloudaudit import memo
+    from cloudaudit.engine import clear_run_caches, fixed_now
+    from cloudaudit.policy import Policy
+
+    inv, policy = estate.generate(estate.Sizes().scaled(2000), seed=7), Policy()
+    readers: dict[str, set[str]] = {}
+    with fixed_now("2026-11-01"):
+        for c in CHECKS.values():
+            clear_run_caches()
+            with memo.reads() as names:
+                c.run(inv, policy)
+            for name in names:
+                readers.setdefault(name, set()).add(c.id)
+    clear_run_caches()
+    declared: dict[str, set[str]] = {}
+    for c in CHECKS.values():
+        for name in c.shares:
+            declared.setdefault(name, set()).add(c.id)
+    assert {"labels", "data_bearing"} <= set(declared)
+    for name, ids in declared.items():
+        assert ids == readers.get(name, set()), f"{name}: declared by {sorted(ids)}, read by {sorted(readers.get(name, ()))}"
