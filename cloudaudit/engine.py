@@ -40,7 +40,8 @@ import pyarrow.compute as pc
 from .errors import RegistryError
 from . import memo
 from ._pages import small_pages
-from .frames import arrow_identity, encode, forget_remembered, occurring, per_code, text_array, text_chunks, unify
+from .frames import (arrow_identity, encode, forget_remembered, narrow_codes, occurring, per_code, text_array,
+                     text_chunks, unify)
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -1126,7 +1127,7 @@ def _look_up_levels(parts: Sequence[_Part], inventory: Inventory, policy: Policy
     dictionary = pa.array(levels.categories.astype("string"), from_pandas=True).cast(pa.large_string())
     start = 0
     for part in parts:
-        part.classification = levels.codes[start:start + part.size].astype(np.int32)
+        part.classification = narrow_codes(levels.codes[start:start + part.size], len(levels.categories))
         part.dictionaries["classification"] = dictionary
         start += part.size
 

@@ -293,18 +293,28 @@ def occurring(values: pd.Categorical) -> pd.Categorical:
 
 
 def encode(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
-    """A text column as (int32 codes, -1 where missing; its distinct values as a large_string
-    array), hashed once in Arrow (a categorical: its codes, over the categories it uses).
-    :func:`unify` joins the codes of several columns."""
+    """A text column as (codes, -1 where missing; its distinct values as a large_string
+    array), hashed once in Arrow (a categorical: its codes, over the categories it uses). The
+    codes are the narrowest signed integers that hold them (a run's providers in one byte, its
+    accounts and regions in two). :func:`unify` joins the codes of several columns."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         kept = occurring(values.array)
         dictionary = pa.array(kept.categories.astype("string"), from_pandas=True).cast(pa.large_string())
-        return kept.codes.astype(np.int32), dictionary
+        return narrow_codes(kept.codes, len(dictionary)), dictionary
     encoded = pc.dictionary_encode(text_chunks(values).cast(pa.large_string()))
     if encoded.num_chunks == 0:
-        return np.zeros(0, dtype=np.int32), pa.array([], pa.large_string())
+        return np.zeros(0, dtype=np.int8), pa.array([], pa.large_string())
     codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy() for chunk in encoded.chunks])
-    return codes.astype(np.int32, copy=False), encoded.chunk(0).dictionary
+    dictionary = encoded.chunk(0).dictionary
+    return narrow_codes(codes, len(dictionary)), dictionary
+
+
+def narrow_codes(codes: np.ndarray, categories: int) -> np.ndarray:
+    """``codes`` (-1 .. ``categories`` - 1) in the narrowest signed integer type that holds them."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if categories <= np.iinfo(dtype).max:
+            return codes.astype(dtype, copy=False)
+    return codes.astype(np.int64, copy=False)
 
 
 def unify(coded: Sequence[tuple[np.ndarray, "pa.Array"]]) -> pd.Categorical:

@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow as pa
 
 from cloudaudit import frames
-from cloudaudit.frames import encode, filled, lookup, map_text, positions_in, unify
+from cloudaudit.frames import encode, filled, lookup, map_text, narrow_codes, positions_in, unify
 
 RKEY = ["provider", "account_id", "resource_id"]
 
@@ -103,7 +103,7 @@ def test_encode_and_unify_give_one_categorical_over_several_columns():
     first = pd.Series(["x", None, "y", "x"], dtype="string")
     second = pd.Series(["y", "z"], dtype="string")
     codes, dictionary = encode(first)
-    assert codes.dtype == np.int32 and codes.tolist() == [0, -1, 1, 0] and dictionary.to_pylist() == ["x", "y"]
+    assert codes.dtype == np.int8 and codes.tolist() == [0, -1, 1, 0] and dictionary.to_pylist() == ["x", "y"]
     # a dictionary shared by two columns (the same object) and one holding a null and a duplicate
     shared = pa.array(["z", "x", None, "q"], pa.large_string())
     joined = unify([encode(first), encode(second), (np.array([0, 3, 2, -1], dtype=np.int32), shared),
@@ -118,10 +118,21 @@ def test_encode_and_unify_give_one_categorical_over_several_columns():
 def test_encode_takes_a_categoricals_codes_over_the_categories_it_uses():
     values = pd.Series(pd.Categorical(["b", None, "d", "b"], categories=["a", "b", "c", "d"]))
     codes, dictionary = encode(values)
-    assert codes.dtype == np.int32 and codes.tolist() == [0, -1, 1, 0] and dictionary.to_pylist() == ["b", "d"]
+    assert codes.dtype == np.int8 and codes.tolist() == [0, -1, 1, 0] and dictionary.to_pylist() == ["b", "d"]
     joined = unify([(codes, dictionary), encode(pd.Series(["d", "e"], dtype="string"))])
     assert list(pd.Series(joined).astype(object).where(pd.notna(joined), None)) == ["b", None, "d", "b", "d", "e"]
     assert sorted(joined.categories) == ["b", "d", "e"]
+
+
+def test_codes_are_held_in_the_narrowest_integers_and_unify_across_widths():
+    many = pd.Series([f"v{i}" for i in range(300)] + [None], dtype="string")
+    codes, dictionary = encode(many)
+    assert codes.dtype == np.int16 and codes[-1] == -1 and len(dictionary) == 300
+    assert narrow_codes(np.array([-1, 5]), 127).dtype == np.int8
+    assert narrow_codes(np.array([-1, 5]), 128).dtype == np.int16
+    assert narrow_codes(np.array([-1, 5]), 40_000).dtype == np.int32
+    joined = unify([(codes, dictionary), encode(pd.Series(["v299", "w"], dtype="string"))])
+    assert list(pd.Series(joined).astype(object).where(pd.notna(joined), None))[-3:] == [None, "v299", "w"]
 
 
 def test_filled_keeps_a_categorical_categorical():
