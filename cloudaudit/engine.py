@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from .errors import RegistryError
 from . import memo
-from ._pages import small_pages
+from ._pages import small_pages, trim_heap
 from .frames import (arrow_identity, encode, forget_remembered, narrow_codes, occurring, per_code, text_array,
                      text_chunks, unify)
 from .labels import subject_levels
@@ -1036,8 +1036,10 @@ class _SharedTables:
 def _release_arrow_memory() -> None:
     """Give the pages Arrow's allocator keeps after the checks' kernels back to the system: the
     run's last steps allocate through numpy, which cannot reuse them, so the process would hold
-    both (measured at 1M resources: 0.2 GB less peak, 0.5 GB less after the run)."""
+    both (measured at 1M resources: 0.2 GB less peak, 0.5 GB less after the run). The C heap's
+    free pages too (numpy's freed columns: 0.13 GB less after the run)."""
     pa.default_memory_pool().release_unused()
+    trim_heap()
 
 
 def _nothing() -> None:
