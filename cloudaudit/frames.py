@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Callable, Sequence
 
@@ -59,34 +60,57 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
 
 class _Remembered:
     """Results remembered for the last few inputs, found by the identity of the inputs' data.
-    Each entry keeps its inputs alive, so no other data can take their addresses meanwhile."""
+    An entry keeps ``inputs`` alive and is dropped as soon as one of its ``watched`` objects
+    (the Arrow columns whose buffers the key names) is freed, so no other data can take their
+    addresses while it is remembered, and a column no longer in use is not held for the run."""
 
     def __init__(self, keep: int) -> None:
         self._items: OrderedDict[tuple, tuple] = OrderedDict()
         self._lock = threading.Lock()
         self._keep = keep
+        self._freed: list[tuple] = []  # keys whose watched objects died (appended by weakref callbacks)
 
     def get(self, key: tuple) -> tuple | None:
         """``(result,)`` if remembered, else None."""
         with self._lock:
+            self._purge()
             hit = self._items.get(key)
             if hit is None:
                 return None
             self._items.move_to_end(key)
             return (hit[1],)
 
-    def put(self, key: tuple, inputs: object, result: object) -> None:
+    def put(self, key: tuple, inputs: object, result: object, watched: Sequence[object] = ()) -> None:
+        # a callback only appends: it may run on any thread, inside this lock too (a collection)
+        refs = [weakref.ref(obj, lambda _, key=key: self._freed.append(key)) for obj in watched]
         with self._lock:
-            self._items[key] = (inputs, result)
+            self._purge()
+            self._items[key] = (inputs, result, refs)
             while len(self._items) > self._keep:
                 self._items.popitem(last=False)
 
+    def _purge(self) -> None:
+        while self._freed:
+            key = self._freed.pop()
+            entry = self._items.get(key)
+            if entry is not None and any(ref() is None for ref in entry[2]):  # not a newer entry's key
+                del self._items[key]
+
     def __len__(self) -> int:
-        return len(self._items)
+        with self._lock:
+            self._purge()
+            return len(self._items)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._freed.clear()
+
+
+def _arrow_data(values: pd.Series) -> "pa.ChunkedArray | None":
+    """The Arrow data behind a column (shared by its shallow copies and selections), or None."""
+    array = values.array
+    return array._pa_array if isinstance(array, pd.arrays.ArrowExtensionArray) else None
 
 
 # the key columns and filters looked at again and again in one run (the classification tags'
@@ -102,7 +126,8 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     buffers, which never change: the classification looks the same tags up batch after batch."""
     array = text_array(values)
     identity = _identity(array)
-    hit = _HASHED.get(identity)
+    data = _arrow_data(values)
+    hit = _HASHED.get(identity) if data is not None else None
     if hit is not None:
         return hit[0]
     encoded = pc.dictionary_encode(array, null_encoding="encode")
@@ -113,7 +138,8 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     for computed in (codes, counts, first):
         computed.setflags(write=False)  # shared by every lookup of this column
     result = (encoded.dictionary, codes, counts, first)
-    _HASHED.put(identity, array, result)
+    if data is not None:  # a column held by a frame: remembered while that frame's data lives
+        _HASHED.put(identity, array, result, watched=[data])
     return result
 
 
@@ -247,8 +273,8 @@ def positions_in(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str]) 
     positions = _positions_in(table, frame, keys)
     if positions is not None:
         positions.setflags(write=False)  # shared by the callers that verify the same frame
-    if remembered:  # the frame's index and the columns' data, kept alive with the entry
-        _POSITIONS.put(key, (index, [column.array for column in columns]), positions)
+    if remembered:  # the frame's index kept alive with the entry, which goes with the columns' data
+        _POSITIONS.put(key, index, positions, watched=[_arrow_data(column) for column in columns])
     return positions
 
 

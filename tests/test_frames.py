@@ -52,6 +52,21 @@ def test_a_table_looked_up_again_is_hashed_once_and_a_changed_table_is_hashed_an
     assert not frames._HASHED
 
 
+def test_a_remembered_hash_or_filter_is_dropped_when_its_columns_are_freed():
+    frames.forget_remembered()
+    right = RIGHT.assign(resource_id=pd.array([f"r{i}" for i in range(len(RIGHT))], dtype="string"))
+    lookup(LEFT, right, RKEY, ["label"])
+    table = LEFT.copy()
+    rows = table.iloc[[1, 3, 6]]
+    assert positions_in(table, rows, RKEY).tolist() == [1, 3, 6]
+    assert len(frames._HASHED) == 1 and len(frames._POSITIONS) == 1
+    again = right[RKEY + ["label"]]  # a selection shares the column's data: the entry stays
+    del right
+    assert len(frames._HASHED) == 1
+    del again, rows  # the last frames holding that data: their columns go, and so do the entries
+    assert len(frames._HASHED) == 0 and len(frames._POSITIONS) == 0
+
+
 def test_where_the_right_table_has_two_rows_for_one_key_the_first_counts_and_no_row_is_added():
     twice = pd.concat([RIGHT, RIGHT.iloc[[0]].assign(label="second")], ignore_index=True)
     got = lookup(LEFT, twice, RKEY, ["label"])
