@@ -1071,7 +1071,11 @@ def _gathered(parts: list[_Part], ran: list[Check], classified: Callable[[], Non
     return findings
 
 
-_CLASSIFY_BATCH = 1_000_000  # findings classified in one lookup: few lookups, started while checks still run
+# findings classified in one lookup. Each lookup hashes the classification tags anew (0.1 s at
+# 1M resources), so few large ones while many checks remain; the last checks' parts go on
+# their own (at least _CLASSIFY_LAST rows), so the lookup left after the last check is small.
+_CLASSIFY_BATCH = 3_000_000
+_CLASSIFY_LAST = 100_000
 
 
 def _classify(parts: Sequence[_Part], inventory: Inventory, policy: Policy,
@@ -1158,11 +1162,14 @@ def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy,
         batch: list[_Part] = []
         batches = []
         classified: dict[tuple, _Part] = {}  # the parts classified so far (the classifier's thread only)
+        running = len(futures)
         for future in as_completed(futures):
             part = results[futures[future]] = future.result()
             shared.done(selected[futures[future]])
+            running -= 1
             batch.append(part)
-            if sum(p.size for p in batch) >= _CLASSIFY_BATCH:
+            rows = sum(p.size for p in batch)
+            if rows >= _CLASSIFY_BATCH or (running <= workers and rows >= _CLASSIFY_LAST):
                 batches.append(classifier.submit(_classify, batch, inventory, policy, classified))
                 batch = []
         batches.append(classifier.submit(_classify, batch, inventory, policy, classified))

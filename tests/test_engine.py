@@ -424,6 +424,28 @@ def test_shares_names_a_table():
                      needs=["resources"], reasons=REASONS, shares=["labels/True"])
 
 
+def test_the_last_checks_parts_are_classified_as_they_finish(monkeypatch):
+    from cloudaudit import engine
+
+    looked_up = []
+    original = engine._look_up_levels
+    monkeypatch.setattr(engine, "_look_up_levels", lambda parts, *a: looked_up.append(len(parts)) or original(parts, *a))
+    monkeypatch.setattr(engine, "_CLASSIFY_BATCH", 10**9)  # no batch fills up
+    monkeypatch.setattr(engine, "_CLASSIFY_LAST", 1)
+    def fresh_ids(inv, policy):  # new id buffers each time: no part is a twin of another
+        found = public_buckets(inv, policy)
+        return found.assign(resource_id=found["resource_id"] + "")
+
+    checks = [define_check(f"TST-04{n}", fresh_ids, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                           severity="low", needs=["resources"], reasons=REASONS) for n in range(5)]
+    inv = inventory(resources=[bucket("1", f"b{n}", n % 2 == 0) for n in range(4)])
+    df = run_checks(inv, Policy(), checks=checks, workers=2).df
+    assert len(df) == 20 and df["status"].astype(str).tolist() == ["FAIL", "PASS", "FAIL", "PASS"] * 5
+    # once two checks or fewer are left, each part is looked up as it comes (one lookup holds
+    # the parts that finished before)
+    assert sum(looked_up) == 5 and len(looked_up) >= 3
+
+
 def test_every_thread_judges_ages_by_the_runs_clock():
     from cloudaudit.engine import now_utc
 
