@@ -1053,12 +1053,8 @@ def _gathered(parts: list[_Part], ran: list[Check], classified: Callable[[], Non
     findings = pd.concat([part.frame.drop(columns=list(_CODED_KEYS)) for part in parts], ignore_index=True)
     for col in _CODED_KEYS:  # one categorical per column: each distinct value held once
         findings[col] = _categorical(parts, col)
-    classified()
-    findings["classification"] = _categorical(parts, "classification")
-    for part in parts:
-        part.frame, part.dictionaries = None, {}  # the run's frame holds the rows now; a part keeps its text's sources
     # Per-check text is stored once per check (categorical), not once per finding row.
-    which = np.repeat(np.arange(len(parts)), [p.size for p in parts])
+    sizes = [part.size for part in parts]
     static = {"check_id": [c.id for c in ran],
               "title": [c.title.get("en", "") for c in ran],
               "title_ja": [c.title.get("ja", c.title.get("en", "")) for c in ran],
@@ -1067,7 +1063,11 @@ def _gathered(parts: list[_Part], ran: list[Check], classified: Callable[[], Non
               "remediation": [c.remediation.get("en", "") for c in ran]}
     for column, per_check in static.items():
         values = pd.Categorical(per_check)
-        findings[column] = pd.Categorical.from_codes(values.codes[which], categories=values.categories)
+        findings[column] = pd.Categorical.from_codes(np.repeat(values.codes, sizes), categories=values.categories)
+    classified()
+    findings["classification"] = _categorical(parts, "classification")
+    for part in parts:
+        part.frame, part.dictionaries = None, {}  # the run's frame holds the rows now; a part keeps its text's sources
     return findings
 
 

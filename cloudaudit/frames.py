@@ -337,10 +337,16 @@ def encode(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
 
 def narrow_codes(codes: np.ndarray, categories: int) -> np.ndarray:
     """``codes`` (-1 .. ``categories`` - 1) in the narrowest signed integer type that holds them."""
+    return codes.astype(_code_type(categories), copy=False)
+
+
+def _code_type(categories: int) -> type:
+    """The narrowest signed integer type for the codes of ``categories`` values (and -1): the
+    one pandas keeps a categorical's codes in."""
     for dtype in (np.int8, np.int16, np.int32):
-        if categories <= np.iinfo(dtype).max:
-            return codes.astype(dtype, copy=False)
-    return codes.astype(np.int64, copy=False)
+        if categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 def unify(coded: Sequence[tuple[np.ndarray, "pa.Array"]]) -> pd.Categorical:
@@ -359,11 +365,14 @@ def unify(coded: Sequence[tuple[np.ndarray, "pa.Array"]]) -> pd.Categorical:
     remap = np.concatenate([np.zeros(0, dtype=np.int32)]
                            + [pc.fill_null(chunk.indices, -1).to_numpy() for chunk in merged.chunks])
     categories = merged.chunk(0).dictionary if merged.num_chunks else pa.array([], pa.large_string())
-    codes = np.empty(sum(len(c) for c, _ in coded), dtype=np.int32)
+    code_type = _code_type(len(categories))  # as pandas keeps them: no second copy
+    codes = np.empty(sum(len(c) for c, _ in coded), dtype=code_type)
     start = 0
     for part, dictionary in coded:
         offset = offsets[id(dictionary)]
-        codes[start:start + len(part)] = per_code(part, remap[offset:offset + len(dictionary)], -1)
+        table = np.append(remap[offset:offset + len(dictionary)], -1).astype(code_type)  # -1 (missing): the last
+        # taken straight into place; "wrap" reads -1 as the last entry (the codes are never out of range)
+        np.take(table, part, out=codes[start:start + len(part)], mode="wrap")
         start += len(part)
     return pd.Categorical.from_codes(codes, categories=pd.Index(pd.arrays.ArrowStringArray(categories)))
 
