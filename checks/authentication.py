@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
+from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (accounts, days_since, flag, guardrail_verdict, joined, memoized, now_utc, pass_or_fail, pick,
@@ -59,8 +60,7 @@ def identities(inv) -> pd.DataFrame:
 def _identities(inv) -> pd.DataFrame:
     p = inv.principals.drop_duplicates(PKEY).assign(listed=True)
     g = inv.grants.drop_duplicates(PKEY)
-    g = g.merge(p[PKEY], on=PKEY, how="left", indicator=True)
-    g = g[g["_merge"] == "left_only"]
+    g = g[lookup(g[PKEY], p[PKEY].assign(_listed=True), PKEY, ["_listed"])["_listed"].isna().to_numpy()]
     extra = pd.DataFrame({"provider": g["provider"], "account_id": g["account_id"],
                           "principal_id": g["principal_id"], "name": g["principal_id"],
                           "kind": g["principal_kind"], "external": g["external"], "listed": False})
@@ -96,8 +96,13 @@ def admin_roles(inv) -> pd.DataFrame:
 
 
 def privileged(inv) -> pd.DataFrame:
-    """:func:`identities` with ``admin_roles`` and ``privileged`` (admin grant or top_level)."""
-    ids = identities(inv).merge(admin_roles(inv), on=PKEY, how="left")
+    """:func:`identities` with ``admin_roles`` and ``privileged`` (admin grant or top_level).
+    Computed once per (principals, grants) for the checks of a run."""
+    return memoized("privileged", (inv.principals, inv.grants), lambda: _privileged(inv))
+
+
+def _privileged(inv) -> pd.DataFrame:
+    ids = lookup(identities(inv), admin_roles(inv), PKEY, ["admin_roles"])  # one row per holder
     top = flag(ids["top_level"], False)
     roles = ids["admin_roles"].astype("string")
     ids["privileged"] = top | roles.notna()
@@ -109,7 +114,7 @@ def privileged(inv) -> pd.DataFrame:
 def owner_names(inv, frame: pd.DataFrame) -> pd.Series:
     """Display name of each row's ``principal_id`` (the id itself when the principal is unknown)."""
     ids = identities(inv)[PKEY + ["name"]].rename(columns={"name": "_owner"})
-    merged = frame[PKEY].merge(ids, on=PKEY, how="left")
+    merged = lookup(frame[PKEY], ids, PKEY, ["_owner"])  # identities: one row per principal
     return text_or(merged["_owner"], "").where(merged["_owner"].notna(), merged["principal_id"]).set_axis(frame.index)
 
 
@@ -209,7 +214,7 @@ def interactive_users_without_mfa(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Privileged principals without MFA", "ja": "特権を持つプリンシパルの多要素認証未設定"},
     controls=["9.2.3"], policy_items=["11(5)", "12(5)"], severity="critical",
     needs=["principals.mfa", "grants"],
-    shares=["identities", "admin_grants"],
+    shares=["identities", "admin_grants", "privileged"],
     reasons={
         "pass": {"en": "privileged {kind} {name} ({admin_roles}) has {mfa} MFA",
                  "ja": "特権を持つ {kind} {name} ({admin_roles}) は多要素認証 ({mfa}) を使用しています"},
@@ -366,7 +371,7 @@ def standing_admin_access(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Long-lived user-managed keys / secrets", "ja": "長期間有効な利用者管理のキー・シークレット"},
     controls=["9.2.4"], policy_items=["12(5)", "12(9)"], severity="medium",
     needs=["credentials", "grants", "principals"],
-    shares=["identities", "admin_grants"],
+    shares=["identities", "admin_grants", "privileged"],
     reasons={
         "pass": {"en": "{kind} {resource_id} of {owner} is inactive",
                  "ja": "{owner} の {kind} {resource_id} は無効化されています"},
@@ -382,7 +387,7 @@ def standing_admin_access(inv, policy: Policy) -> pd.DataFrame:
 def long_lived_keys(inv, policy: Policy) -> pd.DataFrame:
     c = inv.credentials
     owners = privileged(inv)[PKEY + ["name", "privileged", "admin_roles"]]
-    c = c.merge(owners, on=PKEY, how="left")
+    c = lookup(c, owners, PKEY, ["name", "privileged", "admin_roles"])  # one row per principal
     active = flag(c["active"], True)  # unknown state: treated as usable
     priv = flag(c["privileged"], False)
     key = np.select([~active, priv], ["pass", "fail"], "warn")
@@ -472,7 +477,7 @@ def root_keys_or_use(inv, policy: Policy) -> pd.DataFrame:
     title={"en": "Over-privileged workload identities", "ja": "過剰な権限を持つワークロード ID"},
     controls=["9.2.3", "9.4.4"], policy_items=["11(5)"], severity="high",
     needs=["grants", "principals"],
-    shares=["identities", "admin_grants"],
+    shares=["identities", "admin_grants", "privileged"],
     reasons={
         "pass": {"en": "workload {kind} {name} holds no admin or broad write role",
                  "ja": "ワークロード {kind} {name} は管理者権限や広範な書き込み権限を持っていません"},

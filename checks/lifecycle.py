@@ -37,7 +37,7 @@ _STATUS = {"pass": "PASS", "new": "PASS", "idle": "FAIL", "never": "FAIL", "unkn
     title={"en": "Inactive human accounts", "ja": "使用されていない利用者アカウント"},
     controls=["9.2.1"], policy_items=["12(9)"], severity="medium",
     needs=["principals.last_active"],
-    shares=["identities", "admin_grants"],
+    shares=["identities", "admin_grants", "privileged"],
     reasons={
         "pass": {"en": "{kind} {name} was last active {last_active} ({days_inactive} days ago; limit {inactive_days})",
                  "ja": "{kind} {name} の最終利用は {last_active} です ({days_inactive} 日前、上限 {inactive_days} 日)"},
