@@ -123,14 +123,15 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     """One hash over a key column (<NA> is a value of its own): its distinct values, each row's
     code, how often each value occurs and a row holding it (the row, for the values held once:
     the only ones used). Remembered for the last few columns by the identity of their Arrow
-    buffers, which never change: the classification looks the same tags up batch after batch."""
-    array = text_array(values)
-    identity = _identity(array)
+    buffers, which never change: the classification looks the same tags up batch after batch.
+    The key is the column's own data (a column of several chunks, or of another string type,
+    is combined or cast anew on every call)."""
     data = _arrow_data(values)
-    hit = _HASHED.get(identity) if data is not None else None
+    identity = arrow_identity(values) if data is not None else None
+    hit = _HASHED.get(identity) if identity is not None else None
     if hit is not None:
         return hit[0]
-    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    encoded = pc.dictionary_encode(text_array(values), null_encoding="encode")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     counts = np.bincount(codes, minlength=len(encoded.dictionary))
     first = np.full(len(encoded.dictionary), -1, dtype=np.int64)
@@ -138,8 +139,8 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     for computed in (codes, counts, first):
         computed.setflags(write=False)  # shared by every lookup of this column
     result = (encoded.dictionary, codes, counts, first)
-    if data is not None:  # a column held by a frame: remembered while that frame's data lives
-        _HASHED.put(identity, array, result, watched=[data])
+    if identity is not None:  # a column held by a frame: remembered while that frame's data lives
+        _HASHED.put(identity, None, result, watched=[data])
     return result
 
 

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import numpy as np
+import pytest
 import pyarrow as pa
 
 from cloudaudit import frames
@@ -50,6 +51,20 @@ def test_a_table_looked_up_again_is_hashed_once_and_a_changed_table_is_hashed_an
     assert first.loc[0, "label"] == "top"
     frames.forget_remembered()
     assert not frames._HASHED
+
+
+@pytest.mark.parametrize("chunks, kind", [(2, pa.large_string()), (1, pa.string())])
+def test_a_column_of_several_chunks_or_another_string_type_is_hashed_once(chunks, kind):
+    frames.forget_remembered()
+    ids = [f"x{i}" for i in range(len(RIGHT))]
+    split = np.array_split(np.arange(len(ids)), chunks)
+    column = pa.chunked_array([pa.array([ids[i] for i in rows], kind) for rows in split], kind)
+    right = RIGHT.assign(resource_id=pd.arrays.ArrowStringArray(column.cast(pa.large_string()))
+                         if kind == pa.large_string() else pd.array(column, dtype=pd.ArrowDtype(kind)))
+    looked_up = [lookup(LEFT, right, RKEY, ["label"]) for _ in range(3)]
+    assert len(frames._HASHED) == 1  # the same column: one hash, however it is stored
+    pd.testing.assert_frame_equal(looked_up[0], looked_up[2])
+    frames.forget_remembered()
 
 
 def test_a_remembered_hash_or_filter_is_dropped_when_its_columns_are_freed():
