@@ -545,11 +545,10 @@ def _repetitive_text(frame: pd.DataFrame) -> dict[str, pd.Categorical]:
         sample = values.iloc[::max(1, len(values) // _SAMPLE_ROWS)]
         if sample.nunique(dropna=False) * 2 > len(sample):  # names, ids: hardly a value repeats
             continue
-        encoded = pc.dictionary_encode(text_array(values))
-        if len(encoded.dictionary) * 8 > len(values):
+        codes, dictionary = encode(values)  # remembered: several checks pass the same column on
+        if len(dictionary) * 8 > len(values):
             continue
-        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(), dtype=object))
+        out[col] = pd.Categorical.from_codes(codes, categories=pd.Index(dictionary.to_pylist(), dtype=object))
     return out
 
 

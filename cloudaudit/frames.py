@@ -117,6 +117,7 @@ def _arrow_data(values: pd.Series) -> "pa.ChunkedArray | None":
 # columns batch after batch, the data-bearing resources of several checks)
 _HASHED = _Remembered(8)
 _POSITIONS = _Remembered(8)
+_ENCODED = _Remembered(16)
 
 
 def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.ndarray]:
@@ -161,10 +162,11 @@ def _identity(array: "pa.Array") -> tuple:
 
 
 def forget_remembered() -> None:
-    """Drop the key hashes :func:`lookup` and the filters :func:`positions_in` remember;
-    ``run_checks`` does at the end of a run."""
+    """Drop the key hashes :func:`lookup`, the filters :func:`positions_in` and the codes
+    :func:`encode` remember; ``run_checks`` does at the end of a run."""
     _HASHED.clear()
     _POSITIONS.clear()
+    _ENCODED.clear()
 
 
 def _distinct_text(values: pd.Series) -> "pa.Array":
@@ -328,12 +330,23 @@ def encode(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
         kept = occurring(values.array)
         dictionary = pa.array(kept.categories.astype("string"), from_pandas=True).cast(pa.large_string())
         return narrow_codes(kept.codes, len(dictionary)), dictionary
+    # Several checks pass the same column through (the kinds, accounts and regions of the
+    # data-bearing resources): remembered by the column's data, like a key column's hash.
+    data = _arrow_data(values)
+    identity = arrow_identity(values) if data is not None else None
+    hit = _ENCODED.get(identity) if identity is not None else None
+    if hit is not None:
+        return hit[0]
     encoded = pc.dictionary_encode(text_chunks(values).cast(pa.large_string()))
     if encoded.num_chunks == 0:
         return np.zeros(0, dtype=np.int8), pa.array([], pa.large_string())
     codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy() for chunk in encoded.chunks])
     dictionary = encoded.chunk(0).dictionary
-    return narrow_codes(codes, len(dictionary)), dictionary
+    result = (narrow_codes(codes, len(dictionary)), dictionary)
+    result[0].setflags(write=False)  # shared by the callers that encode the same column
+    if identity is not None:
+        _ENCODED.put(identity, None, result, watched=[data])
+    return result
 
 
 def narrow_codes(codes: np.ndarray, categories: int) -> np.ndarray:

@@ -145,6 +145,17 @@ def test_encode_and_unify_give_one_categorical_over_several_columns():
     assert len(empty) == 2 and pd.isna(empty).all()
 
 
+def test_encoding_the_same_column_again_gives_the_remembered_codes():
+    frames.forget_remembered()
+    column = pd.Series(["x", None, "y", "x"], dtype="string")
+    first = encode(column)
+    again = encode(column.to_frame()[column.name if column.name else 0].copy(deep=False))  # the same data
+    assert again[0] is first[0] and again[1] is first[1] and not first[0].flags.writeable
+    other = encode(pd.Series(["x", None, "y", "x"], dtype="string"))  # equal values, other data
+    assert other[0] is not first[0] and other[0].tolist() == first[0].tolist()
+    frames.forget_remembered()
+
+
 def test_encode_takes_a_categoricals_codes_over_the_categories_it_uses():
     values = pd.Series(pd.Categorical(["b", None, "d", "b"], categories=["a", "b", "c", "d"]))
     codes, dictionary = encode(values)
