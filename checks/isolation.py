@@ -341,7 +341,9 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
                        "エンドポイント) を付け、関数 URL には認証を必須にしてください。"},
 )
 def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)[resources(inv)["kind"].isin(ANON_KINDS)]
+    r = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name", "public_read",
+                        "public_write"]]  # columns first: less to copy
+    r = r[r["kind"].isin(ANON_KINDS)]
     g = inv.grants[flag(inv.grants["public"], False)]
     # a public grant whose scope was not read is judged on the account, never dropped
     g = g.assign(scope=scope_target(g["scope"]).fillna(g["account_id"].astype("string")))

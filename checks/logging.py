@@ -164,7 +164,8 @@ def log_retention(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "データアクセスログ (CloudTrail データイベント、診断設定、DATA_READ/DATA_WRITE 監査ログ) を有効にしてください。"},
 )
 def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
-    res = inv.resources[inv.resources["kind"].isin(DATA_STORE_KINDS).fillna(False)]
+    r = inv.resources[RKEY + ["resource_id", "name", "kind", "data_access_logging"]]  # columns first: less to copy
+    res = r[r["kind"].isin(DATA_STORE_KINDS).fillna(False)]
     res = with_labels(inv, policy, res, ["label", "level", "labelled"])
     # A level the matrix does not know (an invalid label) is held to the strictest rule.
     required = {level: rules.data_access_logging for level, rules in policy.matrix.items()}

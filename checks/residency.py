@@ -76,7 +76,7 @@ def resources_outside_allowed_countries(inv, policy: Policy) -> pd.DataFrame:
 )
 def bucket_location(inv, policy: Policy) -> pd.DataFrame:
     rkey = ["provider", "account_id", "resource_id"]
-    r = resources(inv)
+    r = resources(inv)[["provider", "account_id", "region", "resource_id", "name", "kind"]]  # columns first
     buckets = r[r["kind"] == "bucket"]
     # The primary location of every bucket and, for geo-redundant accounts, the secondary (paired)
     # location, which a few buckets have: "<primary> + <secondary>", outside if either is.
