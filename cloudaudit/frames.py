@@ -110,7 +110,7 @@ class _Remembered:
 def _arrow_data(values: pd.Series) -> "pa.ChunkedArray | None":
     """The Arrow data behind a column (shared by its shallow copies and selections), or None."""
     array = values.array
-    return array._pa_array if isinstance(array, pd.arrays.ArrowExtensionArray) else None
+    return array.__arrow_array__() if isinstance(array, pd.arrays.ArrowExtensionArray) else None
 
 
 # the key columns and filters looked at again and again in one run (the classification tags'
