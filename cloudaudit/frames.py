@@ -32,12 +32,12 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     dictionary, codes, counts, first = _hashed(right[last])
     # One probe per left row; keys held by one right row are decided here, on the hits only.
     unique = _index_in(left[last], dictionary)
-    if not len(first):  # nothing to find
-        unique[:] = -1
-        first = counts = np.zeros(1, dtype=np.int64)
-    found = np.where(unique >= 0, first[np.maximum(unique, 0)], -1)
-    shared = (unique >= 0) & (counts[np.maximum(unique, 0)] > 1)
-    found[shared] = -1
+    # per distinct key: the right row holding it when it is held once (else -1), whether several
+    # rows hold it; one more entry for an absent key (-1), which "wrap" takes as the last
+    only_row = np.append(np.where(counts == 1, first, -1), -1)
+    several = np.append(counts > 1, False)
+    found = only_row.take(unique, mode="wrap")
+    shared = several.take(unique, mode="wrap")
     hit = np.flatnonzero(found >= 0)
     if others and len(hit):
         same = np.ones(len(hit), dtype=bool)
@@ -180,10 +180,10 @@ def _distinct_text(values: pd.Series) -> "pa.Array":
 
 def _index_in(values: pd.Series, dictionary: "pa.Array") -> np.ndarray:
     """Each value's position in ``dictionary`` (a null value: the null's), -1 where absent; a
-    categorical is looked up once per category."""
+    categorical is looked up once per category. Integer positions (int32 or int64)."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
         found = pc.index_in(text_chunks(values), value_set=dictionary, skip_nulls=False)
-        return pc.fill_null(found, -1).to_numpy().astype(np.int64)
+        return pc.fill_null(found, -1).to_numpy()  # int32
     categories = pa.array(values.cat.categories.astype("string"), from_pandas=True).cast(pa.large_string())
     per_category = pc.fill_null(pc.index_in(categories, value_set=dictionary), -1).to_numpy().astype(np.int64)
     null = pc.fill_null(pc.index_in(pa.nulls(1, pa.large_string()), value_set=dictionary, skip_nulls=False), -1)
@@ -306,7 +306,8 @@ def per_code(codes: np.ndarray, table: np.ndarray, missing) -> np.ndarray:
     """``table[code]`` for every code of a categorical (or :func:`encode`), ``missing`` where
     the code is -1 (a missing value): a value worked out once per category, taken for every row."""
     table = np.asarray(table)
-    return np.append(table, np.array(missing, dtype=table.dtype))[codes]
+    # "wrap" takes code -1 as the appended last entry; a categorical's codes are never out of range
+    return np.append(table, np.array(missing, dtype=table.dtype)).take(codes, mode="wrap")
 
 
 def occurring(values: pd.Categorical) -> pd.Categorical:
