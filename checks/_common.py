@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -273,6 +274,14 @@ def resources(inv) -> pd.DataFrame:
         return r.assign(name=r["name"].fillna(r["resource_id"]))
 
     return memoized("resources", (inv.resources,), named)
+
+
+def resources_of(inv, kinds: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """:func:`resources` of the given ``kinds`` with the ``columns`` a check reads (and ``kind``),
+    selected before the rows are: a filter copies only those columns, not the 24 of
+    ``resources``. The index names the rows of ``inv.resources``."""
+    r = resources(inv)[list(dict.fromkeys([*columns, "kind"]))]
+    return r[r["kind"].isin(list(kinds)).fillna(False).to_numpy(dtype=bool)]
 
 
 # what the checks of data-bearing resources read: a filter copies only these columns (at 1M

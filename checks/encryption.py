@@ -9,7 +9,7 @@ from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
 from ._common import (WEB_ENDPOINT_KINDS, data_bearing, flag, judged_level, level_name_ja, lowered, pick, resources,
-                      with_labels)
+                      resources_of, with_labels)
 
 
 def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[pd.Categorical, pd.Categorical]:
@@ -113,7 +113,8 @@ def unencrypted_at_rest(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "ポリシーの範囲内 (thresholds.key_rotation_days) の周期で自動ローテーションを有効にしてください。"},
 )
 def key_rotation(inv, policy: Policy) -> pd.DataFrame:
-    keys = resources(inv)[resources(inv)["kind"] == "key"]
+    keys = resources_of(inv, ["key"], ["provider", "account_id", "region", "resource_id", "name", "key_manager",
+                                       "rotation_enabled", "rotation_days"])
     # Provider-managed keys are rotated by the provider; an unknown manager is judged (fail closed).
     keys = keys[(keys["key_manager"] != "provider").fillna(True)]
     limit = policy.thresholds.key_rotation_days
@@ -154,7 +155,7 @@ def key_rotation(inv, policy: Policy) -> pd.DataFrame:
                        "supportsHttpsTrafficOnly=true を設定してください。"},
 )
 def storage_plain_http(inv, policy: Policy) -> pd.DataFrame:
-    b = resources(inv)[resources(inv)["kind"] == "bucket"]
+    b = resources_of(inv, ["bucket"], ["provider", "account_id", "region", "resource_id", "name", "https_only"])
     https = b["https_only"].astype("boolean")
     status, key = _status_key(~flag(https, True), https.isna())
     return b.assign(status=status, reason_key=key)[
@@ -266,7 +267,7 @@ def plain_http_listeners(inv, policy: Policy) -> pd.DataFrame:
                        "require_secure_transport=on、Cloud SQL sslMode ENCRYPTED_ONLY)。"},
 )
 def database_tls(inv, policy: Policy) -> pd.DataFrame:
-    db = resources(inv)[resources(inv)["kind"] == "database"]
+    db = resources_of(inv, ["database"], ["provider", "account_id", "region", "resource_id", "name", "https_only"])
     tls = db["https_only"].astype("boolean")
     status, key = _status_key(~flag(tls, True), tls.isna())
     return db.assign(status=status, reason_key=key, tls_required=tls)[

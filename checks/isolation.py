@@ -12,7 +12,8 @@ from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, days_since, flag, guardrail_presence,
-                      join_nonempty, joined, pass_or_fail, pick, resources, state_text, text_or, with_labels)
+                      join_nonempty, joined, pass_or_fail, pick, resources, resources_of, state_text, text_or,
+                      with_labels)
 
 _ANY_SOURCE = ("0.0.0.0/0", "::/0", "*", "internet", "any")
 _TCP = ("tcp", "all", "*", "-1")
@@ -341,9 +342,8 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
                        "エンドポイント) を付け、関数 URL には認証を必須にしてください。"},
 )
 def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name", "public_read",
-                        "public_write"]]  # columns first: less to copy
-    r = r[r["kind"].isin(ANON_KINDS)]
+    r = resources_of(inv, ANON_KINDS, ["provider", "account_id", "region", "resource_id", "name", "public_read",
+                                       "public_write"])
     g = inv.grants[flag(inv.grants["public"], False)]
     # a public grant whose scope was not read is judged on the account, never dropped
     g = g.assign(scope=scope_target(g["scope"]).fillna(g["account_id"].astype("string")))
@@ -446,7 +446,8 @@ def external_identities(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "未使用の既定ネットワークを削除し、既定セキュリティグループのルールを空にして、ワークロードを専用ネットワークへ移してください。"},
 )
 def default_networks(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)[resources(inv)["kind"].isin(["network", "security_group"])]
+    r = resources_of(inv, ["network", "security_group"],
+                     ["provider", "account_id", "region", "resource_id", "name", "is_default", "attached"])
     default = r["is_default"].astype("boolean")
     in_use = flag(r["attached"], True)
     is_def = flag(default, False)
@@ -481,7 +482,7 @@ def default_networks(inv, policy: Policy) -> pd.DataFrame:
                        "委託先を identity.trusted_accounts に登録してください。"},
 )
 def external_connectivity(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)[resources(inv)["kind"] == "peering"]
+    r = resources_of(inv, ["peering"], ["provider", "account_id", "region", "resource_id", "name", "peer_account"])
     own = set(inv.tenants["account_id"].dropna()) | set(accounts(inv)["account_id"])
     peer = r["peer_account"]
     internal = peer.isin(own).fillna(False).astype(bool)
@@ -515,7 +516,7 @@ def external_connectivity(inv, policy: Policy) -> pd.DataFrame:
                        "有効にし、シリアルポート・パスワードログイン・プロジェクト全体の SSH 鍵を無効にしてください。"},
 )
 def vm_hardening(inv, policy: Policy) -> pd.DataFrame:
-    vms = resources(inv)[resources(inv)["kind"] == "vm"]
+    vms = resources_of(inv, ["vm"], ["provider", "account_id", "region", "resource_id", "name", "weak_settings"])
     count = vms["weak_settings"].astype(object).str.len()
     key = np.select([count.isna().to_numpy(), (count > 0).fillna(False).to_numpy()], ["unknown", "fail"], "pass")
     return vms.assign(status=pass_or_fail(key), reason_key=key)[

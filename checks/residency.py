@@ -15,7 +15,8 @@ from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text, data_bearing,
-                      flag, level_name_ja, location_verdict, lowered, names, per_distinct, pick, resources, with_labels)
+                      flag, level_name_ja, location_verdict, lowered, names, per_distinct, pick, resources,
+                      resources_of, with_labels)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -76,8 +77,7 @@ def resources_outside_allowed_countries(inv, policy: Policy) -> pd.DataFrame:
 )
 def bucket_location(inv, policy: Policy) -> pd.DataFrame:
     rkey = ["provider", "account_id", "resource_id"]
-    r = resources(inv)[["provider", "account_id", "region", "resource_id", "name", "kind"]]  # columns first
-    buckets = r[r["kind"] == "bucket"]
+    buckets = resources_of(inv, ["bucket"], ["provider", "account_id", "region", "resource_id", "name"])
     # The primary location of every bucket and, for geo-redundant accounts, the secondary (paired)
     # location, which a few buckets have: "<primary> + <secondary>", outside if either is.
     primary = location_verdict(buckets[["provider", "region"]], policy)
@@ -328,7 +328,7 @@ def logs_and_keys_outside(inv, policy: Policy) -> pd.DataFrame:
     logs = pd.DataFrame({"provider": logs["provider"], "account_id": logs["account_id"], "region": logs["region"],
                          "resource_id": logs["log_id"], "name": logs["log_id"], "kind": "audit log",
                          "location": logs["destination_region"], "role": "destination"})
-    res = resources(inv)[resources(inv)["kind"].isin(["log_store", "key"])]
+    res = resources_of(inv, ["log_store", "key"], ["provider", "account_id", "region", "resource_id", "name"])
     res = pd.DataFrame({"provider": res["provider"], "account_id": res["account_id"], "region": res["region"],
                         "resource_id": res["resource_id"], "name": res["name"],
                         "kind": res["kind"].map({"log_store": "log store", "key": "key"}),

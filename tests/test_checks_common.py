@@ -243,3 +243,17 @@ def test_per_distinct_computes_once_per_combination_and_aligns_with_every_row():
     assert out.index.tolist() == [10, 11, 12, 13, 14]
     assert out["text"].tolist() == ["aws/x", "aws/y", "gcp/x", "aws/x", "-/-"]
     assert out["flag"].tolist() == [True, False, True, True, False] and out["flag"].dtype == bool
+
+
+def test_resources_of_some_kinds_with_only_the_columns_asked_for():
+    from cloudaudit.testing import inventory
+
+    inv = inventory(resources=[
+        {"provider": "aws", "account_id": "1", "region": "ap-northeast-1", "resource_id": f"r{n}", "kind": kind,
+         "name": None if n == 0 else f"n{n}", "https_only": True}
+        for n, kind in enumerate(["bucket", "vm", "database", None, "bucket"])])
+    got = _common.resources_of(inv, ["bucket", "database"], ["resource_id", "name", "https_only"])
+    assert list(got.columns) == ["resource_id", "name", "https_only", "kind"]
+    assert got["resource_id"].tolist() == ["r0", "r2", "r4"] and got.index.tolist() == [0, 2, 4]  # rows of resources
+    assert got["name"].tolist() == ["r0", "n2", "n4"]  # a missing name filled from the id, as resources() does
+    memo.clear()
