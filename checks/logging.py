@@ -8,8 +8,8 @@ import pandas as pd
 from cloudaudit.engine import check
 from cloudaudit.policy import Policy
 
-from ._common import (flag, guardrail_verdict, joined, level_name_ja, pass_or_fail, per_distinct, pick, text_or,
-                      with_labels)
+from ._common import (flag, guardrail_verdict, joined, level_name_ja, pass_or_fail, per_distinct, pick, resources_of,
+                      text_or, with_labels)
 from .authentication import KEY, account_universe
 
 RKEY = KEY + ["region"]
@@ -164,8 +164,7 @@ def log_retention(inv, policy: Policy) -> pd.DataFrame:
                  "ja": "データアクセスログ (CloudTrail データイベント、診断設定、DATA_READ/DATA_WRITE 監査ログ) を有効にしてください。"},
 )
 def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
-    r = inv.resources[RKEY + ["resource_id", "name", "kind", "data_access_logging"]]  # columns first: less to copy
-    res = r[r["kind"].isin(DATA_STORE_KINDS).fillna(False)]
+    res = resources_of(inv, DATA_STORE_KINDS, RKEY + ["resource_id", "name", "data_access_logging"])
     res = with_labels(inv, policy, res, ["label", "level", "labelled"])
     # A level the matrix does not know (an invalid label) is held to the strictest rule.
     required = {level: rules.data_access_logging for level, rules in policy.matrix.items()}
