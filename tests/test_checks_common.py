@@ -76,6 +76,16 @@ def test_check_modules_use_the_shared_join_helper_not_their_own_lambdas():
         assert "def joined(" not in text or path.name == "_common.py", path.name
 
 
+def test_no_check_filters_every_column_of_the_resources():
+    """A filter of the whole resources table copies its 24 columns: checks take the columns they
+    read first (resources_of, data_bearing, or a column selection)."""
+    import re
+
+    whole = re.compile(r"(resources\(inv\)|inv\.resources)\[(resources\(inv\)|inv\.resources)\[")
+    for path in CHECKS.glob("*.py"):
+        assert not whole.search(path.read_text(encoding="utf-8")), path.name
+
+
 def test_guardrail_verdict_and_guardrail_presence_apply_organization_guardrails_alike():
     from cloudaudit.checks import authentication, logging
     from cloudaudit.testing import inventory
