@@ -89,6 +89,19 @@ class _Remembered:
             while len(self._items) > self._keep:
                 self._items.popitem(last=False)
 
+    def of_column(self, values: pd.Series, compute: Callable[[], object]) -> object:
+        """``compute()`` for a column, remembered by the column's own Arrow data while that data
+        lives (a column not backed by Arrow is computed every time)."""
+        data = _arrow_data(values)
+        identity = arrow_identity(values) if data is not None else None
+        hit = self.get(identity) if identity is not None else None
+        if hit is not None:
+            return hit[0]
+        result = compute()
+        if identity is not None:
+            self.put(identity, None, result, watched=[data])
+        return result
+
     def _purge(self) -> None:
         while self._freed:
             key = self._freed.pop()
@@ -127,11 +140,10 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     buffers, which never change: the classification looks the same tags up batch after batch.
     The key is the column's own data (a column of several chunks, or of another string type,
     is combined or cast anew on every call)."""
-    data = _arrow_data(values)
-    identity = arrow_identity(values) if data is not None else None
-    hit = _HASHED.get(identity) if identity is not None else None
-    if hit is not None:
-        return hit[0]
+    return _HASHED.of_column(values, lambda: _hash(values))
+
+
+def _hash(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.ndarray]:
     encoded = pc.dictionary_encode(text_array(values), null_encoding="encode")
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     counts = np.bincount(codes, minlength=len(encoded.dictionary))
@@ -139,10 +151,7 @@ def _hashed(values: pd.Series) -> tuple["pa.Array", np.ndarray, np.ndarray, np.n
     first[codes] = np.arange(len(codes))
     for computed in (codes, counts, first):
         computed.setflags(write=False)  # shared by every lookup of this column
-    result = (encoded.dictionary, codes, counts, first)
-    if identity is not None:  # a column held by a frame: remembered while that frame's data lives
-        _HASHED.put(identity, None, result, watched=[data])
-    return result
+    return encoded.dictionary, codes, counts, first
 
 
 def arrow_identity(values: pd.Series) -> tuple | None:
@@ -302,12 +311,16 @@ def _positions_in(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str])
     return positions
 
 
-def per_code(codes: np.ndarray, table: np.ndarray, missing) -> np.ndarray:
+def per_code(codes: np.ndarray, table: np.ndarray, missing, out: np.ndarray | None = None) -> np.ndarray:
     """``table[code]`` for every code of a categorical (or :func:`encode`), ``missing`` where
-    the code is -1 (a missing value): a value worked out once per category, taken for every row."""
+    the code is -1 (a missing value): a value worked out once per category, taken for every row
+    (into ``out`` when given, which sets the result's type)."""
     table = np.asarray(table)
+    table = np.append(table, np.array(missing, dtype=table.dtype))
+    if out is not None:
+        table = table.astype(out.dtype, copy=False)
     # "wrap" takes code -1 as the appended last entry; a categorical's codes are never out of range
-    return np.append(table, np.array(missing, dtype=table.dtype)).take(codes, mode="wrap")
+    return table.take(codes, mode="wrap", out=out)
 
 
 def occurring(values: pd.Categorical) -> pd.Categorical:
@@ -333,21 +346,18 @@ def encode(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
         return narrow_codes(kept.codes, len(dictionary)), dictionary
     # Several checks pass the same column through (the kinds, accounts and regions of the
     # data-bearing resources): remembered by the column's data, like a key column's hash.
-    data = _arrow_data(values)
-    identity = arrow_identity(values) if data is not None else None
-    hit = _ENCODED.get(identity) if identity is not None else None
-    if hit is not None:
-        return hit[0]
+    return _ENCODED.of_column(values, lambda: _encode_text(values))
+
+
+def _encode_text(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
     encoded = pc.dictionary_encode(text_chunks(values).cast(pa.large_string()))
     if encoded.num_chunks == 0:
         return np.zeros(0, dtype=np.int8), pa.array([], pa.large_string())
     codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy() for chunk in encoded.chunks])
     dictionary = encoded.chunk(0).dictionary
-    result = (narrow_codes(codes, len(dictionary)), dictionary)
-    result[0].setflags(write=False)  # shared by the callers that encode the same column
-    if identity is not None:
-        _ENCODED.put(identity, None, result, watched=[data])
-    return result
+    codes = narrow_codes(codes, len(dictionary))
+    codes.setflags(write=False)  # shared by the callers that encode the same column
+    return codes, dictionary
 
 
 def narrow_codes(codes: np.ndarray, categories: int) -> np.ndarray:
@@ -385,9 +395,7 @@ def unify(coded: Sequence[tuple[np.ndarray, "pa.Array"]]) -> pd.Categorical:
     start = 0
     for part, dictionary in coded:
         offset = offsets[id(dictionary)]
-        table = np.append(remap[offset:offset + len(dictionary)], -1).astype(code_type)  # -1 (missing): the last
-        # taken straight into place; "wrap" reads -1 as the last entry (the codes are never out of range)
-        np.take(table, part, out=codes[start:start + len(part)], mode="wrap")
+        per_code(part, remap[offset:offset + len(dictionary)], -1, out=codes[start:start + len(part)])  # in place
         start += len(part)
     return pd.Categorical.from_codes(codes, categories=pd.Index(pd.arrays.ArrowStringArray(categories)))
 
