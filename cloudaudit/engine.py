@@ -40,8 +40,8 @@ import pyarrow.compute as pc
 from .errors import RegistryError
 from . import memo
 from ._pages import small_pages, trim_heap
-from .frames import (arrow_identity, encode, forget_remembered, narrow_codes, occurring, per_code, text_array,
-                     text_chunks, unify)
+from .frames import (arrow_identity, encode, forget_remembered, narrow_codes, occurring, per_code, positions_of,
+                     text_array, text_chunks, unify)
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -665,14 +665,7 @@ class _DeferredText:
 def _coded(values: pd.Series, categories: Sequence[str], ordered: bool = False) -> pd.Categorical:
     """Text as a categorical over fixed categories (code -1 for anything else), hashed in Arrow;
     a categorical (as :func:`checks._common.pick` makes) is mapped once per category."""
-    value_set = pa.array(list(categories), pa.large_string())
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        mine = pa.array(values.cat.categories.astype("string"), from_pandas=True).cast(pa.large_string())
-        per_category = pc.fill_null(pc.index_in(mine, value_set=value_set), -1).to_numpy()
-        codes = per_code(values.cat.codes.to_numpy(), per_category, -1)
-    else:
-        array = _arrow(values.astype("string")).cast(pa.large_string())
-        codes = pc.fill_null(pc.index_in(array, value_set=value_set), -1).to_numpy()
+    codes = positions_of(values, pa.array(list(categories), pa.large_string()))
     return pd.Categorical.from_codes(codes.astype(np.int8), categories=list(categories), ordered=ordered)
 
 

@@ -31,7 +31,7 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
         right = right[pc.fill_null(wanted, False).to_numpy(zero_copy_only=False)]
     dictionary, codes, counts, first = _hashed(right[last])
     # One probe per left row; keys held by one right row are decided here, on the hits only.
-    unique = _index_in(left[last], dictionary)
+    unique = positions_of(left[last], dictionary)
     # per distinct key: the right row holding it when it is held once (else -1), whether several
     # rows hold it; one more entry for an absent key (-1), which "wrap" takes as the last
     only_row = np.append(np.where(counts == 1, first, -1), -1)
@@ -187,9 +187,10 @@ def _distinct_text(values: pd.Series) -> "pa.Array":
     return pa.concat_arrays([distinct, pa.nulls(1, pa.large_string())]) if values.isna().any() else distinct
 
 
-def _index_in(values: pd.Series, dictionary: "pa.Array") -> np.ndarray:
+def positions_of(values: pd.Series, dictionary: "pa.Array") -> np.ndarray:
     """Each value's position in ``dictionary`` (a null value: the null's), -1 where absent; a
-    categorical is looked up once per category. Integer positions (int32 or int64)."""
+    categorical is looked up once per category. Integer positions (int32 or int64). Hashed in
+    Arrow: :func:`lookup`'s probes, and the engine's statuses and severities."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
         found = pc.index_in(text_chunks(values), value_set=dictionary, skip_nulls=False)
         return pc.fill_null(found, -1).to_numpy()  # int32
