@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
-from cloudaudit.frames import lookup, map_text, positions_in, text_array, text_series
+from cloudaudit.frames import group_numbers, lookup, map_text, positions_in, text_array, text_series
 from cloudaudit.labels import resource_labels
 from cloudaudit.memo import memoized
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
@@ -76,7 +76,7 @@ def per_distinct(frame: pd.DataFrame, columns: list[str], compute) -> pd.DataFra
     """``compute(distinct)`` for the distinct rows of ``frame[columns]`` (a small frame with a
     fresh index), its columns taken back for every row of ``frame`` (aligned with it): a value
     that depends only on a few repeated columns is worked out once per combination."""
-    combination = frame.groupby(columns, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    combination = group_numbers(frame, columns)
     distinct = frame[columns].iloc[_first_rows(combination)].reset_index(drop=True)
     values = compute(distinct)
     out = {}
@@ -215,7 +215,7 @@ def joined(frame: pd.DataFrame, by: list[str], column: str, name: str, sep: str 
     if not pd.api.types.is_numeric_dtype(column_values.dtype):
         column_values = column_values.astype(str)
     value_codes, distinct = pd.factorize(column_values, sort=True)
-    group = values.groupby(by, sort=False, dropna=False, observed=True).ngroup().to_numpy().astype(np.int64)
+    group = group_numbers(values, by)
     pairs, first_row = np.unique(group * len(distinct) + value_codes, return_index=True)  # distinct, by key then value
     pair_group, pair_value = pairs // len(distinct), pairs % len(distinct)
     starts = np.flatnonzero(np.r_[True, pair_group[1:] != pair_group[:-1]])

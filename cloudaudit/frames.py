@@ -361,6 +361,34 @@ def _encode_text(values: pd.Series) -> tuple[np.ndarray, "pa.Array"]:
     return codes, dictionary
 
 
+def group_numbers(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Each row's group among the distinct combinations of ``columns``, numbered 0 .. k-1 in
+    order of appearance, a missing value a value of its own: what
+    ``frame.groupby(columns, sort=False, dropna=False, observed=True).ngroup()`` gives. Text
+    columns are encoded through :func:`encode` (remembered: the columns several checks share
+    are hashed once a run), and the combinations are numbered as integers."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    span = 1
+    for col in columns:
+        codes, distinct = _column_codes(frame[col])
+        span *= distinct + 1
+        if span >= 2 ** 62:  # too many combinations for one integer
+            return frame.groupby(list(columns), sort=False, dropna=False, observed=True).ngroup().to_numpy()
+        combined = combined * (distinct + 1) + (codes.astype(np.int64) + 1)  # 0: missing
+    return pd.factorize(combined, sort=False)[0].astype(np.int64)
+
+
+def _column_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """(codes, -1 where missing; the number of distinct values) of one column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), len(values.cat.categories)
+    if _arrow_data(values) is not None and pd.api.types.is_string_dtype(values.dtype):
+        codes, dictionary = encode(values)
+        return codes, len(dictionary)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, len(uniques)
+
+
 def narrow_codes(codes: np.ndarray, categories: int) -> np.ndarray:
     """``codes`` (-1 .. ``categories`` - 1) in the narrowest signed integer type that holds them."""
     return codes.astype(_code_type(categories), copy=False)

@@ -6,7 +6,7 @@ import pytest
 import pyarrow as pa
 
 from cloudaudit import frames
-from cloudaudit.frames import encode, filled, lookup, map_text, narrow_codes, positions_in, unify
+from cloudaudit.frames import encode, filled, group_numbers, lookup, map_text, narrow_codes, positions_in, unify
 
 RKEY = ["provider", "account_id", "resource_id"]
 
@@ -213,3 +213,36 @@ def test_positions_of_a_filter_are_verified_once_per_frame_and_never_for_a_chang
     assert positions_in(table, rows.reset_index(drop=True), RKEY) is None  # the index no longer names the rows
     frames.forget_remembered()
     assert not frames._POSITIONS
+
+
+def _ngroup(frame, columns):
+    return frame.groupby(columns, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+
+
+def test_group_numbers_are_a_group_bys_over_text_categoricals_booleans_and_missing_values():
+    frames.forget_remembered()
+    rows = pd.DataFrame({
+        "text": pd.Series(["a", "b", None, "a", "b", None, "c", "a"], dtype="string"),
+        "cat": pd.Categorical(["x", None, "y", "x", None, "y", "x", "z"], categories=["z", "y", "x", "w"]),
+        "flag": pd.array([True, None, False, True, None, False, True, True], dtype="boolean"),
+        "n": pd.array([1, 2, None, 1, 2, None, 3, 1], dtype="Int64"),
+    })
+    for columns in (["text"], ["cat"], ["text", "cat"], ["flag", "n"], ["text", "cat", "flag", "n"]):
+        numbers = group_numbers(rows, columns)
+        assert numbers.tolist() == _ngroup(rows, columns).tolist(), columns
+    text = rows["text"]
+    assert group_numbers(rows, ["text"]).tolist() == group_numbers(rows.assign(text=text), ["text"]).tolist()
+    frames.forget_remembered()
+
+
+def test_group_numbers_of_too_many_combinations_for_one_integer_are_a_group_bys():
+    # four columns of 65,535 values (and "missing"): 2**64 combinations of them, so the first
+    # column would be multiplied out of a 64-bit number and its two values fall into one group
+    values = pd.Series(np.random.default_rng(7).permutation(65_535).astype(str), dtype="string")
+    half = pd.DataFrame({f"c{i}": values for i in range(1, 5)})
+    wide = pd.concat([half.assign(c0="a"), half.assign(c0="b")], ignore_index=True)
+    columns = ["c0", "c1", "c2", "c3", "c4"]
+    numbers = group_numbers(wide, columns)
+    assert numbers.max() + 1 == len(wide)
+    assert numbers.tolist() == _ngroup(wide, columns).tolist()
+    frames.forget_remembered()
