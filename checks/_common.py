@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
-from cloudaudit.frames import group_numbers, lookup, map_text, positions_in, text_array, text_series
+from cloudaudit.frames import group_numbers, lookup, lowered, map_text, positions_in, text_array, text_series
 from cloudaudit.labels import resource_labels
 from cloudaudit.memo import memoized
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
@@ -105,12 +105,6 @@ def with_labels(inv, policy: Policy, frame: pd.DataFrame, columns: list[str]) ->
     # the same take as lookup's, so the columns have the dtypes a lookup gives
     taken = {col: pd.api.extensions.take(labels[col].array, positions, allow_fill=True) for col in columns}
     return out.assign(**{col: pd.Series(values, index=out.index) for col, values in taken.items()})
-
-
-def lowered(values: pd.Series, strip: bool = False) -> pd.Series:
-    """``values.str.lower()`` (``.str.strip().str.lower()`` with ``strip``) for a column of few
-    distinct values (kinds, regions, encryption ...), worked out once per value."""
-    return map_text(values, (lambda v: v.strip().lower()) if strip else str.lower)
 
 
 def judged_level(level: pd.Series, policy: Policy) -> pd.Series:

@@ -40,8 +40,8 @@ import pyarrow.compute as pc
 from .errors import RegistryError
 from . import memo
 from ._pages import small_pages, trim_heap
-from .frames import (arrow_identity, encode, forget_remembered, narrow_codes, occurring, per_code, positions_of,
-                     text_array, text_chunks, unify)
+from .frames import (arrow_identity, encode, forget_remembered, lowered, narrow_codes, occurring, per_code,
+                     positions_of, text_array, text_chunks, unify)
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -517,12 +517,13 @@ class _Pending:
 
 
 def _lower(values: pd.Series) -> pd.Series:
-    """Text in lower case; a categorical's categories are lowered, not every row."""
+    """Text in lower case, once per distinct value; a categorical's categories are renamed
+    where they stay distinct."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        lowered = values.cat.categories.astype("string").str.lower()
-        if lowered.is_unique:
-            return values.cat.rename_categories(lowered)
-    return values.astype("string").str.lower()
+        categories = values.cat.categories.astype("string").str.lower()
+        if categories.is_unique:
+            return values.cat.rename_categories(categories)
+    return lowered(values)
 
 
 _SHARED_TEXT_MIN_ROWS = 10_000  # below this a column costs too little to be worth encoding

@@ -268,6 +268,12 @@ def map_text(values: pd.Series, function: Callable[[str], str | None]) -> pd.Ser
     return pd.Series(pd.arrays.ArrowStringArray(mapped.take(encoded.indices)), index=values.index)
 
 
+def lowered(values: pd.Series, strip: bool = False) -> pd.Series:
+    """``values.str.lower()`` (``.str.strip().str.lower()`` with ``strip``) for a column of few
+    distinct values (kinds, regions, encryption, statuses ...), worked out once per value."""
+    return map_text(values, (lambda v: v.strip().lower()) if strip else str.lower)
+
+
 def positions_in(table: pd.DataFrame, frame: pd.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
     """The positions in ``table`` of ``frame``'s rows when ``frame``'s index still names them (a
     filter of ``table``) and the ``keys`` there are the frame's, a missing value matching a
