@@ -292,6 +292,15 @@ class _CoverageIndex:
     scopes: pd.DataFrame | None = None  # the gaps below were computed for these scopes
     gaps: dict = field(default_factory=dict)
     served: dict = field(default_factory=dict)  # need -> the accounts with a coverage row serving it
+    in_scope: dict = field(default_factory=dict)  # providers -> the scopes of those providers and their keys
+
+    def scopes_of(self, providers: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+        """The accounts in scope (:attr:`scopes`) of ``providers``, and their keys
+        (:func:`_account_keys`): the same for every check of those providers."""
+        if providers not in self.in_scope:
+            rows = self.scopes[self.scopes["provider"].isin(providers)]
+            self.in_scope[providers] = (rows, _account_keys(rows))
+        return self.in_scope[providers]
 
     def seen_keys(self, need: str) -> frozenset[str]:
         """The accounts (:func:`_account_keys`) with a coverage row that serves ``need``, of any
@@ -357,20 +366,23 @@ def _coverage_gaps(c: Check, inventory: Inventory, scopes: pd.DataFrame) -> pd.D
     with _INDEX_LOCK:  # checks run on threads: each distinct (needs, providers) is computed once
         index = _coverage_index_locked(inventory)
         if index.scopes is not scopes:
-            index.scopes, index.gaps = scopes, {}
+            index.scopes, index.gaps, index.in_scope = scopes, {}, {}
         key = (c.needs, c.providers)
         if key not in index.gaps:
-            index.gaps[key] = _gaps_for(c.needs, c.providers, index, scopes)
+            index.gaps[key] = _gaps_for(c.needs, c.providers, index)
         return index.gaps[key]
 
 
-def _gaps_for(needs: tuple[str, ...], providers: tuple[str, ...], index: _CoverageIndex,
-              scopes: pd.DataFrame) -> pd.DataFrame:
+def _gaps_for(needs: tuple[str, ...], providers: tuple[str, ...], index: _CoverageIndex) -> pd.DataFrame:
+    """The gaps of checks with these needs and providers, in the accounts of ``index.scopes``."""
     serving = pd.DataFrame([(need, table, only) for need in needs for only, bare in [_split_need(need)]
                             for table in {bare, bare.partition(".")[0], "*"}], columns=["need", "table", "only"])
 
     def served(frame: pd.DataFrame) -> pd.DataFrame:
-        hit = frame[frame["provider"].isin(providers)].merge(serving, on="table")
+        frame = frame[frame["provider"].isin(providers) & frame["table"].isin(serving["table"])]
+        if frame.empty:  # most needs of most runs: nothing failed (a merge costs milliseconds)
+            return frame
+        hit = frame.merge(serving, on="table")
         return hit[hit["only"].isna() | (hit["only"] == hit["provider"])]
 
     failed = served(index.failed)
@@ -382,15 +394,16 @@ def _gaps_for(needs: tuple[str, ...], providers: tuple[str, ...], index: _Covera
         failed = pd.concat([failed, kinds], ignore_index=True)
     gaps = failed[["provider", "account_id", "region", "resource_id", "reason", "reason_ja"]]
     # Something never collected for an account in scope is a gap as well.
-    in_scope = scopes[scopes["provider"].isin(providers)]
+    in_scope, scope_keys = index.scopes_of(providers)
     if len(in_scope) and needs:
-        scope_keys = _account_keys(in_scope)
         for need in needs:
             only, bare = _split_need(need)
             seen = index.seen_keys(need)
             absent = np.fromiter((key not in seen for key in scope_keys), dtype=bool, count=len(scope_keys))
             if only is not None:
                 absent &= (in_scope["provider"] == only).fillna(False).to_numpy(dtype=bool)
+            if not absent.any():
+                continue
             missing = in_scope[absent]
             gaps = pd.concat([gaps, missing[["provider", "account_id"]].assign(
                 region=pd.NA, resource_id=pd.NA, reason=f"{bare} was not collected",
