@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
-from cloudaudit.frames import group_numbers, lookup, lowered, map_text, positions_in, text_array, text_series
+from cloudaudit.frames import encode, group_numbers, lookup, lowered, map_text, positions_in, text_array, text_series
 from cloudaudit.labels import resource_labels
 from cloudaudit.memo import memoized
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
@@ -42,13 +42,16 @@ def allowed_countries_text(policy: Policy) -> str:
 
 
 def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "region",
-                     provider: str = "provider", allowed: tuple[str, ...] | None = None) -> pd.DataFrame:
+                     provider: str = "provider", allowed: tuple[str, ...] | None = None,
+                     categories: bool = False) -> pd.DataFrame:
     """Add ``countries`` (resolved set as text), ``_outside`` (bool) for a location column.
 
     A location passes only if every country it may store data in is allowed and, where the
     policy narrows regions for that provider, the location is one of them (a multi-/dual-region
     only if all its member regions are). Unknown or empty codes fail ("unknown location").
     ``allowed`` overrides the policy-wide allowed countries (per classification level).
+    ``categories``: ``countries`` as a categorical (:func:`per_distinct`), for a check that
+    returns it as it is.
     """
     def verdicts(places: pd.DataFrame) -> pd.DataFrame:
         found = resolve(places[provider], places[location])
@@ -57,7 +60,7 @@ def location_verdict(frame: pd.DataFrame, policy: Policy, location: str = "regio
         return pd.DataFrame({"countries": regions.countries_text(found).astype("string"), "_outside": bad.astype(bool)})
 
     # decided once per distinct (provider, location): a few hundred places for a million rows
-    return frame.assign(**per_distinct(frame, [provider, location], verdicts))
+    return frame.assign(**per_distinct(frame, [provider, location], verdicts, categories=categories))
 
 
 def _first_rows(groups: np.ndarray) -> np.ndarray:
@@ -72,10 +75,14 @@ def _first_rows(groups: np.ndarray) -> np.ndarray:
     return np.unique(groups, return_index=True)[1]  # numbered some other way
 
 
-def per_distinct(frame: pd.DataFrame, columns: list[str], compute) -> pd.DataFrame:
+def per_distinct(frame: pd.DataFrame, columns: list[str], compute, categories: bool = False) -> pd.DataFrame:
     """``compute(distinct)`` for the distinct rows of ``frame[columns]`` (a small frame with a
     fresh index), its columns taken back for every row of ``frame`` (aligned with it): a value
-    that depends only on a few repeated columns is worked out once per combination."""
+    that depends only on a few repeated columns is worked out once per combination.
+
+    With ``categories``, text columns come back as categoricals (each text held once, codes
+    per row) instead of a string per row: for texts a check returns as they are (the engine
+    keeps repeated text so anyway), not for texts it goes on to concatenate."""
     combination = group_numbers(frame, columns)
     distinct = frame[columns].iloc[_first_rows(combination)].reset_index(drop=True)
     values = compute(distinct)
@@ -83,6 +90,11 @@ def per_distinct(frame: pd.DataFrame, columns: list[str], compute) -> pd.DataFra
     for col in values.columns:
         column = values[col]
         if pd.api.types.is_string_dtype(column.dtype) and not isinstance(column.dtype, pd.CategoricalDtype):
+            if categories:
+                codes, texts = encode(column.reset_index(drop=True))
+                out[col] = pd.Series(pd.Categorical.from_codes(
+                    codes.take(combination), categories=pd.Index(pd.arrays.ArrowStringArray(texts))), index=frame.index)
+                continue
             column = text_series(column)  # taken in Arrow: no Python string per row
         out[col] = pd.Series(column.array.take(combination), index=frame.index)
     return pd.DataFrame(out, index=frame.index)

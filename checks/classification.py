@@ -99,7 +99,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
             out.loc[at, "countries"] = (verdict["countries"] + "; allowed: " + ", ".join(allowed)).to_numpy()
         return out
 
-    res = res.assign(**per_distinct(res, ["provider", "region", "level"], place_verdicts))
+    res = res.assign(**per_distinct(res, ["provider", "region", "level"], place_verdicts, categories=True))
     read, write = res["public_read"].astype("boolean"), res["public_write"].astype("boolean")
     public = flag(read, False) | flag(write, False)
     public_unknown = ~public & (read.isna() | write.isna()) & res["kind"].isin(_SHAREABLE)
@@ -125,7 +125,7 @@ def classification_matrix(inv, policy: Policy) -> pd.DataFrame:
             combinations["_bits"], combinations["_region"], combinations["_countries"], combinations["_key"])]
         return pd.DataFrame(written, columns=["violations", "_violations_ja"], dtype="string")
 
-    violations = per_distinct(shown, list(shown.columns), texts)
+    violations = per_distinct(shown, list(shown.columns), texts, categories=True)
     status = pick([(violations["violations"] != "").to_numpy(dtype=bool)], ["FAIL"], "PASS")
     return res.assign(**violations, status=status, _level_ja=level_name_ja(res["level"]))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "label", "level", "_level_ja",

@@ -179,7 +179,7 @@ def sensitive_stores_without_access_logs(inv, policy: Policy) -> pd.DataFrame:
             "label_ja": np.where(labels["labelled"], "ラベル " + label + " = " + level_ja, "ラベルなし、既定の区分 " + level_ja),
         }, dtype="string")
 
-    texts = per_distinct(res, ["labelled", "label", "level"], label_texts)
+    texts = per_distinct(res, ["labelled", "label", "level"], label_texts, categories=True)
     logging_on = res["data_access_logging"].astype("boolean")
     key = pick([logging_on.isna().to_numpy(), flag(logging_on, False).to_numpy()], ["unknown", "pass"], "fail")
     return res[RKEY + ["resource_id"]].assign(

@@ -26,7 +26,7 @@ _REMEDIATE_MOVE = {
 
 def _verdict(frame: pd.DataFrame, policy: Policy, location: str) -> pd.DataFrame:
     """Resolve ``location`` and set status PASS/FAIL and the ``allowed`` evidence column."""
-    frame = location_verdict(frame, policy, location=location)
+    frame = location_verdict(frame, policy, location=location, categories=True)
     return frame.assign(status=pick([frame["_outside"]], ["FAIL"], "PASS"), allowed=allowed_countries_text(policy))
 
 

@@ -255,6 +255,22 @@ def test_per_distinct_computes_once_per_combination_and_aligns_with_every_row():
     assert out["flag"].tolist() == [True, False, True, True, False] and out["flag"].dtype == bool
 
 
+def test_per_distinct_gives_text_as_categoricals_when_asked_each_text_once():
+    frame = pd.DataFrame({"p": ["aws", "aws", "gcp", "aws", None, "gcp"]}, index=[3, 4, 5, 6, 7, 8]).astype("string")
+
+    def compute(distinct):  # two places with the same text, and one without any
+        text = distinct["p"].map({"aws": "same", "gcp": "same"}).astype("string")
+        return pd.DataFrame({"text": text, "n": distinct["p"].str.len()})
+
+    out = _common.per_distinct(frame, ["p"], compute, categories=True)
+    assert isinstance(out["text"].dtype, pd.CategoricalDtype) and list(out["text"].cat.categories) == ["same"]
+    assert out["text"].tolist()[:4] == ["same"] * 4 and pd.isna(out["text"].iloc[4]) and out["text"].iloc[5] == "same"
+    assert out.index.tolist() == [3, 4, 5, 6, 7, 8]
+    as_text = _common.per_distinct(frame, ["p"], compute)
+    assert out["text"].astype("string").tolist() == as_text["text"].tolist()
+    assert out["n"].tolist() == as_text["n"].tolist()  # other columns as without it
+
+
 def test_resources_of_some_kinds_with_only_the_columns_asked_for():
     from cloudaudit.testing import inventory
 
