@@ -891,6 +891,10 @@ def _matches(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
 def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[pd.DataFrame, list[dict]]:
     expired: list[dict] = []
     notes: dict[str, int] = {}  # each acceptance's note, once
+    if not policy.acceptances:  # most runs: one byte a row, nothing matched
+        findings["acceptance"] = pd.Categorical.from_codes(np.full(len(findings), -1, dtype=np.int8),
+                                                           categories=pd.Index([], dtype="string"))
+        return findings, expired
     accepted = np.full(len(findings), -1, dtype=np.int32)  # which note suppresses each row
     open_ = _among(findings["status"], ["FAIL", "WARN"])
     for acc in policy.acceptances:  # a handful of acceptances, each matched over all rows at once
@@ -909,7 +913,8 @@ def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[p
         open_ = open_ & ~match
     if notes:
         findings.loc[accepted >= 0, "status"] = "SUPPRESSED"
-    findings["acceptance"] = pd.Categorical.from_codes(accepted, categories=pd.Index(list(notes), dtype="string"))
+    findings["acceptance"] = pd.Categorical.from_codes(narrow_codes(accepted, len(notes)),
+                                                       categories=pd.Index(list(notes), dtype="string"))
     return findings, expired
 
 
@@ -934,12 +939,13 @@ def _among(values: pd.Series, wanted: Sequence[str]) -> np.ndarray:
 def _escalate(severity: pd.Series, classification: pd.Series, status: pd.Series) -> pd.Categorical:
     """One severity step up for open findings on top-secret / confidential resources."""
     if isinstance(severity.dtype, pd.CategoricalDtype) and list(severity.cat.categories) == list(SEVERITIES):
-        rank = severity.cat.codes.to_numpy().astype(np.int16)
+        rank = severity.cat.codes.to_numpy().astype(np.int8)
     else:
-        rank = _coded(severity, SEVERITIES).codes.astype(np.int16)
-    bump = _among(classification, ESCALATING_LEVELS) & _among(status, ["FAIL", "WARN", "SUPPRESSED"]) & (rank >= 0)
-    rank = np.where(bump, np.minimum(rank + 1, len(SEVERITIES) - 1), rank)
-    return pd.Categorical.from_codes(rank.astype(np.int8), categories=list(SEVERITIES), ordered=True)
+        rank = _coded(severity, SEVERITIES).codes.astype(np.int8)
+    # one step up where there is a step above (a missing severity, -1, stays missing)
+    up = _among(classification, ESCALATING_LEVELS) & _among(status, ["FAIL", "WARN", "SUPPRESSED"])
+    up &= (rank >= 0) & (rank < len(SEVERITIES) - 1)
+    return pd.Categorical.from_codes(rank + up, categories=list(SEVERITIES), ordered=True)
 
 
 def new_run_id(now: datetime | None = None) -> str:

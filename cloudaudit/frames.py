@@ -323,11 +323,14 @@ def per_code(codes: np.ndarray, table: np.ndarray, missing, out: np.ndarray | No
     the code is -1 (a missing value): a value worked out once per category, taken for every row
     (into ``out`` when given, which sets the result's type)."""
     table = np.asarray(table)
-    table = np.append(table, np.array(missing, dtype=table.dtype))
+    table = np.append(np.array(missing, dtype=table.dtype), table)
     if out is not None:
         table = table.astype(out.dtype, copy=False)
-    # "wrap" takes code -1 as the appended last entry; a categorical's codes are never out of range
-    return table.take(codes, mode="wrap", out=out)
+    # code -1 takes the missing value put first. Shifted in place as the index type take uses
+    # (it would convert smaller codes to it anyway): no further copy of millions of codes.
+    index = codes.astype(np.intp)
+    index += 1
+    return table.take(index, out=out)
 
 
 def occurring(values: pd.Categorical) -> pd.Categorical:
