@@ -145,6 +145,12 @@ def accounts(inv) -> pd.DataFrame:
     return found[keep].sort_values(KEY).reset_index(drop=True)
 
 
+def constant(text: str, like: pd.DataFrame | pd.Series) -> pd.Series:
+    """``text`` in every row of ``like`` (evidence such as the allowed countries, the policy's
+    tag key), as a categorical: one string, not one per row."""
+    return pd.Series(pd.Categorical.from_codes(np.zeros(len(like), dtype=np.int8), categories=[text]), index=like.index)
+
+
 def pick(conditions: list, choices: list[str], default: str) -> pd.Categorical:
     """``np.select(conditions, choices, default)`` for text choices, as a categorical: the first
     true condition picks, and no string is made per row (a status, a reason key, a severity)."""

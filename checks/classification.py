@@ -14,8 +14,8 @@ from cloudaudit.engine import check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, data_bearing, flag, judged_level, level_name_ja, location_verdict, lowered,
-                      per_distinct, pick, with_labels)
+from ._common import (BACKUP_KINDS, constant, data_bearing, flag, judged_level, level_name_ja, location_verdict,
+                      lowered, per_distinct, pick, with_labels)
 
 _LEVEL_TEXT = "極秘/部外秘/グループ外秘/公開"
 # Kinds where anonymous access is a real setting: unknown there is a violation (fail closed).
@@ -54,8 +54,8 @@ def missing_labels(inv, policy: Policy) -> pd.DataFrame:
     invalid = labelled & (res["level"] == "invalid").fillna(False).astype(bool)
     status = pick([~labelled | invalid], ["FAIL"], "PASS")
     key = pick([~labelled, invalid], ["missing", "invalid"], "pass")
-    return res.assign(status=status, reason_key=key, tag_key=policy.classification_key,
-                      _level_ja=level_name_ja(res["level"]), levels=_LEVEL_TEXT,
+    return res.assign(status=status, reason_key=key, tag_key=constant(policy.classification_key, res),
+                      _level_ja=level_name_ja(res["level"]), levels=constant(_LEVEL_TEXT, res),
                       _label_source_ja=res["label_source"].map({"resource": "リソース", "account": "アカウント"}))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "tag_key", "label", "label_source",
          "_label_source_ja", "level", "_level_ja", "levels", "status", "reason_key"]]

@@ -8,8 +8,8 @@ import pandas as pd
 from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.policy import Policy
 
-from ._common import (WEB_ENDPOINT_KINDS, data_bearing, flag, judged_level, level_name_ja, lowered, pick, resources,
-                      resources_of, with_labels)
+from ._common import (WEB_ENDPOINT_KINDS, constant, data_bearing, flag, judged_level, level_name_ja, lowered, pick,
+                      resources, resources_of, with_labels)
 
 
 def _status_key(bad: pd.Series, unknown: pd.Series) -> tuple[pd.Categorical, pd.Categorical]:
@@ -203,7 +203,7 @@ def min_tls(inv, policy: Policy) -> pd.DataFrame:
     unknown = version.isna()
     bad = (version < required).fillna(False).astype(bool)
     status, key = _status_key(bad, unknown)
-    return r.assign(status=status, reason_key=key, required=policy.thresholds.min_tls,
+    return r.assign(status=status, reason_key=key, required=constant(policy.thresholds.min_tls, r),
                     min_tls=r["min_tls"].astype("string").fillna("not read"))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "min_tls", "required", "status",
          "reason_key"]]

@@ -14,9 +14,9 @@ from cloudaudit.engine import ESCALATING_LEVELS, check
 from cloudaudit.frames import lookup
 from cloudaudit.policy import Policy
 
-from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text, data_bearing,
-                      flag, level_name_ja, location_verdict, lowered, names, per_distinct, pick, resources,
-                      resources_of, with_labels)
+from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text, constant,
+                      data_bearing, flag, level_name_ja, location_verdict, lowered, names, per_distinct, pick,
+                      resources, resources_of, with_labels)
 
 _REMEDIATE_MOVE = {
     "en": "Move or delete the resource, or record a risk acceptance with an owner and expiry.",
@@ -27,7 +27,8 @@ _REMEDIATE_MOVE = {
 def _verdict(frame: pd.DataFrame, policy: Policy, location: str) -> pd.DataFrame:
     """Resolve ``location`` and set status PASS/FAIL and the ``allowed`` evidence column."""
     frame = location_verdict(frame, policy, location=location, categories=True)
-    return frame.assign(status=pick([frame["_outside"]], ["FAIL"], "PASS"), allowed=allowed_countries_text(policy))
+    return frame.assign(status=pick([frame["_outside"]], ["FAIL"], "PASS"),
+                        allowed=constant(allowed_countries_text(policy), frame))
 
 
 @check(
@@ -93,8 +94,8 @@ def bucket_location(inv, policy: Policy) -> pd.DataFrame:
     paired = out["_secondary"].notna().to_numpy()
     locations[paired] = locations[paired] + " + " + out["_secondary"].to_numpy(dtype=object)[paired]
     outside = primary["_outside"].to_numpy(dtype=bool) | flag(out["_outside"], False).to_numpy()
-    status = np.where(outside, "FAIL", "PASS")
-    return out.assign(locations=locations, status=status, allowed=allowed_countries_text(policy))[
+    return out.assign(locations=locations, status=pick([outside], ["FAIL"], "PASS"),
+                      allowed=constant(allowed_countries_text(policy), out))[
         ["provider", "account_id", "region", "resource_id", "name", "locations", "status", "allowed"]]
 
 
@@ -138,8 +139,8 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     multi = add_joined(multi, several, subject, {"_text_ja": "_locations_ja"}, sep="、")
     out = pd.concat([single, multi], ignore_index=True)
     out["_outside"] = out["_outside"].astype(bool)
-    return out.assign(status=np.where(out["_outside"], "FAIL", "PASS"),
-                      allowed=allowed_countries_text(policy)).drop(columns=["_outside"])
+    return out.assign(status=pick([out["_outside"]], ["FAIL"], "PASS"),
+                      allowed=constant(allowed_countries_text(policy), out)).drop(columns=["_outside"])
 
 
 def _copies(inv, kinds: tuple[str, ...]) -> pd.DataFrame:

@@ -255,6 +255,14 @@ def test_per_distinct_computes_once_per_combination_and_aligns_with_every_row():
     assert out["flag"].tolist() == [True, False, True, True, False] and out["flag"].dtype == bool
 
 
+def test_constant_is_one_text_in_every_row_held_once():
+    frame = pd.DataFrame({"x": [1, 2, 3]}, index=[7, 8, 9])
+    got = _common.constant("JP, US", frame)
+    assert got.index.tolist() == [7, 8, 9] and got.tolist() == ["JP, US"] * 3
+    assert isinstance(got.dtype, pd.CategoricalDtype) and list(got.cat.categories) == ["JP, US"]
+    assert _common.constant("x", frame.iloc[:0]).empty
+
+
 def test_per_distinct_gives_text_as_categoricals_when_asked_each_text_once():
     frame = pd.DataFrame({"p": ["aws", "aws", "gcp", "aws", None, "gcp"]}, index=[3, 4, 5, 6, 7, 8]).astype("string")
 
