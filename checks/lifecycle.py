@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
@@ -13,23 +12,25 @@ from ._common import days_since, flag, joined, now_utc, pick, text_or
 from .authentication import KEY, PKEY, identities, owner_names, privileged
 
 
-def idle_verdict(last: pd.Series, created: pd.Series, limit: int) -> tuple[np.ndarray, pd.Series, pd.Series]:
+def idle_verdict(last: pd.Series, created: pd.Series, limit: int) -> tuple[pd.Categorical, pd.Series, pd.Series]:
     """Reason keys for "not used for more than ``limit`` days" (<NA> last use = never used).
 
     ``pass`` used within the limit, ``idle`` unused longer, ``new`` never used but created within
     the limit (passes), ``never`` never used and older, ``unknown`` neither time known.
-    Returns the keys and the day counts since last use and since creation.
+    Returns the keys (a categorical, :func:`pick`) and the day counts since last use and since creation.
     """
     now = now_utc()
     idle_days, age_days = days_since(last, now), days_since(created, now)
     has_last = idle_days.notna().to_numpy()
     old = flag(age_days > limit, False).to_numpy()
-    key = np.select([has_last & flag(idle_days > limit, False).to_numpy(), has_last,
-                     age_days.isna().to_numpy(), old], ["idle", "pass", "unknown", "never"], "new")
+    key = pick([has_last & flag(idle_days > limit, False).to_numpy(), has_last,
+                age_days.isna().to_numpy(), old], ["idle", "pass", "unknown", "never"], "new")
     return key, idle_days, age_days
 
 
-_STATUS = {"pass": "PASS", "new": "PASS", "idle": "FAIL", "never": "FAIL", "unknown": "FAIL"}
+def _idle_status(key: pd.Categorical) -> pd.Categorical:
+    """FAIL for the keys :func:`idle_verdict` gives an unused or unknown subject, PASS else."""
+    return pick([key.isin(["idle", "never", "unknown"])], ["FAIL"], "PASS")
 
 
 @check(
@@ -60,8 +61,8 @@ def inactive_humans(inv, policy: Policy) -> pd.DataFrame:
     p = p[keep].reset_index(drop=True)
     limit = policy.thresholds.inactive_days
     key, idle, age = idle_verdict(p["last_active"], p["created"], limit)
-    status = pd.Series(key).map(_STATUS).to_numpy()
-    severity = np.where((status == "FAIL") & p["privileged"].to_numpy(dtype=bool), "high", "medium")
+    status = _idle_status(key)
+    severity = pick([(status == "FAIL") & p["privileged"].to_numpy(dtype=bool)], ["high"], "medium")
     return pd.DataFrame({
         "provider": p["provider"], "account_id": p["account_id"], "resource_id": p["principal_id"],
         "name": p["name"], "kind": p["kind"], "last_active": p["last_active"], "created": p["created"],
@@ -105,7 +106,7 @@ def unused_credentials(inv, policy: Policy) -> pd.DataFrame:
     out = pd.concat([creds, workloads], ignore_index=True)
     key, idle, age = idle_verdict(out["last_used"], out["created"], limit)
     return out.assign(days_unused=idle, age_days=age, inactive_days=limit,
-                      status=pd.Series(key).map(_STATUS).to_numpy(), reason_key=key)
+                      status=_idle_status(key), reason_key=key)
 
 
 @check(
