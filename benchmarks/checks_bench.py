@@ -37,6 +37,7 @@ class ChecksResult:
     total_s: float = 0.0        # the median of the runs below
     total_cpu_s: float = 0.0
     peak_mb: float = 0.0        # the highest of the runs
+    first_peak_mb: float = 0.0  # the first run's, in a process that has run nothing before (a nightly job)
     runs_s: list[float] = field(default_factory=list)  # each run_checks call (the machine is shared: they vary)
     findings: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -70,6 +71,7 @@ class ChecksResult:
              "", ""],
             ["  checks that raised", ", ".join(self.crashed) or "none", "none", "ok" if not self.crashed else "FAIL"],
             ["peak RSS during the run (MB)", self.peak_mb, TARGET_MB, verdict(self.peak_mb, TARGET_MB)],
+            *([["  of the first run alone (MB)", self.first_peak_mb, "", ""]] if len(self.runs_s) > 1 else []),
             ["  of which inventory held before (MB)", self.inventory_mb, "", ""],
             [f"then: text of the {self.open_rows:,} FAIL/WARN/ERROR rows (s)", self.render_open_s, "", ""],
             ["  peak RSS (MB)", self.render_open_mb, "", ""],
@@ -129,6 +131,7 @@ def run(sizes: estate.Sizes = estate.Sizes(), *, seed: int = 27017, per_check: b
         result.total_s = statistics.median(result.runs_s)
         result.total_cpu_s = statistics.median(m.cpu for m in runs)
         result.peak_mb = max(m.peak_mb for m in runs)
+        result.first_peak_mb = runs[0].peak_mb  # later runs start from the heap the earlier ones left
         result.findings = len(findings)
         status = findings.core["status"]
         result.statuses = {str(k): int(v) for k, v in status.value_counts().items()}

@@ -77,6 +77,7 @@ def test_check_benchmark_reports_the_median_of_repeated_runs():
                               repeat=3)
     assert len(result.runs_s) == 3 and result.total_s == sorted(result.runs_s)[1]
     assert "median of 3" in result.render() and "each run (s)" in result.render()
+    assert 0 < result.first_peak_mb <= result.peak_mb and "of the first run alone (MB)" in result.render()
 
 
 def test_no_check_raises_on_the_synthetic_estate():
