@@ -32,12 +32,10 @@ def lookup(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str], columns: 
     dictionary, codes, counts, first = _hashed(right[last])
     # One probe per left row; keys held by one right row are decided here, on the hits only.
     unique = positions_of(left[last], dictionary)
-    # per distinct key: the right row holding it when it is held once (else -1), whether several
-    # rows hold it; one more entry for an absent key (-1), which "wrap" takes as the last
-    only_row = np.append(np.where(counts == 1, first, -1), -1)
-    several = np.append(counts > 1, False)
-    found = only_row.take(unique, mode="wrap")
-    shared = several.take(unique, mode="wrap")
+    # per distinct key: the right row holding it when it is held once (else -1), and whether
+    # several rows hold it; an absent key (-1) is neither
+    found = per_code(unique, np.where(counts == 1, first, -1), -1)
+    shared = per_code(unique, counts > 1, False)
     hit = np.flatnonzero(found >= 0)
     if others and len(hit):
         same = np.ones(len(hit), dtype=bool)
