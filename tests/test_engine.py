@@ -101,6 +101,20 @@ def test_exception_inside_a_check_becomes_error_rows_not_a_crash():
     assert statuses(f.__class__(f.df[f.df["check_id"] == "TST-001"])) == {"a": "PASS", "b": "FAIL"}
 
 
+def test_a_failed_checks_rows_name_their_subjects_as_text_like_every_other_part():
+    # an object column in one part makes the concatenation of millions of ids Python strings
+    from cloudaudit.engine import _run_one, _scopes
+
+    def broken(inv, policy):
+        raise KeyError("no_such_column")
+
+    bad = define_check("TST-003", broken, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                       needs=["resources"], reasons=REASONS)
+    inv = inventory(resources=[bucket("1", "a", False), bucket("2", "b", True)])
+    part = _run_one(bad, inv, Policy(), _scopes(inv))
+    assert part.frame["resource_id"].dtype == "string" and len(part.frame) == 2
+
+
 def test_invalid_status_from_a_check_is_an_error():
     def weird(inv, policy):
         return public_buckets(inv, policy).assign(status="OK")
