@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudaudit import engine, regions
-from cloudaudit.frames import encode, group_numbers, lookup, lowered, map_text, positions_in, text_array, text_series
+from cloudaudit.frames import (encode, filled, group_numbers, lookup, lowered, map_text, positions_in, stacked,
+                              text_array, text_series)
 from cloudaudit.labels import resource_labels
 from cloudaudit.memo import memoized
 from cloudaudit.policy import LEVEL_NAMES_JA, Policy
@@ -138,7 +139,7 @@ def accounts(inv) -> pd.DataFrame:
     nodes (anything used as a ``tenants.org_id``) are not accounts that hold resources.
     """
     frames = [inv.tenants[KEY], inv.coverage[KEY]]
-    found = pd.concat(frames, ignore_index=True).drop_duplicates()
+    found = stacked(frames).drop_duplicates()
     org_ids = set(inv.tenants["org_id"].dropna())
     node = found["account_id"].str.startswith(("organizations/", "folders/")).fillna(False).astype(bool)
     keep = ~found["account_id"].isin(org_ids) & ~node
@@ -206,7 +207,7 @@ def join_nonempty(parts: list[pd.Series], sep: str = "; ") -> pd.Series:
 
 def text_or(series: pd.Series, default: str) -> pd.Series:
     """Strings with <NA> and empty values replaced by ``default`` (for reasons and evidence)."""
-    s = series.astype("string")
+    s = text_series(series) if isinstance(series.dtype, pd.CategoricalDtype) else series.astype("string")
     return s.where(s.notna() & (s != ""), default).astype(str)
 
 
@@ -254,7 +255,7 @@ def names(inv, frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``name`` and ``kind`` of the resource in ``resource_id`` (the id when not in resources)."""
     out = lookup(frame.drop(columns=["name", "kind"], errors="ignore"), inv.resources, RKEY, ["name", "kind"])
     out["name"] = out["name"].fillna(out["resource_id"])
-    out["kind"] = out["kind"].fillna("resource")
+    out["kind"] = filled(out["kind"], "resource")
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
-from cloudaudit.frames import lookup
+from cloudaudit.frames import lookup, lowered, stacked, text_series
 from cloudaudit.policy import Policy
 
 from ._common import (accounts, days_since, flag, guardrail_verdict, joined, memoized, now_utc, pass_or_fail, pick,
@@ -64,7 +64,7 @@ def _identities(inv) -> pd.DataFrame:
     extra = pd.DataFrame({"provider": g["provider"], "account_id": g["account_id"],
                           "principal_id": g["principal_id"], "name": g["principal_id"],
                           "kind": g["principal_kind"], "external": g["external"], "listed": False})
-    out = pd.concat([p, extra], ignore_index=True) if len(extra) else p.reset_index(drop=True)
+    out = stacked([p, extra]) if len(extra) else p.reset_index(drop=True)
     kind = out["kind"].astype("string")
     guess = pd.Series(np.select([kind.isin(HUMAN_KINDS).fillna(False), kind.isin(WORKLOAD_KINDS).fillna(False)],
                                 [True, False], None), index=out.index, dtype="boolean")
@@ -276,7 +276,7 @@ def admin_holders(inv) -> pd.DataFrame:
     g = g[~(is_group.to_numpy() & (flag(g["_expanded"], False) | via_group.to_numpy()))]
     g = g.assign(_unknown=g["privilege"].isna())[KEY + ["principal_id", "_unknown"]]
     top = inv.principals[flag(inv.principals["top_level"], False)][KEY + ["principal_id"]].assign(_unknown=False)
-    both = pd.concat([g, top], ignore_index=True)
+    both = stacked([g, top])
     return both.groupby(KEY + ["principal_id"], as_index=False, sort=False)["_unknown"].all()
 
 
@@ -493,9 +493,9 @@ def over_privileged_workloads(inv, policy: Policy) -> pd.DataFrame:
     p = privileged(inv)
     p = p[~flag(p["human"], True) & (p["kind"] != "group")]
     g = inv.grants
-    broad = (g["privilege"] == "write").fillna(False) & ~g["scope"].astype("string").str.lower().eq("resource").fillna(False)
+    broad = (g["privilege"] == "write").fillna(False) & ~lowered(g["scope"]).eq("resource").fillna(False)
     w = g[broad]
-    w = w.assign(what=text_or(w["role"], "write role") + " on " + w["account_id"].astype(str))
+    w = w.assign(what=text_or(w["role"], "write role") + " on " + text_series(w["account_id"]))
     p = p.merge(joined(w, PKEY, "what", "write_roles"), on=PKEY, how="left")
     admin = flag(p["admin_roles"].astype("string").ne(""), False).to_numpy()
     write = p["write_roles"].notna().to_numpy()

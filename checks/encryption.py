@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import ESCALATING_LEVELS, check
+from cloudaudit.frames import filled, text_series
 from cloudaudit.policy import Policy
 
 from ._common import (WEB_ENDPOINT_KINDS, constant, data_bearing, flag, judged_level, level_name_ja, lowered, pick,
@@ -53,7 +54,7 @@ def customer_keys_for_classified(inv, policy: Policy) -> pd.DataFrame:
     # High for 極秘/部外秘 (the engine raises labelled ones one more level), low for other levels.
     severity = pick([level.isin(ESCALATING_LEVELS)], ["high"], "low")
     return res.assign(level=level, _level_ja=level_name_ja(level), status=status, reason_key=key,
-                      severity=severity, encryption=res["encryption"].fillna("unknown"))[
+                      severity=severity, encryption=filled(res["encryption"], "unknown"))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "level", "_level_ja", "encryption",
          "key_id", "status", "reason_key", "severity"]]
 
@@ -86,7 +87,7 @@ def unencrypted_at_rest(inv, policy: Policy) -> pd.DataFrame:
     unknown = (enc.isna() | (enc == "unknown")).astype(bool)
     bad = (enc == "none").fillna(False).astype(bool)
     status, key = _status_key(bad, unknown)
-    return res.assign(status=status, reason_key=key, encryption=res["encryption"].fillna("unknown"))[
+    return res.assign(status=status, reason_key=key, encryption=filled(res["encryption"], "unknown"))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "encryption", "status", "reason_key"]]
 
 
@@ -169,7 +170,7 @@ TLS_STORE_KINDS: tuple[str, ...] = ("bucket", "database")
 
 def _tls_version(text: pd.Series) -> pd.Series:
     """'1.2', 'TLS1_2', 'TLSv1.2', 'TLS_1_2' -> 1.2 (<NA> when unreadable)."""
-    cleaned = text.astype("string").str.upper().str.replace(r"^(TLS)?V?_?", "", regex=True).str.replace("_", ".")
+    cleaned = text_series(text).str.upper().str.replace(r"^(TLS)?V?_?", "", regex=True).str.replace("_", ".")
     return pd.to_numeric(cleaned, errors="coerce")
 
 
@@ -204,7 +205,7 @@ def min_tls(inv, policy: Policy) -> pd.DataFrame:
     bad = (version < required).fillna(False).astype(bool)
     status, key = _status_key(bad, unknown)
     return r.assign(status=status, reason_key=key, required=constant(policy.thresholds.min_tls, r),
-                    min_tls=r["min_tls"].astype("string").fillna("not read"))[
+                    min_tls=filled(r["min_tls"], "not read"))[
         ["provider", "account_id", "region", "resource_id", "kind", "name", "min_tls", "required", "status",
          "reason_key"]]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
-from cloudaudit.frames import lookup
+from cloudaudit.frames import filled, lookup, lowered, stacked, text_series
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, RKEY, accounts, add_joined, days_since, flag, guardrail_presence,
@@ -282,7 +282,7 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     # rank: 0 internal, 1 approved with condition, 2 approved without, 3 external, 4 wildcard
     rank = np.select([t_wild, t_ext & ~t_ok, t_ext & ~t_cond, t_ext], [4, 3, 2, 1], 0)
     t = t.assign(_rank=rank, _ext=t["trusted"].where(t_ext | t_wild), _cond=t_cond,
-                 _priv=t["privilege"].fillna("admin"))
+                 _priv=filled(t["privilege"], "admin"))
     roles = t.sort_values("_rank", ascending=False).groupby(KEY + ["role_id"], as_index=False).agg(
         _rank=("_rank", "max"), _cond=("_cond", "all"), privilege=("_priv", "first"))
     roles = add_joined(roles, t, KEY + ["role_id"], {"_ext": "external"})
@@ -293,15 +293,16 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     g = g[flag(g["external"], True) & ~flag(g["public"], False)]
     g_ok = _matches(g["principal_id"], pattern)
     g = g.assign(_rank=np.where(g_ok, 1, 3), _cond=True, external=g["principal_id"],
-                 _priv=g["privilege"].fillna("admin"), _unknown=g["external"].isna())
+                 _priv=filled(g["privilege"], "admin"), _unknown=g["external"].isna())
     order = {"admin": 0, "write": 1, "read": 2}
-    princ = g.assign(_o=g["_priv"].map(order).fillna(0)).sort_values("_o").groupby(
+    # the rank as a number (a categorical's map would sort by its categories' order)
+    princ = g.assign(_o=text_series(g["_priv"]).map(order).fillna(0)).sort_values("_o").groupby(
         KEY + ["principal_id"], as_index=False).agg(
         _rank=("_rank", "max"), external=("external", "first"), _cond=("_cond", "all"), privilege=("_priv", "first"),
         _unknown=("_unknown", "all"))
     princ = add_joined(princ, g, KEY + ["principal_id"], {"role": "roles"})
     princ = princ.rename(columns={"principal_id": "resource_id"}).assign(subject="principal")
-    out = pd.concat([roles, princ], ignore_index=True)
+    out = stacked([roles, princ])
     r = out["_rank"]
     out["status"] = np.select([r >= 3, r == 2], ["FAIL", "WARN"], "PASS")
     out["reason_key"] = np.select([r == 4, r == 3, r == 2, r == 1], ["wildcard", "fail", "approved_no_condition",
@@ -370,7 +371,7 @@ def anonymous_principals(inv, policy: Policy) -> pd.DataFrame:
                            name=np.where(on_account, "of unknown scope in account " + orphan["account_id"].astype(str),
                                          orphan["resource_id"].astype(str)),
                            status="FAIL", reason_key="fail", via=orphan["_grant"], severity="critical", region=pd.NA)
-    out = pd.concat([rows, orphan], ignore_index=True)
+    out = stacked([rows, orphan])
     return out[["provider", "account_id", "region", "resource_id", "kind", "name", "status", "reason_key", "via",
                 "severity"]]
 
@@ -548,7 +549,7 @@ _PROD = r"^(prod|production|prd|live|本番)$"
 def prod_nonprod_mixed(inv, policy: Policy) -> pd.DataFrame:
     t = inv.tags
     # Heuristic: environment tags on resources (not on the account itself).
-    t = t[t["key"].str.lower().isin(_ENV_KEYS).fillna(False).astype(bool) & (t["resource_id"] != t["account_id"])]
+    t = t[lowered(t["key"]).isin(_ENV_KEYS).fillna(False).astype(bool) & (t["resource_id"] != t["account_id"])]
     value = t["value"].astype("string").str.strip().str.lower()
     t = t.assign(_prod=value.str.match(_PROD).fillna(False).astype(bool), _env=value)
     per = t.groupby(KEY, as_index=False).agg(_any_prod=("_prod", "any"), _all_prod=("_prod", "all"))

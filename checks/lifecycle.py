@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cloudaudit.engine import check
-from cloudaudit.frames import lookup
+from cloudaudit.frames import lookup, stacked
 from cloudaudit.policy import Policy
 
 from ._common import days_since, flag, joined, now_utc, pick, text_or
@@ -103,7 +103,7 @@ def unused_credentials(inv, policy: Policy) -> pd.DataFrame:
     workloads = pd.DataFrame({"provider": p["provider"], "account_id": p["account_id"],
                               "resource_id": p["principal_id"], "name": p["name"], "kind": p["kind"],
                               "last_used": p["last_active"], "created": p["created"]})
-    out = pd.concat([creds, workloads], ignore_index=True)
+    out = stacked([creds, workloads])
     key, idle, age = idle_verdict(out["last_used"], out["created"], limit)
     return out.assign(days_unused=idle, age_days=age, inactive_days=limit,
                       status=_idle_status(key), reason_key=key)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import check
+from cloudaudit.frames import stacked
 from cloudaudit.policy import Policy
 
 from ._common import (flag, guardrail_verdict, joined, level_name_ja, pass_or_fail, per_distinct, pick, resources_of,
@@ -29,7 +30,7 @@ def account_regions(inv) -> pd.DataFrame:
     with_regions = reg.astype("string").merge(orgs, on=KEY, how="left")
     bare = accounts.merge(reg[KEY].drop_duplicates().astype("string"), on=KEY, how="left", indicator=True)
     bare = bare[bare["_merge"] == "left_only"].drop(columns="_merge").assign(region=pd.NA)
-    out = pd.concat([with_regions, bare], ignore_index=True)
+    out = stacked([with_regions, bare])
     return out.astype("string").reset_index(drop=True)
 
 
@@ -47,7 +48,7 @@ def _covering(subjects: pd.DataFrame, items: pd.DataFrame, org_wide: pd.Series) 
     direct = subjects.merge(items.drop(columns="_org"), on=KEY)
     org_items = items[org_wide.to_numpy(dtype=bool)].drop(columns="account_id").rename(columns={"_org": "org_id"})
     inherited = subjects.dropna(subset=["org_id"]).merge(org_items, on=["provider", "org_id"])
-    return pd.concat([direct, inherited], ignore_index=True)
+    return stacked([direct, inherited])
 
 
 @check(

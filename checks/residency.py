@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cloudaudit.engine import ESCALATING_LEVELS, check
-from cloudaudit.frames import lookup
+from cloudaudit.frames import lookup, stacked, text_series
 from cloudaudit.policy import Policy
 
 from ._common import (BACKUP_KINDS, KEY, account_guardrails, accounts, add_joined, allowed_countries_text, constant,
@@ -82,11 +82,11 @@ def bucket_location(inv, policy: Policy) -> pd.DataFrame:
     # The primary location of every bucket and, for geo-redundant accounts, the secondary (paired)
     # location, which a few buckets have: "<primary> + <secondary>", outside if either is.
     primary = location_verdict(buckets[["provider", "region"]], policy)
-    text = buckets["region"].fillna("unknown") + " (" + primary["countries"] + ")"
+    text = text_series(buckets["region"]).fillna("unknown") + " (" + primary["countries"] + ")"
     pairs = inv.replicas[inv.replicas["kind"] == "geo_pair"]
     secondary = pairs[rkey + ["target_region"]].merge(buckets[rkey], on=rkey)
     secondary = location_verdict(secondary, policy, location="target_region")
-    secondary["_text"] = secondary["target_region"].fillna("unknown") + " (secondary) (" + secondary["countries"] + ")"
+    secondary["_text"] = text_series(secondary["target_region"]).fillna("unknown") + " (secondary) (" + secondary["countries"] + ")"
     per = secondary.groupby(rkey, as_index=False).agg(_outside=("_outside", "any"))
     per = add_joined(per, secondary, rkey, {"_text": "_secondary"}, sep=" + ")
     out = lookup(buckets, per, rkey, ["_outside", "_secondary"])
@@ -129,7 +129,7 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     single = pd.DataFrame({
         **{k: one[k] for k in subject}, "region": one["region"], "kind": one["kind"], "name": one["name"],
         "roles": one["role"], "locations": one["_text"], "_locations_ja": one["_text_ja"],
-        "outside": one["_bad"].fillna(""), "target_accounts": one["target_account"].astype("string").fillna(""),
+        "outside": one["_bad"].fillna(""), "target_accounts": text_series(one["target_account"]).fillna(""),
         "_outside": one["_outside"]})
     several = rows[size > 1]
     multi = several.groupby(subject, as_index=False, sort=False, dropna=False).agg(
@@ -137,7 +137,7 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     multi = add_joined(multi, several, subject, {"role": "roles", "_bad": "outside", "target_account": "target_accounts"})
     multi = add_joined(multi, several, subject, {"_text": "locations"}, sep="; ")
     multi = add_joined(multi, several, subject, {"_text_ja": "_locations_ja"}, sep="、")
-    out = pd.concat([single, multi], ignore_index=True)
+    out = stacked([single, multi])
     out["_outside"] = out["_outside"].astype(bool)
     return out.assign(status=pick([out["_outside"]], ["FAIL"], "PASS"),
                       allowed=constant(allowed_countries_text(policy), out)).drop(columns=["_outside"])
@@ -213,7 +213,7 @@ def backups_outside(inv, policy: Policy) -> pd.DataFrame:
     stored = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name"]]
     stored = stored[stored["kind"].isin(BACKUP_KINDS)]
     stored = stored.assign(location=stored["region"], role="stored")
-    return _by_subject(pd.concat([stored, _copies(inv, ("backup", "snapshot_copy"))], ignore_index=True), policy)
+    return _by_subject(stacked([stored, _copies(inv, ("backup", "snapshot_copy"))]), policy)
 
 
 def _region_values(values: pd.Series) -> pd.Series:
@@ -335,7 +335,7 @@ def logs_and_keys_outside(inv, policy: Policy) -> pd.DataFrame:
                         "kind": res["kind"].map({"log_store": "log store", "key": "key"}),
                         "location": res["region"], "role": "stored"})
     keys = _copies(inv, ("multi_region_key",)).assign(kind="key", role="replica")
-    return _by_subject(pd.concat([logs, res, keys], ignore_index=True), policy)
+    return _by_subject(stacked([logs, res, keys]), policy)
 
 
 # Global services that cache or relay content (edge caches, messaging without a storage policy).

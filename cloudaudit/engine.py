@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from .errors import RegistryError
 from . import memo
 from ._pages import small_pages, trim_heap
-from .frames import (arrow_identity, encode, forget_remembered, lowered, narrow_codes, occurring, per_code,
+from .frames import (arrow_identity, categories_text, encode, forget_remembered, lowered, narrow_codes, occurring, per_code,
                      positions_of, text_array, text_chunks, unify)
 from .labels import subject_levels
 from .inventory import Inventory
@@ -886,9 +886,22 @@ def _matches(rows: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
     """Which ``rows`` have a combination of ``keys``' columns that appears in ``keys``."""
     if keys.empty:
         return np.zeros(len(rows), dtype=bool)
-    columns = list(keys.columns)
-    hit = rows[columns].astype("string").merge(keys.astype("string").drop_duplicates(), how="left", indicator=True)
-    return (hit["_merge"] == "both").to_numpy()
+    # each column's values as positions among the keys' distinct values (a missing value is one
+    # of them; 0: a value no key holds), combined into one integer per row: no text per row
+    # (the checks' keys are mostly the inventory's categoricals)
+    row_combined = np.zeros(len(rows), dtype=np.int64)
+    key_combined = np.zeros(len(keys), dtype=np.int64)
+    span = 1
+    for col in keys.columns:
+        distinct = pc.unique(text_array(keys[col]))
+        span *= len(distinct) + 1
+        if span >= 2 ** 62:  # too many combinations for one integer: compare as text
+            hit = rows[list(keys.columns)].astype("string").merge(keys.astype("string").drop_duplicates(),
+                                                                  how="left", indicator=True)
+            return (hit["_merge"] == "both").to_numpy()
+        row_combined = row_combined * (len(distinct) + 1) + positions_of(rows[col], distinct).astype(np.int64) + 1
+        key_combined = key_combined * (len(distinct) + 1) + positions_of(keys[col], distinct).astype(np.int64) + 1
+    return np.isin(row_combined, key_combined)
 
 
 def _apply_acceptances(findings: pd.DataFrame, policy: Policy, today) -> tuple[pd.DataFrame, list[dict]]:
@@ -1148,7 +1161,7 @@ def _look_up_levels(parts: Sequence[_Part], inventory: Inventory, policy: Policy
         pa.chunked_array([chunk.cast(pa.large_string()) for part in parts
                           for chunk in text_chunks(part.frame["resource_id"]).chunks], pa.large_string()))
     levels = subject_levels(inventory, policy, subjects).array
-    dictionary = pa.array(levels.categories.astype("string"), from_pandas=True).cast(pa.large_string())
+    dictionary = categories_text(levels)
     start = 0
     for part in parts:
         part.classification = narrow_codes(levels.codes[start:start + part.size], len(levels.categories))

@@ -17,16 +17,19 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from .errors import SchemaError
+from .frames import stacked
 
-# dtype names: "string", "boolean" (nullable: <NA> = unknown), "Int64", "datetime" (UTC), "list" (list of str)
+# dtype names: "string", "category" (text of few distinct values: keys, places, vocabularies, held as a
+# pandas categorical over string categories, each value stored once), "boolean" (nullable: <NA> =
+# unknown), "Int64", "datetime" (UTC), "list" (list of str)
 Column = tuple[str, str]  # (dtype, meaning)
 
 _KEYS: dict[str, Column] = {
-    "provider": ("string", "aws, azure or gcp"),
-    "account_id": ("string", "AWS account id, Azure subscription id (or tenant id), GCP project id (or organizations/N)"),
+    "provider": ("category", "aws, azure or gcp"),
+    "account_id": ("category", "AWS account id, Azure subscription id (or tenant id), GCP project id (or organizations/N)"),
 }
 _REGION: dict[str, Column] = {
-    "region": ("string", "location code as the provider names it, lower-case (zone, region, multi-region or 'global')"),
+    "region": ("category", "location code as the provider names it, lower-case (zone, region, multi-region or 'global')"),
 }
 
 SCHEMA: dict[str, dict[str, Column]] = {
@@ -42,34 +45,34 @@ SCHEMA: dict[str, dict[str, Column]] = {
         **_KEYS,
         **_REGION,
         "enabled": ("boolean", "the region can hold resources for this account"),
-        "opt_in": ("string", "opt-in status where the provider has one (not-required, opted-in, not-opted-in)"),
+        "opt_in": ("category", "opt-in status where the provider has one (not-required, opted-in, not-opted-in)"),
     },
     "resources": {
         **_KEYS,
         **_REGION,
         "resource_id": ("string", "provider-unique id (ARN, ARM id, full resource name)"),
         "name": ("string", "display name"),
-        "kind": ("string", "normalized kind: bucket, volume, snapshot, image, database, db_snapshot, key, vm, "
+        "kind": ("category", "normalized kind: bucket, volume, snapshot, image, database, db_snapshot, key, vm, "
                  "table, file_share, log_store, queue, topic, secret, security_group, network ..."),
-        "native_type": ("string", "the provider's type (AWS::S3::Bucket, Microsoft.Storage/storageAccounts, storage.googleapis.com/Bucket)"),
+        "native_type": ("category", "the provider's type (AWS::S3::Bucket, Microsoft.Storage/storageAccounts, storage.googleapis.com/Bucket)"),
         "data_bearing": ("boolean", "holds customer data (subject to residency and classification)"),
-        "encryption": ("string", "at-rest encryption: none, provider, customer or unknown"),
-        "key_id": ("string", "customer-managed key used, if any"),
+        "encryption": ("category", "at-rest encryption: none, provider, customer or unknown"),
+        "key_id": ("category", "customer-managed key used, if any"),
         "public_read": ("boolean", "anonymous users can read or list it (<NA>: not known)"),
         "public_write": ("boolean", "anonymous users can write it (<NA>: not known)"),
         "network_open": ("boolean", "its data endpoint accepts connections from any network"),
         "https_only": ("boolean", "plain HTTP access is refused (databases: non-TLS connections are refused)"),
-        "min_tls": ("string", "lowest TLS version accepted: 1.0, 1.1, 1.2, 1.3"),
+        "min_tls": ("category", "lowest TLS version accepted: 1.0, 1.1, 1.2, 1.3"),
         "rotation_days": ("Int64", "keys: automatic rotation period in days; <NA> when rotation is off or was not "
                           "read (rotation_enabled tells which)"),
         "rotation_enabled": ("boolean", "keys: automatic rotation is on (<NA>: not read)"),
-        "key_manager": ("string", "keys: customer or provider"),
+        "key_manager": ("category", "keys: customer or provider"),
         "data_access_logging": ("boolean", "data-plane reads/writes are logged"),
         "attached": ("boolean", "in use: attached to a running resource or network interface"),
         "created": ("datetime", "creation time"),
         "is_default": ("boolean", "networks, security groups, firewall rule sets: created by the provider as the "
                        "default (default VPC / security group, GCP 'default' network)"),
-        "peer_account": ("string", "kind peering (VPC/VNet peering, transit attachment, private endpoint "
+        "peer_account": ("category", "kind peering (VPC/VNet peering, transit attachment, private endpoint "
                          "connection): account, subscription or project of the remote side"),
         "weak_settings": ("list", "vm: hardening settings that are off (imdsv1, no_secure_boot, no_vtpm, "
                           "no_integrity_monitoring, serial_port, password_login, no_os_login, project_ssh_keys); "
@@ -78,26 +81,26 @@ SCHEMA: dict[str, dict[str, Column]] = {
     "tags": {
         **_KEYS,
         "resource_id": ("string", "resource (or account / principal) the tag or label is on"),
-        "key": ("string", "tag key / label key"),
+        "key": ("category", "tag key / label key"),
         "value": ("string", "tag value / label value"),
     },
     "replicas": {
         **_KEYS,
         "resource_id": ("string", "the source resource"),
-        "source_region": ("string", "where the source lives"),
-        "target_region": ("string", "where the copy lives (location code of the same provider)"),
-        "kind": ("string", "replication, geo_pair, read_replica, global_table, backup, snapshot_copy, multi_region_key"),
-        "target_account": ("string", "account holding the copy, when another one"),
+        "source_region": ("category", "where the source lives"),
+        "target_region": ("category", "where the copy lives (location code of the same provider)"),
+        "kind": ("category", "replication, geo_pair, read_replica, global_table, backup, snapshot_copy, multi_region_key"),
+        "target_account": ("category", "account holding the copy, when another one"),
     },
     "principals": {
         **_KEYS,
         "principal_id": ("string", "ARN / object id / member string"),
         "name": ("string", "user name, UPN or e-mail"),
-        "kind": ("string", "root, user, role, group, service_account, service_principal, guest"),
+        "kind": ("category", "root, user, role, group, service_account, service_principal, guest"),
         "human": ("boolean", "an interactive person (not a workload)"),
         "top_level": ("boolean", "AWS root, Entra Global Administrator, Google super admin"),
         "console_access": ("boolean", "can sign in interactively with a password"),
-        "mfa": ("string", "none, virtual, hardware, phishing_resistant, unknown"),
+        "mfa": ("category", "none, virtual, hardware, phishing_resistant, unknown"),
         "enabled": ("boolean", "account enabled"),
         "external": ("boolean", "from outside the organization (guest, foreign domain or account)"),
         "created": ("datetime", "creation time"),
@@ -107,7 +110,7 @@ SCHEMA: dict[str, dict[str, Column]] = {
         **_KEYS,
         "principal_id": ("string", "owner of the credential"),
         "credential_id": ("string", "key id / secret id"),
-        "kind": ("string", "access_key, service_account_key, client_secret, certificate, storage_account_key"),
+        "kind": ("category", "access_key, service_account_key, client_secret, certificate, storage_account_key"),
         "active": ("boolean", "usable now"),
         "created": ("datetime", "creation time"),
         "last_rotated": ("datetime", "last rotation (created when never rotated)"),
@@ -117,12 +120,12 @@ SCHEMA: dict[str, dict[str, Column]] = {
     "grants": {
         **_KEYS,
         "principal_id": ("string", "who holds the grant"),
-        "principal_kind": ("string", "same vocabulary as principals.kind"),
-        "scope": ("string", "where it applies: account, OU, management group, subscription, folder, project, resource"),
-        "role": ("string", "role / policy name"),
-        "privilege": ("string", "admin, write or read"),
+        "principal_kind": ("category", "same vocabulary as principals.kind"),
+        "scope": ("category", "where it applies: account, OU, management group, subscription, folder, project, resource"),
+        "role": ("category", "role / policy name"),
+        "privilege": ("category", "admin, write or read"),
         "standing": ("boolean", "permanently active (False = just-in-time / eligible / time-bound)"),
-        "via": ("string", "direct, group or inherited"),
+        "via": ("category", "direct, group or inherited"),
         "external": ("boolean", "holder is outside the organization"),
         "public": ("boolean", "holder is anonymous / all authenticated users"),
     },
@@ -130,24 +133,24 @@ SCHEMA: dict[str, dict[str, Column]] = {
         **_KEYS,
         "role_id": ("string", "role that can be assumed / delegated"),
         "trusted": ("string", "principal allowed to assume it"),
-        "trusted_account": ("string", "account / tenant of that principal"),
+        "trusted_account": ("category", "account / tenant of that principal"),
         "external": ("boolean", "trusted principal is outside the organization"),
         "wildcard": ("boolean", "anyone may assume it"),
         "external_id": ("boolean", "an ExternalId (confused-deputy) condition is required"),
         "mfa_required": ("boolean", "an MFA condition is required"),
-        "privilege": ("string", "admin, write or read: what the role grants"),
+        "privilege": ("category", "admin, write or read: what the role grants"),
     },
     "network_rules": {
         **_KEYS,
         **_REGION,
         "resource_id": ("string", "security group / NSG / firewall rule set"),
         "rule_id": ("string", "rule id or name"),
-        "direction": ("string", "ingress or egress"),
-        "source": ("string", "CIDR, tag or '*'"),
-        "protocol": ("string", "tcp, udp, icmp or all"),
+        "direction": ("category", "ingress or egress"),
+        "source": ("category", "CIDR, tag or '*'"),
+        "protocol": ("category", "tcp, udp, icmp or all"),
         "port_from": ("Int64", "first port (<NA> = all)"),
         "port_to": ("Int64", "last port (<NA> = all)"),
-        "action": ("string", "allow or deny"),
+        "action": ("category", "allow or deny"),
         "attached": ("boolean", "the rule set is attached to something"),
     },
     "guardrails": {
@@ -201,10 +204,16 @@ AWS, Azure and GCP adapters (`cloudaudit.collect`, `cloudaudit.load_bundle`) and
 checks. Every table has the key columns `provider` and `account_id`; tables about located
 things also have `region`, so any two tables join on the same keys.
 
-Types: `string`; `boolean` is nullable — `<NA>` means *not known*, which no check treats as
-compliant; `Int64` is a nullable integer; `datetime` is timezone-aware UTC; `list` is a list of
-strings. The schema lives in `cloudaudit/inventory.py` (`SCHEMA`); `make_table` validates a
-table against it and names the table and column of any mismatch. `Inventory.save(dir,
+Types: `string`; `category` is text with few distinct values (keys, places, vocabularies), held
+as a pandas categorical over string categories, so a million rows cost a few bytes each instead
+of a string each. Compare, filter, group and join it like text; to fill its missing values with
+a new text, make it text first (`.astype("string").fillna(...)`), and stack tables with
+`Inventory.concat` (or build them with `make_table`), which keeps it categorical.
+`boolean` is nullable — `<NA>` means *not known*, which no check treats as compliant; `Int64` is
+a nullable integer; `datetime` is timezone-aware UTC; `list` is a list of strings.
+
+The schema lives in `cloudaudit/inventory.py` (`SCHEMA`); `make_table` validates a table
+against it and names the table and column of any mismatch. `Inventory.save(dir,
 partition=True)` writes Parquet partitioned by provider and account; `Inventory.load(dir,
 filters=...)` reads it back, one account at a time if wanted.
 
@@ -229,6 +238,8 @@ def _coerce(series: pd.Series, dtype: str, table: str, column: str) -> pd.Series
     try:
         if dtype == "string":
             return series.astype("string")
+        if dtype == "category":
+            return _categorical(series)
         if dtype == "boolean":
             return series.astype("boolean")
         if dtype == "Int64":
@@ -250,9 +261,23 @@ def arrow_schema(name: str) -> Any:
     """
     import pyarrow as pa
 
-    types = {"string": pa.string(), "boolean": pa.bool_(), "Int64": pa.int64(),
+    types = {"string": pa.string(), "category": pa.dictionary(pa.int32(), pa.string()), "boolean": pa.bool_(), "Int64": pa.int64(),
              "datetime": pa.timestamp("ns", tz="UTC"), "list": pa.list_(pa.string())}
     return pa.schema([(column, types[dtype]) for column, (dtype, _) in SCHEMA[name].items()])
+
+
+def _categorical(series: pd.Series) -> pd.Series:
+    """Text as a categorical over ``string`` categories (a categorical given is kept, its
+    categories made text): at a million rows a few bytes a row instead of a string each."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return series.astype("string").astype("category")
+    categories = series.cat.categories
+    if str(categories.dtype) == "string":  # not "str", which compares equal to "string"
+        return series
+    text = categories.astype("string")
+    if text.is_unique and not text.isna().any():
+        return series.cat.rename_categories(text)
+    return series.astype("string").astype("category")  # 1 and "1" are one value as text
 
 
 def _as_list(value: Any) -> list[str] | None:
@@ -322,11 +347,7 @@ class Inventory:
     def concat(cls, parts: Iterable["Inventory"]) -> "Inventory":
         """Stack several inventories (e.g. one per provider) into one."""
         parts = list(parts)
-        tables = {
-            name: pd.concat([p.tables[name] for p in parts], ignore_index=True) if parts else None
-            for name in TABLES
-        }
-        return cls(tables)
+        return cls({name: stacked([p.tables[name] for p in parts]) if parts else None for name in TABLES})
 
     @property
     def providers(self) -> list[str]:

@@ -48,7 +48,7 @@ def privileged_roster(inventory: Inventory) -> pd.DataFrame:
                                        "last_active", "enabled"]]
     roster = grants.merge(principals, on=["provider", "account_id", "principal_id"], how="left")
     roster = roster.assign(principal=roster["name"].fillna(roster["principal_id"]),
-                           kind=roster["kind"].fillna(roster["principal_kind"]))
+                           kind=roster["kind"].astype("string").fillna(roster["principal_kind"].astype("string")))
     columns = ["provider", "account_id", "principal", "kind", "role", "scope", "mfa", "standing", "via", "external",
                "last_active"]
     return roster[columns].sort_values(["provider", "account_id", "principal"]).reset_index(drop=True)

@@ -537,7 +537,7 @@ def test_normalize_replicas_from_raw_payloads():
         "MultiRegion": True, "MultiRegionConfiguration": {"MultiRegionKeyType": "PRIMARY",
                                                           "ReplicaKeys": [{"Region": "us-east-1"}]}}})
     rep = aws.normalize(c).replicas
-    got = set(zip(rep.kind, rep.source_region, rep.target_region, rep.target_account.fillna("")))
+    got = set(zip(rep.kind, rep.source_region, rep.target_region, rep.target_account.astype("string").fillna("")))
     assert got == {("read_replica", HOME, "us-west-2", ""), ("global_table", HOME, "eu-west-1", b),
                    ("global_table", HOME, "ap-northeast-3", ""), ("multi_region_key", HOME, "us-east-1", "")}
 

@@ -105,7 +105,7 @@ def test_coverage_rows_for_every_source_and_account(inv, sample_org):
     def where(source: str) -> set[tuple]:
         rows = cov[cov.source == source]
         assert (rows.status == "ok").all(), source
-        return set(zip(rows.account_id, rows.region.fillna("global"), rows.table))
+        return set(zip(rows.account_id, rows.region.astype("string").fillna("global"), rows.table))
 
     assert where("iam:GetAccountAuthorizationDetails") >= {(a, "global", gr.MFA) for a in accounts}
     assert where(gr.CONTACT_SOURCE) == {(a, "global", gr.CONTACT) for a in accounts}

@@ -9,6 +9,7 @@ import pytest
 
 from cloudaudit.engine import define_check, render_template, run_checks
 from cloudaudit.errors import RegistryError
+from cloudaudit.inventory import make_table
 from cloudaudit.policy import Policy, RiskAcceptance
 from cloudaudit.testing import inventory
 
@@ -68,8 +69,8 @@ def test_region_gap_only_replaces_that_region():
 
 def test_table_never_collected_for_an_account_is_an_error():
     inv = inventory(resources=[bucket("1", "a", False)])
-    inv.tables["tenants"] = pd.concat([inv.tenants, pd.DataFrame([{"provider": "gcp", "account_id": "p9"}])],
-                                      ignore_index=True).astype(inv.tenants.dtypes.to_dict())
+    inv.tables["tenants"] = make_table("tenants", pd.concat(
+        [inv.tenants, pd.DataFrame([{"provider": "gcp", "account_id": "p9"}])], ignore_index=True))
     f = run_checks(inv, Policy(), checks=[PUBLIC])
     err = f.df[f.df["account_id"] == "p9"]
     assert err["status"].tolist() == ["ERROR"] and "not collected" in err["reason"].iloc[0]
@@ -376,8 +377,8 @@ def test_error_reasons_are_written_in_both_languages():
     inv = inventory(resources=[bucket("1", "a", False), bucket("2", "b", False)],
                     gaps=[{"provider": "aws", "account_id": "2", "table": "resources", "status": "denied",
                            "message": "AccessDenied"}])
-    inv.tables["tenants"] = pd.concat([inv.tenants, pd.DataFrame([{"provider": "gcp", "account_id": "p9"}])],
-                                      ignore_index=True).astype(inv.tenants.dtypes.to_dict())
+    inv.tables["tenants"] = make_table("tenants", pd.concat(
+        [inv.tenants, pd.DataFrame([{"provider": "gcp", "account_id": "p9"}])], ignore_index=True))
     f = run_checks(inv, Policy(), checks=[PUBLIC]).df.set_index("account_id")
     assert f.loc["2", "reason_ja"].startswith("評価できませんでした: 取得元 test (resources) はアクセス拒否")
     assert f.loc["p9", "reason_ja"] == "評価できませんでした: resources は収集されていません"

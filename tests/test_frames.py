@@ -6,7 +6,8 @@ import pytest
 import pyarrow as pa
 
 from cloudaudit import frames
-from cloudaudit.frames import encode, filled, group_numbers, lookup, map_text, narrow_codes, positions_in, unify
+from cloudaudit.frames import (encode, filled, group_numbers, lookup, map_text, narrow_codes, positions_in, stacked,
+                               unify)
 
 RKEY = ["provider", "account_id", "resource_id"]
 
@@ -213,6 +214,49 @@ def test_positions_of_a_filter_are_verified_once_per_frame_and_never_for_a_chang
     assert positions_in(table, rows.reset_index(drop=True), RKEY) is None  # the index no longer names the rows
     frames.forget_remembered()
     assert not frames._POSITIONS
+
+
+def test_a_categorical_right_table_is_looked_up_as_its_text_would_be():
+    # the inventory's keys are categoricals: a missing key still matches a missing key
+    right = pd.concat([RIGHT, frame([(None, "1", "b", "none", 9, False)], RKEY + ["label", "n", "flag"])],
+                      ignore_index=True)
+    coded = right.assign(**{key: right[key].astype("category") for key in RKEY})
+    for on in (RKEY, ["provider", "account_id"], ["resource_id"]):
+        expected = lookup(LEFT, right, on, ["label", "n"])
+        for left in (LEFT, LEFT.assign(**{key: LEFT[key].astype("category") for key in RKEY})):
+            got = lookup(left, coded, on, ["label", "n"])
+            pd.testing.assert_frame_equal(got[["x", "label", "n"]], expected[["x", "label", "n"]], obj=str(on))
+
+
+def test_positions_of_a_filter_of_categorical_keys_are_compared_on_codes_and_remembered():
+    frames.forget_remembered()
+    table = LEFT.assign(**{key: LEFT[key].astype("category") for key in RKEY})
+    rows = table.iloc[[1, 3, 6]]
+    first = positions_in(table, rows, RKEY)
+    assert first.tolist() == [1, 3, 6] and len(frames._POSITIONS) == 1
+    assert positions_in(table, rows.copy(deep=False), RKEY) is first
+    # other codes, or the same codes over categories in another order, are other values
+    moved = rows.assign(resource_id=rows["resource_id"].cat.rename_categories(
+        list(reversed(rows["resource_id"].cat.categories))))
+    assert positions_in(table, moved, RKEY) is None
+    text = rows.assign(resource_id=rows["resource_id"].astype("string"))  # text against codes: compared as text
+    assert positions_in(table, text, RKEY).tolist() == [1, 3, 6]
+    frames.forget_remembered()
+
+
+def test_stacked_keeps_categoricals_categorical_and_makes_text_of_a_mix():
+    coded = pd.DataFrame({"kind": pd.Categorical(["vm", "bucket"]), "name": ["a", "b"],
+                          "place": pd.Categorical(["tokyo", "osaka"])})
+    other = pd.DataFrame({"kind": pd.Series(["key", None], dtype="string").astype("category"), "name": ["c", "d"],
+                          "place": pd.array(["seoul", None], dtype="string")})
+    blank = pd.DataFrame({"kind": [None], "name": ["e"]})
+    out = stacked([coded, other, blank])
+    assert list(out.columns) == ["kind", "name", "place"] and list(out.index) == [0, 1, 2, 3, 4]
+    assert isinstance(out["kind"].dtype, pd.CategoricalDtype)  # every part coded, or missing in every row
+    assert list(out["kind"].cat.categories) == ["bucket", "key", "vm"]
+    assert out["kind"].astype(object).where(out["kind"].notna(), None).tolist() == ["vm", "bucket", "key", None, None]
+    assert out["place"].dtype == "string"  # codes mixed with text: text
+    assert out["place"].tolist()[:3] == ["tokyo", "osaka", "seoul"] and out["place"].isna().tolist()[3:] == [True, True]
 
 
 def _ngroup(frame, columns):

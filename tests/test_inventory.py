@@ -95,3 +95,22 @@ def test_load_of_a_non_inventory_folder_is_a_clear_error(tmp_path):
 def test_repr_html_counts_rows():
     html = sample()._repr_html_()
     assert "resources" in html and "guardrails" in html
+
+
+def test_repeated_text_is_held_as_categoricals_over_text_and_stays_so_when_inventories_are_stacked():
+    aws = Inventory({"resources": pd.DataFrame([{"provider": "aws", "account_id": 111, "region": "us-east-1",
+                                                 "resource_id": "b1", "kind": "bucket"}])})
+    gcp = Inventory({"resources": pd.DataFrame({"provider": ["gcp"], "account_id": ["p"], "region": [None],
+                                                "resource_id": ["v1"], "kind": pd.Categorical(["vm"])})})
+    for inv in (aws, gcp):
+        for table, columns in SCHEMA.items():
+            for column, (dtype, _) in columns.items():
+                values = inv[table][column]
+                if dtype == "category":
+                    assert isinstance(values.dtype, pd.CategoricalDtype), (table, column)
+                    assert str(values.cat.categories.dtype) == "string", (table, column)  # not "str"
+    assert aws.resources["account_id"].tolist() == ["111"]  # a number given is its text, as for a string column
+    both = Inventory.concat([aws, gcp]).resources
+    assert isinstance(both["provider"].dtype, pd.CategoricalDtype)  # not Python strings
+    assert list(both["provider"].cat.categories) == ["aws", "gcp"]
+    assert both["kind"].tolist() == ["bucket", "vm"] and both["region"].isna().tolist() == [False, True]
