@@ -200,8 +200,8 @@ def _resources(rng, acc: _Accounts, n: int, now) -> pd.DataFrame:
     for i, pattern in enumerate([[], [], [], ["imdsv1"], ["no_secure_boot", "no_vtpm"], ["serial_port"],
                                  ["password_login", "project_ssh_keys"], ["imdsv1", "serial_port"]]):
         patterns[i] = pattern
-    weak_pick[~is_["vm"]] = 0
     weak = patterns[weak_pick]
+    weak[~is_["vm"]] = None  # the adapters set it for VMs only: not read elsewhere, as in a real inventory
     frame = pd.DataFrame({
         "provider": provider, "account_id": account, "region": region, "resource_id": resource_id,
         "name": seq, "kind": kind,
