@@ -323,7 +323,7 @@ def guardrail_presence(inv, kinds_by_provider: dict[str, tuple[str, ...]]) -> pd
     want = accounts(inv).merge(expected, on="provider")
     g = account_guardrails(inv, sorted(set(expected["kind"])))
     g = g.assign(_eff=flag(g["effective"], False))
-    have = g.groupby(KEY + ["kind"], as_index=False).agg(_present=("_eff", "size"), _effective=("_eff", "any"))
+    have = g.groupby(KEY + ["kind"], as_index=False, observed=True).agg(_present=("_eff", "size"), _effective=("_eff", "any"))
     out = want.merge(have, on=KEY + ["kind"], how="left")
     out["_present"] = out["_present"].fillna(0).astype(int) > 0
     out["_effective"] = out["_effective"].astype("boolean").fillna(False).astype(bool)
@@ -342,7 +342,7 @@ def guardrail_verdict(inv, kind: str, accounts: pd.DataFrame) -> pd.DataFrame:
     g = g.assign(where=text_or(g["scope"], "account") + " " + g["recorded_on"].astype(str),
                  _eff=flag(g["effective"], False))
     hits = accounts[KEY].merge(g[KEY + ["where", "_eff"]], on=KEY)
-    effective = hits.groupby(KEY)["_eff"].any().rename("_any_effective").reset_index()
+    effective = hits.groupby(KEY, observed=True)["_eff"].any().rename("_any_effective").reset_index()
     out = accounts.merge(effective, on=KEY, how="left").merge(joined(hits, KEY, "where", "guardrails"), on=KEY, how="left")
     present = out["_any_effective"].notna()
     eff = flag(out["_any_effective"], False)

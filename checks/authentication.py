@@ -277,7 +277,7 @@ def admin_holders(inv) -> pd.DataFrame:
     g = g.assign(_unknown=g["privilege"].isna())[KEY + ["principal_id", "_unknown"]]
     top = inv.principals[flag(inv.principals["top_level"], False)][KEY + ["principal_id"]].assign(_unknown=False)
     both = stacked([g, top])
-    return both.groupby(KEY + ["principal_id"], as_index=False, sort=False)["_unknown"].all()
+    return both.groupby(KEY + ["principal_id"], as_index=False, sort=False, observed=True)["_unknown"].all()
 
 
 @check(
@@ -311,7 +311,7 @@ def admin_count_out_of_bounds(inv, policy: Policy) -> pd.DataFrame:
     unknown = holders["_unknown"].astype(bool)
     holders = holders.assign(who=text_or(holders["name"], "?"), _known=~unknown, _maybe=unknown)
     known, maybe = holders[~unknown], holders[unknown]
-    counts = holders.groupby(KEY).agg(n_admins=("_known", "sum"), n_unknown=("_maybe", "sum")).reset_index()
+    counts = holders.groupby(KEY, observed=True).agg(n_admins=("_known", "sum"), n_unknown=("_maybe", "sum")).reset_index()
     out = (account_universe(inv, admin_grants(inv)[KEY]).merge(counts, on=KEY, how="left")
            .merge(joined(known, KEY, "who", "admins"), on=KEY, how="left")
            .merge(joined(maybe, KEY, "who", "unknown_privilege"), on=KEY, how="left"))
@@ -354,7 +354,7 @@ def standing_admin_access(inv, policy: Policy) -> pd.DataFrame:
     standing = g["standing"].astype("boolean")
     g = g.assign(_on=flag(standing, False), _unknown=standing.isna(), role=text_or(g["role"], "admin role"))
     by = KEY + ["principal_id"]
-    agg = g.groupby(by).agg(_on=("_on", "any"), _unknown=("_unknown", "any"),
+    agg = g.groupby(by, observed=True).agg(_on=("_on", "any"), _unknown=("_unknown", "any"),
                             name=("name", "first"), kind=("kind", "first")).reset_index()
     agg = agg.merge(joined(g, by, "role", "roles"), on=by, how="left").merge(
         joined(g[g["_on"]], by, "role", "standing_roles"), on=by, how="left")

@@ -166,7 +166,7 @@ def admin_ports_open(inv, policy: Policy) -> pd.DataFrame:
     hits = hits[(lo <= hits["_port"]) & (hits["_port"] <= hi)]
     per = add_joined(joined(hits, KEY + ["resource_id"], "_port", "ports"), hits, KEY + ["resource_id"],
                      {"rule_id": "rules"})
-    sets = rules.assign(_att=flag(rules["attached"], True)).groupby(KEY + ["resource_id"], as_index=False).agg(
+    sets = rules.assign(_att=flag(rules["attached"], True)).groupby(KEY + ["resource_id"], as_index=False, observed=True).agg(
         region=("region", "first"), attached=("_att", "any"))
     out = sets.merge(per, on=KEY + ["resource_id"], how="left")
     bad = out["ports"].notna()
@@ -283,7 +283,7 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     rank = np.select([t_wild, t_ext & ~t_ok, t_ext & ~t_cond, t_ext], [4, 3, 2, 1], 0)
     t = t.assign(_rank=rank, _ext=t["trusted"].where(t_ext | t_wild), _cond=t_cond,
                  _priv=filled(t["privilege"], "admin"))
-    roles = t.sort_values("_rank", ascending=False).groupby(KEY + ["role_id"], as_index=False).agg(
+    roles = t.sort_values("_rank", ascending=False).groupby(KEY + ["role_id"], as_index=False, observed=True).agg(
         _rank=("_rank", "max"), _cond=("_cond", "all"), privilege=("_priv", "first"))
     roles = add_joined(roles, t, KEY + ["role_id"], {"_ext": "external"})
     roles = roles.rename(columns={"role_id": "resource_id"}).assign(subject="role")
@@ -297,7 +297,7 @@ def external_principals(inv, policy: Policy) -> pd.DataFrame:
     order = {"admin": 0, "write": 1, "read": 2}
     # the rank as a number (a categorical's map would sort by its categories' order)
     princ = g.assign(_o=text_series(g["_priv"]).map(order).fillna(0)).sort_values("_o").groupby(
-        KEY + ["principal_id"], as_index=False).agg(
+        KEY + ["principal_id"], as_index=False, observed=True).agg(
         _rank=("_rank", "max"), external=("external", "first"), _cond=("_cond", "all"), privilege=("_priv", "first"),
         _unknown=("_unknown", "all"))
     princ = add_joined(princ, g, KEY + ["principal_id"], {"role": "roles"})
@@ -552,7 +552,7 @@ def prod_nonprod_mixed(inv, policy: Policy) -> pd.DataFrame:
     t = t[lowered(t["key"]).isin(_ENV_KEYS).fillna(False).astype(bool) & (t["resource_id"] != t["account_id"])]
     value = t["value"].astype("string").str.strip().str.lower()
     t = t.assign(_prod=value.str.match(_PROD).fillna(False).astype(bool), _env=value)
-    per = t.groupby(KEY, as_index=False).agg(_any_prod=("_prod", "any"), _all_prod=("_prod", "all"))
+    per = t.groupby(KEY, as_index=False, observed=True).agg(_any_prod=("_prod", "any"), _all_prod=("_prod", "all"))
     per = add_joined(per, t, KEY, {"_env": "environments"})
     status = np.where(per["_any_prod"] & ~per["_all_prod"], "FAIL", "PASS")
     return per.assign(resource_id=per["account_id"], status=status)[

@@ -138,7 +138,7 @@ def leftover_access(inv, policy: Policy) -> pd.DataFrame:
     g = g[~flag(g["public"], False)]  # anonymous holders: ISL-007
     g = g.assign(role=text_or(g["role"], "a role"), _external=flag(g["external"], False))
     by = KEY + ["principal_id"]
-    holders = g.groupby(by).agg(_external=("_external", "any"), principal_kind=("principal_kind", "first")).reset_index()
+    holders = g.groupby(by, observed=True).agg(_external=("_external", "any"), principal_kind=("principal_kind", "first")).reset_index()
     holders = lookup(holders, joined(g, by, "role", "roles"), by, ["roles"])
     ids = identities(inv)[PKEY + ["name", "kind", "enabled", "listed"]]
     listed = ids[ids["listed"]]

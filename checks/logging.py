@@ -220,7 +220,7 @@ def threat_detection_missing(inv, policy: Policy) -> pd.DataFrame:
     pairs = _covering(subjects, items, org_wide)
     applies = (pairs["value"] == "*").fillna(False) | (pairs["value"] == pairs["region"]).fillna(False)
     pairs = pairs[applies.to_numpy(dtype=bool)]
-    eff = pairs.groupby(RKEY, dropna=False)["_eff"].any().rename("_on").reset_index()
+    eff = pairs.groupby(RKEY, dropna=False, observed=True)["_eff"].any().rename("_on").reset_index()
     out = subjects.merge(eff.astype({"provider": "string", "account_id": "string", "region": "string"}),
                          on=RKEY, how="left")
     out = out.merge(joined(pairs, RKEY, "detector", "detectors").astype("string"), on=RKEY, how="left")

@@ -57,7 +57,7 @@ def provider_access(inv, policy: Policy) -> pd.DataFrame:
     res = res[res["level"].isin(ESCALATING_LEVELS)]
     res = res.assign(_nocmk=(res["encryption"] != "customer").fillna(True).astype(bool),
                      _ts=res["level"] == "top_secret")
-    data = res.groupby(KEY, as_index=False).agg(classified=("resource_id", "size"), without_cmk=("_nocmk", "sum"),
+    data = res.groupby(KEY, as_index=False, observed=True).agg(classified=("resource_id", "size"), without_cmk=("_nocmk", "sum"),
                                                 _top_secret=("_ts", "any"))
     appr = guardrail_presence(inv, {p: ("provider_access_approval",) for p in APPROVAL_PROVIDERS})
     out = accts.merge(data, on=KEY, how="left").merge(appr[KEY + ["_present", "_effective"]], on=KEY, how="left")

@@ -87,7 +87,7 @@ def bucket_location(inv, policy: Policy) -> pd.DataFrame:
     secondary = pairs[rkey + ["target_region"]].merge(buckets[rkey], on=rkey)
     secondary = location_verdict(secondary, policy, location="target_region")
     secondary["_text"] = text_series(secondary["target_region"]).fillna("unknown") + " (secondary) (" + secondary["countries"] + ")"
-    per = secondary.groupby(rkey, as_index=False).agg(_outside=("_outside", "any"))
+    per = secondary.groupby(rkey, as_index=False, observed=True).agg(_outside=("_outside", "any"))
     per = add_joined(per, secondary, rkey, {"_text": "_secondary"}, sep=" + ")
     out = lookup(buckets, per, rkey, ["_outside", "_secondary"])
     locations = text.to_numpy(dtype=object)
@@ -124,7 +124,7 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     rows = rows.assign(**per_distinct(rows, ["role", "location", "countries", "_outside"], texts))
     subject = ["provider", "account_id", "resource_id"]
     # Most subjects have one location: take those rows as they are, aggregate only the rest.
-    size = rows.groupby(subject, sort=False, dropna=False)["role"].transform("size")
+    size = rows.groupby(subject, sort=False, dropna=False, observed=True)["role"].transform("size")
     one = rows[size == 1]
     single = pd.DataFrame({
         **{k: one[k] for k in subject}, "region": one["region"], "kind": one["kind"], "name": one["name"],
@@ -132,7 +132,7 @@ def _by_subject(frame: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         "outside": one["_bad"].fillna(""), "target_accounts": text_series(one["target_account"]).fillna(""),
         "_outside": one["_outside"]})
     several = rows[size > 1]
-    multi = several.groupby(subject, as_index=False, sort=False, dropna=False).agg(
+    multi = several.groupby(subject, as_index=False, sort=False, dropna=False, observed=True).agg(
         region=("region", "first"), kind=("kind", "first"), name=("name", "first"), _outside=("_outside", "any"))
     multi = add_joined(multi, several, subject, {"role": "roles", "_bad": "outside", "target_account": "target_accounts"})
     multi = add_joined(multi, several, subject, {"_text": "locations"}, sep="; ")
@@ -256,7 +256,7 @@ def region_guardrail(inv, policy: Policy) -> pd.DataFrame:
     vals["location"] = _region_values(vals["values"])
     vals = location_verdict(vals, policy, location="location")
     vals["_bad_value"] = vals["location"].where(vals["_outside"])
-    per = vals.groupby("_gid", as_index=False).agg(_any_outside=("_outside", "any"))
+    per = vals.groupby("_gid", as_index=False, observed=True).agg(_any_outside=("_outside", "any"))
     per = add_joined(per, vals, ["_gid"], {"_bad_value": "outside_values"}).set_index("_gid")
     g = g.join(per, on="_gid")
     g["_any_outside"] = g["_any_outside"].fillna(True).astype(bool)

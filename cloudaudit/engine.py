@@ -411,7 +411,7 @@ def _gaps_for(needs: tuple[str, ...], providers: tuple[str, ...], index: _Covera
     if gaps.empty:
         return gaps
     gaps = gaps.assign(region=gaps["region"].astype("string"), resource_id=gaps["resource_id"].astype("string"))
-    return (gaps.groupby(["provider", "account_id", "region", "resource_id"], dropna=False, sort=True)
+    return (gaps.groupby(["provider", "account_id", "region", "resource_id"], dropna=False, sort=True, observed=True)
             [["reason", "reason_ja"]].agg(lambda r: "; ".join(sorted(set(r)))).reset_index())
 
 

@@ -223,7 +223,7 @@ class Findings:
             "failed": (counts["FAIL"] + counts["WARN"]).to_numpy(), "passed": counts["PASS"].to_numpy(),
             "errors": counts["ERROR"].to_numpy()})
         merged = mapping.merge(per_check, on="check_id", how="left")
-        rollup = merged.groupby("control").agg(
+        rollup = merged.groupby("control", observed=True).agg(
             checks=("check_id", lambda s: ", ".join(sorted(s))), worst=("worst", "max"),
             failed=("failed", "sum"), passed=("passed", "sum"), errors=("errors", "sum")).reset_index()
         out = controls.merge(rollup, on="control", how="left")

@@ -60,7 +60,7 @@ def audit_partitioned(directory: str | Path, policy: Policy | None = None, execu
     # one stamp for every task of the run, and the instant every task measures ages against
     collected_at = collected_at or datetime.now(timezone.utc)
     args = []
-    for provider, ids in accounts.groupby("provider", sort=True)["account_id"]:
+    for provider, ids in accounts.groupby("provider", sort=True, observed=True)["account_id"]:
         ids = list(ids)
         for i in range(0, len(ids), chunk):
             part = ids[i:i + chunk]

@@ -192,7 +192,7 @@ def _cover(findings: Any, lang: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     scope = ctx.get("scope") or meta.get("scope")
     if not scope:
         accounts = df[["provider", "account_id"]].dropna().drop_duplicates().astype("string")
-        per = accounts.groupby("provider")["account_id"].apply(lambda s: sorted(s.astype(str)))
+        per = accounts.groupby("provider", observed=True)["account_id"].apply(lambda s: sorted(s.astype(str)))
         scope = [f"{p}: {', '.join(a[:8])}{' …' if len(a) > 8 else ''} ({fmt_int(len(a), lang)})"
                  for p, a in per.items()]
     if isinstance(scope, str):
@@ -331,7 +331,7 @@ def derive_residency(findings: Any) -> pd.DataFrame | None:
         "countries": countries.astype(str), "resource_id": res["resource_id"].fillna(""),
         "outside_id": res["resource_id"].fillna("").where(bad)})
     # A resource counted once per location even when several RES checks looked at it.
-    return (frame.groupby(["provider", "region", "countries"], dropna=False)
+    return (frame.groupby(["provider", "region", "countries"], dropna=False, observed=True)
             .agg(resources=("resource_id", "nunique"), outside=("outside_id", "nunique")).reset_index()
             .sort_values(["outside", "resources"], ascending=False).reset_index(drop=True))
 
@@ -402,7 +402,7 @@ def _isolation(findings: Any, lang: str) -> dict[str, Any] | None:
     open_ = isl["status"].isin(OPEN)
     per = (pd.DataFrame({"check_id": isl["check_id"], "title": titles, "provider": filled(isl["provider"], "-"),
                          "open": open_.astype(int), "err": (isl["status"] == "ERROR").astype(int)})
-           .groupby(["check_id", "title"]).agg(open=("open", "sum"), err=("err", "sum")).reset_index())
+           .groupby(["check_id", "title"], observed=True).agg(open=("open", "sum"), err=("err", "sum")).reset_index())
     summary = _table([L["check"], L["title"], L["open_findings"], L["errors"]],
                      [[r.check_id, r.title, fmt_int(r.open, lang), fmt_int(r.err, lang)] for r in per.itertuples()],
                      ["bad" if r.open else "" for r in per.itertuples()])
@@ -429,7 +429,7 @@ def _acceptances(findings: Any, lang: str) -> dict[str, Any]:
     df = findings.core
     sup = df[df["status"] == "SUPPRESSED"]
     grouped = (sup.assign(acceptance=filled(sup["acceptance"], "").astype("string"))
-               .groupby(["check_id", "acceptance"]).size().reset_index(name="n"))
+               .groupby(["check_id", "acceptance"], observed=True).size().reset_index(name="n"))
     active = _table([L["check"], L["acceptance_text"], L["findings_count"]],
                     [[r.check_id, r.acceptance, fmt_int(r.n, lang)] for r in grouped.itertuples()])
     expired_rows = [[e.get("check_id"), e.get("resource"), e.get("owner"),

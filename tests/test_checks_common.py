@@ -86,6 +86,25 @@ def test_no_check_filters_every_column_of_the_resources():
         assert not whole.search(path.read_text(encoding="utf-8")), path.name
 
 
+def test_every_group_by_says_observed_since_the_inventory_keys_are_categoricals():
+    """pandas before 3.0 groups categoricals over every category by default (observed=False):
+    a group-by on accounts and regions would make a row for every pair that does not exist. The
+    package allows pandas 2.1, so every group-by over its tables says observed=True."""
+    import ast
+
+    from cloudaudit import reports
+
+    missing = []
+    folders = [CHECKS, Path(memo.__file__).parent, Path(reports.__file__).parent]  # checks, cloudaudit, reports
+    for folder in folders:
+        for path in folder.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "groupby" and not any(k.arg == "observed" for k in node.keywords)):
+                    missing.append(f"{path.name}:{node.lineno}")
+    assert not missing, missing
+
+
 def test_guardrail_verdict_and_guardrail_presence_apply_organization_guardrails_alike():
     from cloudaudit.checks import authentication, logging
     from cloudaudit.testing import inventory
