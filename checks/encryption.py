@@ -170,6 +170,11 @@ TLS_STORE_KINDS: tuple[str, ...] = ("bucket", "database")
 
 def _tls_version(text: pd.Series) -> pd.Series:
     """'1.2', 'TLS1_2', 'TLSv1.2', 'TLS_1_2' -> 1.2 (<NA> when unreadable)."""
+    if isinstance(text.dtype, pd.CategoricalDtype):  # the inventory's: each version read once
+        versions = _tls_version(pd.Series(text.cat.categories, dtype="string")).to_numpy(dtype=float, na_value=np.nan)
+        codes = text.cat.codes.to_numpy()
+        taken = np.where(codes >= 0, versions[np.maximum(codes, 0)] if len(versions) else np.nan, np.nan)
+        return pd.Series(pd.array(taken, dtype="Float64"), index=text.index)  # NaN: <NA>, as to_numeric gives
     cleaned = text_series(text).str.upper().str.replace(r"^(TLS)?V?_?", "", regex=True).str.replace("_", ".")
     return pd.to_numeric(cleaned, errors="coerce")
 
@@ -195,7 +200,7 @@ def _tls_version(text: pd.Series) -> pd.Series:
                        "セキュリティポリシー、GCP SSL ポリシー)。"},
 )
 def min_tls(inv, policy: Policy) -> pd.DataFrame:
-    r = resources(inv)
+    r = resources(inv)[["provider", "account_id", "region", "resource_id", "kind", "name", "min_tls"]]
     # Judged where a minimum is reported, and always for web endpoints and data stores with a
     # network endpoint: a minimum that was not read FAILs as unknown (fail closed).
     r = r[r["min_tls"].notna() | r["kind"].isin(WEB_ENDPOINT_KINDS + TLS_STORE_KINDS)]

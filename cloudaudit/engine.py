@@ -41,7 +41,7 @@ from .errors import RegistryError
 from . import memo
 from ._pages import small_pages, trim_heap
 from .frames import (arrow_identity, categories_text, encode, forget_remembered, lowered, narrow_codes, occurring, per_code,
-                     positions_of, text_array, text_chunks, unify)
+                     positions_of, stacked, text_array, text_chunks, unify)
 from .labels import subject_levels
 from .inventory import Inventory
 from .policy import Policy, today_utc
@@ -278,7 +278,7 @@ def _text(value: object) -> str:
 def _scopes(inventory: Inventory) -> pd.DataFrame:
     """Every (provider, account_id) the inventory knows of."""
     frames = [inventory.tenants[["provider", "account_id"]], inventory.coverage[["provider", "account_id"]]]
-    return pd.concat(frames, ignore_index=True).drop_duplicates().reset_index(drop=True)
+    return stacked(frames).drop_duplicates().reset_index(drop=True)
 
 
 @dataclass

@@ -316,9 +316,14 @@ def map_text(values: pd.Series, function: Callable[[str], str | None]) -> pd.Ser
     """``values.map(function)`` for a text column with few distinct values, as a ``string``
     Series: ``function`` is called once per distinct value and the column is built in Arrow.
     Missing values stay missing (``function`` is not called for them)."""
-    encoded = pc.dictionary_encode(text_array(values))
-    mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], pa.large_string())
-    return pd.Series(pd.arrays.ArrowStringArray(mapped.take(encoded.indices)), index=values.index)
+    if isinstance(values.dtype, pd.CategoricalDtype):  # encoded already: its categories, a missing value -1
+        distinct, codes = categories_text(values), values.cat.codes.to_numpy()
+        indices = pa.array(codes, mask=codes < 0)
+    else:
+        encoded = pc.dictionary_encode(text_array(values))
+        distinct, indices = encoded.dictionary, encoded.indices
+    mapped = pa.array([function(v) for v in distinct.to_pylist()], pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(mapped.take(indices)), index=values.index)
 
 
 def lowered(values: pd.Series, strip: bool = False) -> pd.Series:

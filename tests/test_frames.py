@@ -110,6 +110,10 @@ def test_map_text_calls_the_function_once_per_distinct_value_and_keeps_missing_v
     assert got.index.tolist() == values.index.tolist() and str(got.dtype) == "string"
     assert got.tolist()[:1] == ["A"] and pd.isna(got.iloc[1]) and got.tolist()[2:4] == ["B", "A"]
     assert pd.isna(got.iloc[4]) and sorted(calls) == ["a", "b", "drop"]
+    calls.clear()  # a categorical (the inventory's kinds, regions ...): once per category, the same text
+    coded = map_text(values.astype("string").astype("category"), upper)
+    assert coded.astype(object).tolist() == got.astype(object).tolist() and str(coded.dtype) == "string"
+    assert sorted(calls) == ["a", "b", "drop"] and coded.index.tolist() == values.index.tolist()
 
 
 def test_lookup_in_an_empty_table_adds_missing_values():
