@@ -88,14 +88,18 @@ def test_column_level_gap_fails_only_checks_that_need_the_column():
     assert by_check["TST-002"] == ["ERROR"]
 
 
-def test_exception_inside_a_check_becomes_error_rows_not_a_crash():
-    def broken(inv, policy):
-        raise KeyError("no_such_column")
+def _broken(inv, policy):
+    raise KeyError("no_such_column")
 
-    bad = define_check("TST-003", broken, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
-                       needs=["resources"], reasons=REASONS)
+
+def broken_check():
+    return define_check("TST-003", _broken, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                        needs=["resources"], reasons=REASONS)
+
+
+def test_exception_inside_a_check_becomes_error_rows_not_a_crash():
     inv = inventory(resources=[bucket("1", "a", False), bucket("2", "b", True)])
-    f = run_checks(inv, Policy(), checks=[bad, PUBLIC])
+    f = run_checks(inv, Policy(), checks=[broken_check(), PUBLIC])
     errors = f.df[f.df["check_id"] == "TST-003"]
     assert set(errors["status"].astype(str)) == {"ERROR"} and set(errors["account_id"]) == {"1", "2"}
     assert "KeyError" in errors["reason"].iloc[0]
@@ -106,13 +110,8 @@ def test_a_failed_checks_rows_name_their_subjects_as_text_like_every_other_part(
     # an object column in one part makes the concatenation of millions of ids Python strings
     from cloudaudit.engine import _run_one, _scopes
 
-    def broken(inv, policy):
-        raise KeyError("no_such_column")
-
-    bad = define_check("TST-003", broken, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
-                       needs=["resources"], reasons=REASONS)
     inv = inventory(resources=[bucket("1", "a", False), bucket("2", "b", True)])
-    part = _run_one(bad, inv, Policy(), _scopes(inv))
+    part = _run_one(broken_check(), inv, Policy(), _scopes(inv))
     assert part.frame["resource_id"].dtype == "string" and len(part.frame) == 2
 
 
