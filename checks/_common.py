@@ -225,6 +225,8 @@ def joined(frame: pd.DataFrame, by: list[str], column: str, name: str, sep: str 
     if values.empty:
         return pd.DataFrame({**{k: pd.Series(dtype=frame[k].dtype) for k in by}, name: pd.Series(dtype="string")})
     column_values = values[column]
+    if isinstance(column_values.dtype, pd.CategoricalDtype):  # taken in Arrow, not a Python string per row
+        column_values = text_series(column_values)
     if not pd.api.types.is_numeric_dtype(column_values.dtype):
         column_values = column_values.astype(str)
     value_codes, distinct = pd.factorize(column_values, sort=True)

@@ -65,7 +65,7 @@ def _identities(inv) -> pd.DataFrame:
                           "principal_id": g["principal_id"], "name": g["principal_id"],
                           "kind": g["principal_kind"], "external": g["external"], "listed": False})
     out = stacked([p, extra]) if len(extra) else p.reset_index(drop=True)
-    kind = out["kind"].astype("string")
+    kind = text_series(out["kind"])
     guess = pd.Series(np.select([kind.isin(HUMAN_KINDS).fillna(False), kind.isin(WORKLOAD_KINDS).fillna(False)],
                                 [True, False], None), index=out.index, dtype="boolean")
     out["human"] = out["human"].astype("boolean").fillna(guess)
@@ -91,7 +91,7 @@ def _admin_grants(g: pd.DataFrame) -> pd.DataFrame:
 def admin_roles(inv) -> pd.DataFrame:
     """(provider, principal_id, admin_roles): admin grants per holder as 'role on account'."""
     g = admin_grants(inv)
-    g = g.assign(what=text_or(g["role"], "admin role") + " on " + g["account_id"].astype(str))
+    g = g.assign(what=text_or(g["role"], "admin role") + " on " + text_series(g["account_id"]))
     return joined(g, PKEY, "what", "admin_roles")
 
 
@@ -121,7 +121,7 @@ def owner_names(inv, frame: pd.DataFrame) -> pd.Series:
 def mfa_verdict(frame: pd.DataFrame, weak: tuple[str, ...] = ()) -> pd.DataFrame:
     """Add ``status``/``reason_key`` from ``mfa``: none FAIL, unknown or empty FAIL ('unknown'),
     a value in ``weak`` FAIL ('weak'), any other MFA PASS."""
-    mfa = frame["mfa"].astype("string").fillna("unknown")
+    mfa = text_series(frame["mfa"]).fillna("unknown")
     none = (mfa == "none").to_numpy()
     unknown = (~mfa.isin(MFA_KINDS)).to_numpy() & ~none
     weak_mask = mfa.isin(weak).to_numpy()

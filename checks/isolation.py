@@ -403,7 +403,7 @@ def external_identities(inv, policy: Policy) -> pd.DataFrame:
     g = inv.grants
     # Grants may sit in another account than the principal row (GCP org-level principals).
     g = g[(g["privilege"] == "admin").fillna(False).astype(bool)]
-    g = g.assign(_role=text_or(g["role"], "admin role") + " on " + g["account_id"].astype(str))
+    g = g.assign(_role=text_or(g["role"], "admin role") + " on " + text_series(g["account_id"]))
     admins = joined(g, ["provider", "principal_id"], "_role", "admin_roles")
     p = p.merge(admins, on=["provider", "principal_id"], how="left")
     stale = p["last_active"].isna() | flag(days_since(p["last_active"]) > policy.thresholds.inactive_days, False)

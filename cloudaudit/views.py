@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from . import regions
+from .frames import text_series
 from .inventory import Inventory
 from .policy import Policy
 
@@ -48,7 +49,7 @@ def privileged_roster(inventory: Inventory) -> pd.DataFrame:
                                        "last_active", "enabled"]]
     roster = grants.merge(principals, on=["provider", "account_id", "principal_id"], how="left")
     roster = roster.assign(principal=roster["name"].fillna(roster["principal_id"]),
-                           kind=roster["kind"].astype("string").fillna(roster["principal_kind"].astype("string")))
+                           kind=text_series(roster["kind"]).fillna(text_series(roster["principal_kind"])))
     columns = ["provider", "account_id", "principal", "kind", "role", "scope", "mfa", "standing", "via", "external",
                "last_active"]
     return roster[columns].sort_values(["provider", "account_id", "principal"]).reset_index(drop=True)
