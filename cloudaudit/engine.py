@@ -1043,8 +1043,18 @@ def _run_checks(inventory: Inventory, policy: Policy | None, *, checks: Iterable
 
 def _start_order(selected: Sequence[Check]) -> list[int]:
     """The positions of ``selected`` in the order the checks start: those that share tables
-    first, so the tables are dropped early in the run (the findings keep ``selected``'s order)."""
-    return sorted(range(len(selected)), key=lambda i: not selected[i].shares)
+    first, so the tables are dropped early in the run (the findings keep ``selected``'s order).
+    Among those, each check is followed, where one is left, by a check that shares none of its
+    tables: the threads start together on two different tables (the identities, the labels)
+    instead of one waiting for the other to build the table both need."""
+    sharing = [i for i in range(len(selected)) if selected[i].shares]
+    order: list[int] = []
+    while sharing:
+        last = set(selected[order[-1]].shares) if order else set()
+        i = next((i for i in sharing if not last & set(selected[i].shares)), sharing[0])
+        order.append(i)
+        sharing.remove(i)
+    return order + [i for i in range(len(selected)) if not selected[i].shares]
 
 
 class _SharedTables:

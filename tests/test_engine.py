@@ -432,6 +432,22 @@ def test_a_shared_table_is_dropped_when_its_last_declared_reader_is_done(workers
     assert "tst_shared" not in memo._MEMO
 
 
+def test_the_threads_start_on_different_shared_tables_where_the_checks_allow():
+    # two threads starting on checks that need the same table: one waits while the other builds it
+    from cloudaudit.engine import _start_order
+
+    def sharing(n, tables):
+        return define_check(f"TST-06{n}", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                            severity="low", needs=["resources"], reasons=REASONS, shares=tables)
+
+    plain = define_check("TST-069", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
+                         needs=["resources"], reasons=REASONS)
+    checks = [plain, sharing(1, ["identities"]), sharing(2, ["identities", "admin_grants"]), sharing(3, ["labels"]),
+              sharing(4, ["labels", "data_bearing"]), sharing(5, ["identities"])]
+    started = [checks[i].id for i in _start_order(checks)]
+    assert started == ["TST-061", "TST-063", "TST-062", "TST-064", "TST-065", "TST-069"]
+
+
 def test_shares_names_a_table():
     with pytest.raises(RegistryError, match="shares"):
         define_check("TST-058", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
