@@ -19,13 +19,14 @@ import contextvars
 import importlib
 import json
 import os
+import queue
 import re
 import string
 import threading
 import traceback
 import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -1057,6 +1058,46 @@ def _start_order(selected: Sequence[Check]) -> list[int]:
     return order + [i for i in range(len(selected)) if not selected[i].shares]
 
 
+class _Schedule:
+    """Hands a run's checks to its threads in start order (:func:`_start_order`), except that a
+    check whose shared table another thread is still building waits while another check that
+    shares tables, but not that one, goes first: the thread would only wait for the table.
+    Checks that share nothing never go before those that share tables, which then finish, and
+    drop their tables, sooner (letting them go first: 0.2 s faster, 40 MB more at 1M resources)."""
+
+    def __init__(self, checks: Sequence[Check], order: Sequence[int]) -> None:
+        self._checks = checks
+        self._pending = list(order)
+        self._building: dict[str, int] = {}  # table -> the check that reads it first, running
+        self._built: set[str] = set()
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        """The next check to start (its position), or None when none is left."""
+        with self._lock:
+            if not self._pending:
+                return None
+            i = next((i for i in self._pending if self._checks[i].shares
+                      and not self._building.keys() & set(self._checks[i].shares)), self._pending[0])
+            self._pending.remove(i)
+            for table in self._checks[i].shares:
+                if table not in self._built:
+                    self._building.setdefault(table, i)
+            return i
+
+    def finished(self, i: int) -> None:
+        """Check ``i`` has finished: the tables it was the first to read are built."""
+        with self._lock:
+            for table in [table for table, first in self._building.items() if first == i]:
+                del self._building[table]
+                self._built.add(table)
+
+    def stop(self) -> None:
+        """Start no more checks (Ctrl-C, an engine bug)."""
+        with self._lock:
+            self._pending.clear()
+
+
 class _SharedTables:
     """How many of a run's checks still read each shared table (their ``shares``): when the
     last has finished, the table is dropped (:func:`cloudaudit.memo.forget`). A check that
@@ -1192,21 +1233,37 @@ def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy,
     finish, so the lookups overlap the last checks (and the last batch, the gathering of the
     run: the caller must call the function, also when it fails)."""
     context = contextvars.copy_context()  # each thread judges ages by this run's clock
+    schedule = _Schedule(selected, _start_order(selected))
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # (position, part or the exception that stopped a thread)
+
+    def work() -> None:
+        while (i := schedule.take()) is not None:
+            try:
+                part = context.copy().run(_run_one, selected[i], inventory, policy, scopes)
+            except BaseException as exc:  # Ctrl-C or an engine bug: the run stops, this thread too
+                finished.put((i, exc))
+                return
+            schedule.finished(i)
+            finished.put((i, part))
+
     pool = ThreadPoolExecutor(workers, thread_name_prefix="cloudaudit-check")
     # one more thread for the lookups: the checks' threads leave a core idle between kernels
     classifier = ThreadPoolExecutor(1, thread_name_prefix="cloudaudit-classify")
     try:
-        futures = {pool.submit(context.copy().run, _run_one, selected[i], inventory, policy, scopes): i
-                   for i in _start_order(selected)}
+        for _ in range(workers):
+            pool.submit(work)
         shared = _SharedTables(selected)
         results: list[_Part | None] = [None] * len(selected)
         batch: list[_Part] = []
         batches = []
         classified: dict[tuple, _Part] = {}  # the parts classified so far (the classifier's thread only)
-        running = len(futures)
-        for future in as_completed(futures):
-            part = results[futures[future]] = future.result()
-            shared.done(selected[futures[future]])
+        running = len(selected)
+        while running:
+            i, part = finished.get()
+            if isinstance(part, BaseException):
+                raise part
+            results[i] = part
+            shared.done(selected[i])
             running -= 1
             batch.append(part)
             rows = sum(p.size for p in batch)
@@ -1214,8 +1271,8 @@ def _run_on_threads(selected: list[Check], inventory: Inventory, policy: Policy,
                 batches.append(classifier.submit(_classify, batch, inventory, policy, classified))
                 batch = []
         batches.append(classifier.submit(_classify, batch, inventory, policy, classified))
-    except BaseException:  # Ctrl-C or an engine bug: do not run the checks still queued
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # Ctrl-C or an engine bug: do not start the checks still queued
+        schedule.stop()
         classifier.shutdown(wait=True, cancel_futures=True)
         raise
     finally:

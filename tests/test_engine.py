@@ -448,6 +448,27 @@ def test_the_threads_start_on_different_shared_tables_where_the_checks_allow():
     assert started == ["TST-061", "TST-063", "TST-062", "TST-064", "TST-065", "TST-069"]
 
 
+def test_a_check_whose_table_another_thread_is_building_lets_another_sharing_check_go_first():
+    from cloudaudit.engine import _Schedule
+
+    def check_sharing(n, tables):
+        return define_check(f"TST-07{n}", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                            severity="low", needs=["resources"], reasons=REASONS, shares=tables)
+
+    checks = [check_sharing(1, ["labels"]), check_sharing(2, ["labels"]), check_sharing(3, ["identities"]),
+              check_sharing(4, [])]
+    schedule = _Schedule(checks, [0, 1, 2, 3])
+    assert schedule.take() == 0  # it builds the labels
+    assert schedule.take() == 2  # the next would wait for them: the one on the identities goes first
+    assert schedule.take() == 1  # nothing else shares tables: it waits, and the plain check stays last
+    schedule.finished(0)
+    schedule.finished(2)
+    assert schedule.take() == 3 and schedule.take() is None
+    stopped = _Schedule(checks, [0, 1, 2, 3])
+    stopped.stop()
+    assert stopped.take() is None  # Ctrl-C: nothing more starts
+
+
 def test_shares_names_a_table():
     with pytest.raises(RegistryError, match="shares"):
         define_check("TST-058", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"], severity="low",
