@@ -1100,17 +1100,23 @@ class _Schedule:
 
 class _SharedTables:
     """How many of a run's checks still read each shared table (their ``shares``): when the
-    last has finished, the table is dropped (:func:`cloudaudit.memo.forget`). A check that
-    reads a table it does not declare only computes it again."""
+    last has finished, the table is dropped (:func:`cloudaudit.memo.forget`) and the free pages
+    given back (:func:`_release_arrow_memory`): the parts that come later are numpy's as much as
+    Arrow's, and neither allocator reuses the other's pages (at 1M resources 20-80 MB less peak,
+    0.1-0.2 s more). A check that reads a table it does not declare only computes it again."""
 
     def __init__(self, checks: Iterable[Check]) -> None:
         self._left = Counter(name for c in checks for name in set(c.shares))
 
     def done(self, c: Check) -> None:
+        dropped = False
         for name in set(c.shares):
             self._left[name] -= 1
             if not self._left[name]:
                 memo.forget(name)
+                dropped = True
+        if dropped:
+            _release_arrow_memory()
 
 
 def _release_arrow_memory() -> None:

@@ -432,6 +432,20 @@ def test_a_shared_table_is_dropped_when_its_last_declared_reader_is_done(workers
     assert "tst_shared" not in memo._MEMO
 
 
+def test_the_pages_of_a_dropped_shared_table_are_given_back_at_once(monkeypatch):
+    from cloudaudit import engine
+
+    released = []
+    monkeypatch.setattr(engine, "_release_arrow_memory", lambda: released.append(1))
+    readers = [define_check(f"TST-08{n}", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
+                            severity="low", needs=["resources"], reasons=REASONS, shares=["labels"]) for n in range(2)]
+    shared = engine._SharedTables(readers)
+    shared.done(readers[0])
+    assert not released  # another reader still needs the table
+    shared.done(readers[1])
+    assert released == [1]
+
+
 def test_the_threads_start_on_different_shared_tables_where_the_checks_allow():
     # two threads starting on checks that need the same table: one waits while the other builds it
     from cloudaudit.engine import _start_order
