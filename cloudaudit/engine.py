@@ -1045,23 +1045,15 @@ def _run_checks(inventory: Inventory, policy: Policy | None, *, checks: Iterable
 def _start_order(selected: Sequence[Check]) -> list[int]:
     """The positions of ``selected`` in the order the checks start: those that share tables
     first, so the tables are dropped early in the run (the findings keep ``selected``'s order).
-    Among those, each check is followed, where one is left, by a check that shares none of its
-    tables: the threads start together on two different tables (the identities, the labels)
-    instead of one waiting for the other to build the table both need."""
-    sharing = [i for i in range(len(selected)) if selected[i].shares]
-    order: list[int] = []
-    while sharing:
-        last = set(selected[order[-1]].shares) if order else set()
-        i = next((i for i in sharing if not last & set(selected[i].shares)), sharing[0])
-        order.append(i)
-        sharing.remove(i)
-    return order + [i for i in range(len(selected)) if not selected[i].shares]
+    On threads, :class:`_Schedule` lets a check go before one that would wait for a table."""
+    return sorted(range(len(selected)), key=lambda i: not selected[i].shares)
 
 
 class _Schedule:
     """Hands a run's checks to its threads in start order (:func:`_start_order`), except that a
     check whose shared table another thread is still building waits while another check that
-    shares tables, but not that one, goes first: the thread would only wait for the table.
+    shares tables, but not that one, goes first: the thread would only wait for the table (so
+    the threads start on different tables, the identities and the labels, not both on one).
     Checks that share nothing never go before those that share tables, which then finish, and
     drop their tables, sooner (letting them go first: 0.2 s faster, 40 MB more at 1M resources)."""
 

@@ -448,7 +448,7 @@ def test_the_pages_of_a_dropped_shared_table_are_given_back_at_once(monkeypatch)
 
 def test_the_threads_start_on_different_shared_tables_where_the_checks_allow():
     # two threads starting on checks that need the same table: one waits while the other builds it
-    from cloudaudit.engine import _start_order
+    from cloudaudit.engine import _Schedule, _start_order
 
     def sharing(n, tables):
         return define_check(f"TST-06{n}", public_buckets, title={"en": "t", "ja": "t"}, controls=["9.4.1"],
@@ -458,8 +458,13 @@ def test_the_threads_start_on_different_shared_tables_where_the_checks_allow():
                          needs=["resources"], reasons=REASONS)
     checks = [plain, sharing(1, ["identities"]), sharing(2, ["identities", "admin_grants"]), sharing(3, ["labels"]),
               sharing(4, ["labels", "data_bearing"]), sharing(5, ["identities"])]
-    started = [checks[i].id for i in _start_order(checks)]
-    assert started == ["TST-061", "TST-063", "TST-062", "TST-064", "TST-065", "TST-069"]
+    schedule = _Schedule(checks, _start_order(checks))
+    first, second = schedule.take(), schedule.take()  # the two threads' first checks, both still running
+    assert [checks[first].id, checks[second].id] == ["TST-061", "TST-063"]
+    schedule.finished(first)
+    schedule.finished(second)
+    started = [checks[i].id for i in iter(schedule.take, None)]
+    assert started == ["TST-062", "TST-064", "TST-065", "TST-069"]  # then in start order, the plain check last
 
 
 def test_a_check_whose_table_another_thread_is_building_lets_another_sharing_check_go_first():
